@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The subcommand table: each entry point lives in its own cmd/<name>.c. */
+#ifndef EK_CMD_CMD_H
+#define EK_CMD_CMD_H
+
+#include "lib/lib.h"
+
+typedef struct ek_cmd {
+    const char *name;
+    const char *summary;
+    const char *usage;      /* argument synopsis after the command name */
+    const ek_flag_t *flags; /* may be NULL */
+    /* argv[1..nargs] are the positional arguments; flags are already parsed. Returns exit status. */
+    int (*run)(int nargs, char **argv);
+    bool hidden;            /* internal commands (shim) are not listed in help */
+} ek_cmd_t;
+
+extern const ek_cmd_t ek_cmd_version;
+
+/* Version strings, set by the build. */
+extern const char ek_version[];
+extern const char ek_git_commit[];
+extern const char ek_kube_version[];
+
+/* Prints "edgek: <msg>" on stderr for a failed command, frees err, returns 1. */
+int ek_cmd_fail(ek_error_t *err);
+
+#endif

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* errors, buffers, files, time parsing, logging configuration and flags. */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "tests/unit/test.h"
+
+static int inner(ek_error_t **err)
+{
+    return ek_error_make(err, ENOENT, "open `%s`", "/nope");
+}
+
+static int outer(ek_error_t **err)
+{
+    if (inner(err) < 0) {
+        return ek_error_wrap(err, "load config");
+    }
+    return 0;
+}
+
+TEST(error_wrap_adds_context)
+{
+    ek_error_t *err = NULL;
+    ASSERT_EQ(outer(&err), -1);
+    ASSERT_STREQ(ek_error_msg(err), "load config: open `/nope`: No such file or directory");
+    ASSERT_EQ(err->errnum, ENOENT);
+    ek_error_clear(&err);
+    ASSERT_TRUE(err == NULL);
+    ek_error_status(&err, 409, "conflict on %s", "x");
+    ASSERT_EQ(err->status, 409);
+    ASSERT_STREQ(ek_error_msg(err), "conflict on x");
+    /* A second error does not replace the first. */
+    ek_error_make(&err, 0, "second");
+    ASSERT_STREQ(ek_error_msg(err), "conflict on x");
+    ek_error_free(err);
+}
+
+TEST(buf_grows_and_consumes)
+{
+    ek_autobuf b = EK_BUF_INIT;
+    for (int i = 0; i < 1000; i++) {
+        ek_buf_printf(&b, "%04d", i);
+    }
+    ASSERT_EQ(b.len, 4000);
+    ASSERT_TRUE(memcmp(b.data + 3996, "0999", 4) == 0);
+    ek_buf_consume(&b, 3996);
+    ASSERT_STREQ(b.data, "0999");
+    char big[1000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    ek_buf_printf(&b, "%s", big);
+    ASSERT_EQ(b.len, 4 + 999);
+}
+
+TEST(fs_atomic_write_and_rm_rf)
+{
+    ek_error_t *err = NULL;
+    ek_autofree char *dir = ek_test_path("a/b/c");
+    ASSERT_OK(ek_mkdir_p(dir, 0755, &err), &err);
+    ek_autofree char *f = ek_test_path("a/b/c/file");
+    ASSERT_OK(ek_file_write_atomic(f, "hello", 5, 0600, &err), &err);
+    struct stat st;
+    ASSERT_EQ(stat(f, &st), 0);
+    ASSERT_EQ(st.st_mode & 0777, 0600);
+    size_t len;
+    ek_autofree char *data = ek_file_read(f, 0, &len, &err);
+    ASSERT_STREQ(data, "hello");
+    ASSERT_TRUE(ek_file_read(f, 3, &len, &err) == NULL);
+    ASSERT_EQ(err->errnum, EFBIG);
+    ek_error_clear(&err);
+    ek_autofree char *top = ek_test_path("a");
+    ASSERT_OK(ek_rm_rf(top, &err), &err);
+    ASSERT_FALSE(ek_path_exists(top));
+    ASSERT_OK(ek_rm_rf(top, &err), &err);
+}
+
+TEST(time_rfc3339)
+{
+    struct timespec ts;
+    ASSERT_EQ(ek_time_parse_rfc3339("2026-11-25T10:20:30Z", &ts), 0);
+    char buf[31];
+    ASSERT_STREQ(ek_time_rfc3339(ts.tv_sec, buf), "2026-11-25T10:20:30Z");
+    ASSERT_EQ(ek_time_parse_rfc3339("2026-11-25T12:20:30.5+02:00", &ts), 0);
+    ASSERT_STREQ(ek_time_rfc3339_nano(&ts, buf), "2026-11-25T10:20:30.500000000Z");
+    ASSERT_EQ(ek_time_parse_rfc3339("2026-11-25", &ts), -1);
+    ASSERT_EQ(ek_time_parse_rfc3339("2026-13-25T10:20:30Z", &ts), -1);
+}
+
+TEST(duration_parse)
+{
+    int64_t ms;
+    ek_error_t *err = NULL;
+    ASSERT_OK(ek_duration_parse_ms("1h30m", &ms, &err), &err);
+    ASSERT_EQ(ms, 5400000);
+    ASSERT_OK(ek_duration_parse_ms("250ms", &ms, &err), &err);
+    ASSERT_EQ(ms, 250);
+    ASSERT_OK(ek_duration_parse_ms("1.5s", &ms, &err), &err);
+    ASSERT_EQ(ms, 1500);
+    ASSERT_OK(ek_duration_parse_ms("60", &ms, &err), &err);
+    ASSERT_EQ(ms, 60000);
+    ASSERT_EQ(ek_duration_parse_ms("10x", &ms, &err), -1);
+    ek_error_free(err);
+}
+
+TEST(log_levels_per_component)
+{
+    ek_error_t *err = NULL;
+    ASSERT_OK(ek_log_configure("warn,kv=debug", &err), &err);
+    ASSERT_TRUE(ek_log_enabled(EK_DEBUG, "kv"));
+    ASSERT_FALSE(ek_log_enabled(EK_TRACE, "kv"));
+    ASSERT_FALSE(ek_log_enabled(EK_INFO, "http"));
+    ASSERT_TRUE(ek_log_enabled(EK_WARN, "http"));
+    ASSERT_EQ(ek__log_max, EK_DEBUG);
+    ASSERT_EQ(ek_log_configure("loud", &err), -1);
+    ek_error_free(err);
+}
+
+TEST(flags_cli_env_config_precedence)
+{
+    char *data_dir = "/var/lib/edgek";
+    char *token = NULL;
+    int port = 6443;
+    bool disable = false;
+    int64_t flush = 60000;
+    ek_strlist_t sans = { 0 };
+    const ek_flag_t flags[] = {
+        { "data-dir", 'd', EK_FLAG_STRING, &data_dir, NULL, "DIR", "data" },
+        { "token", 't', EK_FLAG_STRING, &token, "EK_TEST_TOKEN", "T", "token" },
+        { "https-listen-port", 0, EK_FLAG_INT, &port, NULL, "PORT", "port" },
+        { "disable-agent", 0, EK_FLAG_BOOL, &disable, NULL, NULL, "no agent" },
+        { "volatile-flush", 0, EK_FLAG_DURATION, &flush, NULL, "D", "flush" },
+        { "tls-san", 0, EK_FLAG_LIST, &sans, NULL, "SAN", "sans" },
+        { NULL, 0, 0, NULL, NULL, NULL, NULL },
+    };
+    ek_error_t *err = NULL;
+    ek_autofree char *cfg = ek_test_path("config.yaml");
+    const char *text = "data-dir: /from/config\nhttps-listen-port: 7443\ntoken: cfgtoken\n"
+                       "tls-san: [a.example, b.example]\nagent-only-key: x\n";
+    ASSERT_OK(ek_file_write_atomic(cfg, text, strlen(text), 0600, &err), &err);
+    setenv("EK_TEST_TOKEN", "envtoken", 1);
+    char *argv[] = { "server", "pos1", "--config", cfg, "-d", "/from/cli", "--disable-agent",
+                     "--volatile-flush=2m", "--tls-san", "c.example", "pos2", NULL };
+    int nargs = 0;
+    ASSERT_OK(ek_flags_parse(flags, 11, argv, &nargs, &err), &err);
+    ASSERT_EQ(nargs, 2);
+    ASSERT_STREQ(argv[1], "pos1");
+    ASSERT_STREQ(argv[2], "pos2");
+    ASSERT_STREQ(data_dir, "/from/cli");
+    ASSERT_STREQ(token, "envtoken");
+    ASSERT_EQ(port, 7443);
+    ASSERT_TRUE(disable);
+    ASSERT_EQ(flush, 120000);
+    ASSERT_EQ(sans.n, 1); /* the command line wins over the config file for lists too */
+    ASSERT_STREQ(sans.v[0], "c.example");
+    ek_flags_free(flags);
+
+    char *bad[] = { "server", "--nope", NULL };
+    ASSERT_EQ(ek_flags_parse(flags, 2, bad, &nargs, &err), -1);
+    ASSERT_CONTAINS(ek_error_msg(err), "unknown flag `--nope`");
+    ek_error_clear(&err);
+    char *bad2[] = { "server", "--https-listen-port", "abc", NULL };
+    ASSERT_EQ(ek_flags_parse(flags, 3, bad2, &nargs, &err), -1);
+    ASSERT_CONTAINS(ek_error_msg(err), "wants an integer");
+    ek_error_free(err);
+}
