@@ -26,6 +26,10 @@ PART_DIRS := lib api server server/apiserver server/auth server/controllers serv
 	net net/podnet net/proxy net/dns net/ingress net/policy
 PART_SRCS := $(sort $(foreach d,$(PART_DIRS),$(wildcard $(d)/*.c)))
 CMD_SRCS := $(sort $(wildcard cmd/*.c))
+# Data files compiled into the binary.
+SCHEMA_FILES := $(sort $(wildcard api/schema/*.schema))
+GEN_SRCS := build/gen/schema_data.c
+PART_SRCS += $(GEN_SRCS)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
@@ -67,6 +71,10 @@ all: deps edgek
 ## deps: install the Debian packages that are missing (as root; a no-op when all are there)
 deps:
 	@scripts/deps.sh
+
+build/gen/schema_data.c: $(SCHEMA_FILES) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)scripts/embed.sh ek__schema_text $(SCHEMA_FILES) > $@
 
 edgek: $(DEV_OBJS)
 	$(CC) -o $@ $^ $(LIBS)
