@@ -93,6 +93,31 @@ typedef void (*ek_schema_issue_cb)(ek_schema_issue_kind_t kind, const char *path
 int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb,
                     void *data);
 
+/* ---- table printers: `kubectl get` columns (api/printers.c) ---- */
+
+typedef struct ek_column {
+    const char *name;        /* "Name", "Ready", "Status", ... as Kubernetes names them */
+    const char *type;        /* "string", "integer", "number", "boolean", "date" */
+    const char *format;      /* "name" for the name column, else "" */
+    const char *description;
+    int priority;            /* 0 = always shown, 1 = only with -o wide */
+} ek_column_t;
+
+typedef struct ek_printer {
+    const ek_column_t *columns;
+    size_t n_columns;
+    /* Appends one cell per column to cells (a JSON array) for obj, as of wall time now. */
+    void (*row)(const json_t *obj, time_t now, json_t *cells);
+} ek_printer_t;
+
+/*
+ * The printer Kubernetes uses for group/kind ("" for core), or the default printer (Name and
+ * Created At, as kube-apiserver does for kinds without one) when there is none. Borrowed.
+ */
+const ek_printer_t *ek_printer_for(const char *group, const char *kind);
+/* "5m", "3h12m", "2d" — Kubernetes' duration.HumanDuration of (now - t). buf needs 16 bytes. */
+const char *ek_human_age(time_t t, time_t now, char buf[static 16]);
+
 /* ---- resource table and object helpers (api/resources.c, api/object.c) ---- */
 
 /* ---- API client and informers (api/client.c, api/informer.c) ---- */
