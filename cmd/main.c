@@ -9,6 +9,7 @@
 #include "cmd/cmd.h"
 
 static const ek_cmd_t *const commands[] = {
+    &ek_cmd_server,
     &ek_cmd_version,
 };
 

@@ -15,5 +15,9 @@
 #include "lib/json.h"
 #include "lib/yaml.h"
 #include "lib/flags.h"
+#include "lib/map.h"
+#include "lib/encoding.h"
+#include "lib/tls.h"
+#include "lib/http.h"
 
 #endif

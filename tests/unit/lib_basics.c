@@ -163,3 +163,63 @@ TEST(flags_cli_env_config_precedence)
     ASSERT_CONTAINS(ek_error_msg(err), "wants an integer");
     ek_error_free(err);
 }
+
+TEST(map_put_get_del_against_reference)
+{
+    /* Random operations checked against a plain array model. */
+    enum { N = 2000 };
+    static int model[N];
+    ek_map_t m = EK_MAP_INIT;
+    unsigned seed = 42;
+    for (int step = 0; step < 50000; step++) {
+        seed = seed * 1103515245 + 12345;
+        int k = (int)((seed >> 8) % N);
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", k);
+        if ((seed >> 4) % 3 == 0) {
+            void *v = ek_map_del(&m, key);
+            ASSERT_EQ((intptr_t)v, model[k]);
+            model[k] = 0;
+        } else {
+            int val = step + 1;
+            void *prev = ek_map_put(&m, key, (void *)(intptr_t)val);
+            ASSERT_EQ((intptr_t)prev, model[k]);
+            model[k] = val;
+        }
+    }
+    size_t count = 0;
+    for (int k = 0; k < N; k++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", k);
+        ASSERT_EQ((intptr_t)ek_map_get(&m, key), model[k]);
+        count += model[k] != 0;
+    }
+    ASSERT_EQ(m.n, count);
+    size_t it = 0, seen = 0;
+    const char *key;
+    void *val;
+    while (ek_map_next(&m, &it, &key, &val)) {
+        seen++;
+    }
+    ASSERT_EQ(seen, count);
+    ek_map_free(&m);
+}
+
+TEST(base64_round_trips)
+{
+    const char *cases[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+    const char *std[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+    for (size_t i = 0; i < EK_ARRAY_SIZE(cases); i++) {
+        ek_autofree char *e = ek_base64_encode(cases[i], strlen(cases[i]));
+        ASSERT_STREQ(e, std[i]);
+        size_t len;
+        ek_autofree char *d = ek_base64_decode(e, &len);
+        ASSERT_EQ(len, strlen(cases[i]));
+        ASSERT_STREQ(d, cases[i]);
+    }
+    unsigned char bin[] = { 0xfb, 0xff, 0xfe };
+    ek_autofree char *u = ek_base64url_encode(bin, 3);
+    ASSERT_STREQ(u, "-__-");
+    ASSERT_TRUE(ek_base64_decode("Zm9v!", NULL) == NULL);
+    ASSERT_TRUE(ek_base64url_decode("A", NULL) == NULL);
+}

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `edgek server`: the control plane (API server on the SQLite store) in one process on one
+ * libuv loop. First start creates the PKI, the join token and the admin kubeconfig; later
+ * starts load them and write nothing. SIGINT/SIGTERM stop it cleanly.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "cmd/cmd.h"
+#include "server/server.h"
+
+static char *data_dir = "/var/lib/edgek";
+static char *bind_address = "0.0.0.0";
+static int port = 6443;
+static ek_strlist_t tls_sans;
+static char *kubeconfig = "/etc/edgek/edgek.yaml";
+static char *kubeconfig_mode = "0600";
+static bool disable_agent;
+static char *node_name;
+static ek_strlist_t node_ips;
+static char *cluster_cidr = "10.42.0.0/16";
+static char *service_cidr = "10.43.0.0/16";
+static char *cluster_dns = "10.43.0.10";
+static char *cluster_domain = "cluster.local";
+static char *node_port_range = "30000-32767";
+static int64_t volatile_flush_ms = 60000;
+
+static const ek_flag_t server_flags[] = {
+    { "data-dir", 'd', EK_FLAG_STRING, &data_dir, "EDGEK_DATA_DIR", "DIR",
+      "where the cluster's state lives (default /var/lib/edgek)" },
+    { "bind-address", 0, EK_FLAG_STRING, &bind_address, NULL, "ADDR",
+      "address the API server listens on (default 0.0.0.0)" },
+    { "https-listen-port", 0, EK_FLAG_INT, &port, NULL, "PORT", "API server port (default 6443)" },
+    { "tls-san", 0, EK_FLAG_LIST, &tls_sans, NULL, "NAME",
+      "extra host name or IP in the serving certificate (repeatable)" },
+    { "write-kubeconfig", 'o', EK_FLAG_STRING, &kubeconfig, "EDGEK_KUBECONFIG_OUTPUT", "FILE",
+      "where to write the admin kubeconfig (default /etc/edgek/edgek.yaml)" },
+    { "write-kubeconfig-mode", 0, EK_FLAG_STRING, &kubeconfig_mode, "EDGEK_KUBECONFIG_MODE",
+      "MODE", "file mode of the kubeconfig (default 0600)" },
+    { "disable-agent", 0, EK_FLAG_BOOL, &disable_agent, NULL, NULL,
+      "run the control plane only, without a local node" },
+    { "node-name", 0, EK_FLAG_STRING, &node_name, "EDGEK_NODE_NAME", "NAME",
+      "this node's name (default: the host name)" },
+    { "node-ip", 0, EK_FLAG_LIST, &node_ips, NULL, "IP", "this node's address (repeatable)" },
+    { "cluster-cidr", 0, EK_FLAG_STRING, &cluster_cidr, NULL, "CIDR",
+      "pod addresses (default 10.42.0.0/16)" },
+    { "service-cidr", 0, EK_FLAG_STRING, &service_cidr, NULL, "CIDR",
+      "Service cluster IPs (default 10.43.0.0/16)" },
+    { "cluster-dns", 0, EK_FLAG_STRING, &cluster_dns, NULL, "IP",
+      "cluster DNS address (default 10.43.0.10)" },
+    { "cluster-domain", 0, EK_FLAG_STRING, &cluster_domain, NULL, "DOMAIN",
+      "cluster domain (default cluster.local)" },
+    { "service-node-port-range", 0, EK_FLAG_STRING, &node_port_range, NULL, "RANGE",
+      "NodePort range (default 30000-32767)" },
+    { "volatile-flush", 0, EK_FLAG_DURATION, &volatile_flush_ms, NULL, "DURATION",
+      "longest delay before heartbeat-only writes reach the disk (default 60s)" },
+    { NULL, 0, 0, NULL, NULL, NULL, NULL },
+};
+
+struct server_state {
+    uv_loop_t *loop;
+    ek_apiserver_t *api;
+    uv_signal_t sigint, sigterm;
+    int stopping;
+};
+
+static void on_api_closed(void *data)
+{
+    struct server_state *st = data;
+    st->api = NULL;
+    uv_close((uv_handle_t *)&st->sigint, NULL);
+    uv_close((uv_handle_t *)&st->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct server_state *st = h->data;
+    if (st->stopping++) {
+        EK_LOG(EK_WARN, "server", "second signal: exiting now signal=%d", signum);
+        exit(1);
+    }
+    EK_LOG(EK_INFO, "server", "stopping signal=%d", signum);
+    ek_apiserver_close(st->api, on_api_closed, st);
+}
+
+static int parse_mode(const char *s, mode_t *out, ek_error_t **err)
+{
+    char *end;
+    long v = strtol(s, &end, 8);
+    if (!*s || *end || v < 0 || v > 07777) {
+        return ek_error_make(err, 0, "--write-kubeconfig-mode: `%s` is not an octal file mode", s);
+    }
+    *out = (mode_t)v;
+    return 0;
+}
+
+static int parse_range(const char *s, int *lo, int *hi, ek_error_t **err)
+{
+    if (sscanf(s, "%d-%d", lo, hi) != 2 || *lo < 1 || *hi > 65535 || *lo > *hi) {
+        return ek_error_make(err, 0, "--service-node-port-range: `%s` is not a port range", s);
+    }
+    return 0;
+}
+
+static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **tls_out,
+                 ek_error_t **err)
+{
+    mode_t mode;
+    int lo, hi;
+    if (parse_mode(kubeconfig_mode, &mode, err) < 0 || parse_range(node_port_range, &lo, &hi, err) < 0) {
+        return -1;
+    }
+    if (!disable_agent) {
+        return ek_error_make(err, 0, "the local agent is not available in this build yet: run "
+                                     "`edgek server --disable-agent` for the control plane alone");
+    }
+    ek_autofree char *tls_dir = ek_xasprintf("%s/server/tls", data_dir);
+    ek_pki_options_t po = {
+        .dir = tls_dir,
+        .node_name = node_name,
+        .node_ips = (const char *const *)node_ips.v,
+        .n_node_ips = node_ips.n,
+        .tls_sans = (const char *const *)tls_sans.v,
+        .n_tls_sans = tls_sans.n,
+        .cluster_domain = cluster_domain,
+    };
+    if (ek_pki_load_or_create(&po, pki_out, err) < 0) {
+        return ek_error_wrap(err, "cluster certificates");
+    }
+    ek_autofree char *token_path = ek_xasprintf("%s/server/token", data_dir);
+    ek_autofree char *token = NULL;
+    if (ek_pki_token_load_or_create(*pki_out, token_path, &token, err) < 0) {
+        return -1;
+    }
+    *tls_out = ek_tls_server_config_new(ek_pki_serving_cert_pem(*pki_out),
+                                        ek_pki_serving_key_pem(*pki_out),
+                                        ek_pki_ca_cert_pem(*pki_out), EK_TLS_CLIENT_CERT_OPTIONAL,
+                                        err);
+    if (!*tls_out) {
+        return ek_error_wrap(err, "TLS configuration");
+    }
+    ek_apiserver_options_t ao = {
+        .data_dir = data_dir,
+        .bind_address = bind_address,
+        .port = port,
+        .service_cidr = service_cidr,
+        .cluster_cidr = cluster_cidr,
+        .cluster_dns = cluster_dns,
+        .cluster_domain = cluster_domain,
+        .node_port_min = lo,
+        .node_port_max = hi,
+        .volatile_flush_ms = volatile_flush_ms,
+    };
+    if (ek_apiserver_start(st->loop, &ao, *pki_out, *tls_out, &st->api, err) < 0) {
+        return -1;
+    }
+    const char *host = strcmp(bind_address, "0.0.0.0") == 0 || strcmp(bind_address, "::") == 0
+                           ? "127.0.0.1"
+                           : bind_address;
+    ek_autofree char *url = ek_xasprintf("https://%s:%d", host, ek_apiserver_port(st->api));
+    if (ek_pki_write_kubeconfig(*pki_out, kubeconfig, mode, url, NULL, err) < 0) {
+        return ek_error_wrap(err, "write the kubeconfig");
+    }
+    EK_LOG(EK_INFO, "server", "kubeconfig written path=%s", kubeconfig);
+    return 0;
+}
+
+static int run_server(int nargs, char **argv)
+{
+    EK_UNUSED(argv);
+    if (nargs > 0) {
+        fprintf(stderr, "edgek server: takes no arguments\n");
+        return 2;
+    }
+    struct server_state st = { .loop = uv_default_loop() };
+    ek_error_t *err = NULL;
+    ek_pki_t *pki = NULL;
+    ek_tls_config_t *tls = NULL;
+    int rc = 0;
+    if (start(&st, &pki, &tls, &err) < 0) {
+        rc = ek_cmd_fail(err);
+        if (st.api) {
+            ek_apiserver_close(st.api, NULL, NULL);
+        }
+        uv_run(st.loop, UV_RUN_DEFAULT);
+    } else {
+        uv_signal_init(st.loop, &st.sigint);
+        uv_signal_init(st.loop, &st.sigterm);
+        st.sigint.data = st.sigterm.data = &st;
+        uv_signal_start(&st.sigint, on_signal, SIGINT);
+        uv_signal_start(&st.sigterm, on_signal, SIGTERM);
+        uv_run(st.loop, UV_RUN_DEFAULT);
+        EK_LOG(EK_INFO, "server", "stopped");
+    }
+    if (tls) {
+        ek_tls_config_unref(tls);
+    }
+    ek_pki_free(pki);
+    uv_loop_close(st.loop);
+    return rc;
+}
+
+const ek_cmd_t ek_cmd_server = {
+    .name = "server",
+    .summary = "run the control plane (API server on SQLite) and, later, a local node",
+    .usage = "",
+    .flags = server_flags,
+    .run = run_server,
+};

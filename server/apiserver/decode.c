@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Request bodies to objects: media types (JSON, YAML; protobuf is refused with 415 until it
+ * is supported), size limits, apiVersion/kind checks, and server-side field validation
+ * (fieldValidation=Strict|Warn|Ignore) against the kind's schema. Unknown fields of built-in
+ * kinds are dropped, as decoding into Kubernetes' typed structs drops them.
+ */
+#include <stdio.h>
+
+#include "server/apiserver/apiserver-internal.h"
+
+#define MAX_OBJECT_BYTES (3u << 19) /* 1.5 MiB, etcd's request limit that Kubernetes inherits */
+
+static bool media_is(const char *ct, const char *type)
+{
+    size_t n = strlen(type);
+    return strncasecmp(ct, type, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+json_t *decode_body(apireq_t *r, const char *want_json_ct, ek_error_t **err)
+{
+    const char *ct = apireq_header(r, "Content-Type");
+    if (!ct || !*ct) {
+        ct = "application/json";
+    }
+    if (r->body_len > MAX_OBJECT_BYTES) {
+        ek_error_status(err, 413, "Request entity too large: limit is %u", MAX_OBJECT_BYTES);
+        return NULL;
+    }
+    if (media_is(ct, "application/vnd.kubernetes.protobuf")) {
+        char q[160];
+        ek_error_status(err, 415,
+                        "the body of the request was in an unknown format - accepted media "
+                        "types include: application/json, application/yaml (protobuf bodies "
+                        "for %s are not supported yet)",
+                        r->rt.res ? resource_qualified(r->rt.res, q) : "this resource");
+        return NULL;
+    }
+    bool yaml = media_is(ct, "application/yaml") || media_is(ct, "application/apply-patch+yaml");
+    if (!yaml && !media_is(ct, "application/json") &&
+        !(want_json_ct && media_is(ct, want_json_ct))) {
+        ek_error_status(err, 415,
+                        "the body of the request was in an unknown format - accepted media "
+                        "types include: application/json, application/yaml");
+        return NULL;
+    }
+    json_t *obj;
+    if (yaml) {
+        obj = ek_yaml_to_json(r->body, r->body_len, err);
+        if (!obj) {
+            ek_error_wrap(err, "error converting YAML to JSON");
+        }
+    } else {
+        json_error_t je;
+        obj = json_loadb(r->body, r->body_len, 0, &je);
+        if (!obj) {
+            ek_error_status(err, 400, "couldn't get version/kind; json parse error: %d:%d: %s",
+                            je.line, je.column, je.text);
+        }
+    }
+    return obj;
+}
+
+int check_type_meta(apireq_t *r, json_t *obj, ek_error_t **err)
+{
+    const ek_resource_t *res = r->rt.res;
+    if (!json_is_object(obj)) {
+        return ek_error_status(err, 400, "the body of the request must be a JSON object");
+    }
+    char av[128];
+    ek_resource_api_version(res, av);
+    const char *kind = ek_json_str(obj, "kind", NULL);
+    const char *apiv = ek_json_str(obj, "apiVersion", NULL);
+    if (!kind || !*kind) {
+        ek_autofree char *body = ek_json_dumps(obj);
+        if (strlen(body) > 200) {
+            strcpy(body + 197, "...");
+        }
+        return ek_error_status(err, 400, "Object 'Kind' is missing in '%s'", body);
+    }
+    if (strcmp(kind, res->kind) != 0) {
+        return ek_error_status(err, 400,
+                               "the kind in the data (%s) does not match the expected kind (%s)",
+                               kind, res->kind);
+    }
+    if (!apiv || strcmp(apiv, av) != 0) {
+        return ek_error_status(err, 400,
+                               "the API version in the data (%s) does not match the expected "
+                               "API version (%s)",
+                               apiv ? apiv : "", av);
+    }
+    return 0;
+}
+
+struct field_check {
+    ek_buf_t unknown;    /* `unknown field "x"`, ... */
+    size_t n_unknown;
+    ek_buf_t type_error; /* first decode error */
+    json_t *unknown_paths;
+};
+
+static void field_issue(ek_schema_issue_kind_t kind, const char *path, const char *detail,
+                        void *data)
+{
+    struct field_check *fc = data;
+    if (kind == EK_SCHEMA_UNKNOWN_FIELD) {
+        ek_buf_printf(&fc->unknown, "%sunknown field \"%s\"", fc->n_unknown ? ", " : "", path);
+        fc->n_unknown++;
+        json_array_append_new(fc->unknown_paths, json_string(path));
+    } else if (kind == EK_SCHEMA_WRONG_TYPE && fc->type_error.len == 0) {
+        ek_buf_puts(&fc->type_error, detail);
+    }
+    /* Enum and required problems are validation errors (422), reported by ek_validate. */
+}
+
+/* Removes the field at a checker path ("spec.template.spec.containers[0].x"). */
+static void remove_path(json_t *obj, const char *path)
+{
+    json_t *cur = obj;
+    ek_autofree char *copy = ek_xstrdup(path);
+    char *p = copy;
+    while (cur && *p) {
+        char *dot = strpbrk(p, ".[");
+        if (!dot) {
+            json_object_del(cur, p);
+            return;
+        }
+        char sep = *dot;
+        *dot = '\0';
+        if (*p) {
+            cur = json_object_get(cur, p);
+        }
+        p = dot + 1;
+        if (sep == '[') {
+            char *close = strchr(p, ']');
+            if (!close) {
+                return;
+            }
+            *close = '\0';
+            if (json_is_array(cur)) {
+                cur = json_array_get(cur, (size_t)atol(p));
+            } else {
+                cur = json_object_get(cur, p);
+            }
+            p = close + 1;
+            if (*p == '.') {
+                p++;
+            } else if (*p == '\0') {
+                return;
+            }
+        }
+    }
+}
+
+int check_fields(apireq_t *r, json_t *obj, ek_error_t **err)
+{
+    const ek_resource_t *res = r->rt.res;
+    const ek_schema_type_t *t = res->schema_type ? ek_schema_type(res->schema_type) : NULL;
+    if (!t) {
+        return 0;
+    }
+    struct field_check fc = { EK_BUF_INIT, 0, EK_BUF_INIT, json_array() };
+    ek_schema_check(t, obj, field_issue, &fc);
+    int rc = 0;
+    const char *mode = r->p.field_validation ? r->p.field_validation : "Warn";
+    if (fc.type_error.len) {
+        rc = ek_error_status(err, 400, "%s in version \"%s\" cannot be handled as a %s: json: %s",
+                             res->kind, res->version, res->kind, fc.type_error.data);
+    } else if (fc.n_unknown && strcmp(mode, "Strict") == 0) {
+        rc = ek_error_status(err, 400,
+                             "%s in version \"%s\" cannot be handled as a %s: strict decoding "
+                             "error: %s",
+                             res->kind, res->version, res->kind, fc.unknown.data);
+    } else if (fc.n_unknown) {
+        if (strcmp(mode, "Warn") == 0) {
+            size_t i;
+            json_t *p;
+            json_array_foreach(fc.unknown_paths, i, p)
+            {
+                apireq_warn(r, "unknown field \"%s\"", json_string_value(p));
+            }
+        }
+        size_t i;
+        json_t *p;
+        json_array_foreach(fc.unknown_paths, i, p)
+        {
+            remove_path(obj, json_string_value(p));
+        }
+    }
+    ek_buf_free(&fc.unknown);
+    ek_buf_free(&fc.type_error);
+    json_decref(fc.unknown_paths);
+    return rc;
+}
