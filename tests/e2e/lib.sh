@@ -144,3 +144,24 @@ expect_fail() {
 	fi
 	printf '%s' "$out"
 }
+
+# Creates objects from manifests (JSON bodies), not through kubectl's typed `create`
+# subcommands: those send protobuf with kubectl 1.32.
+mkns() {
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$1" | k create -f - >/dev/null
+}
+
+# mkcm [-n NS] NAME KEY=VALUE...
+mkcm() {
+	local ns=()
+	if [ "$1" = -n ]; then
+		ns=(-n "$2")
+		shift 2
+	fi
+	local name=$1
+	shift
+	{
+		printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n' "$name"
+		for kv in "$@"; do printf '  %s: "%s"\n' "${kv%%=*}" "${kv#*=}"; done
+	} | k "${ns[@]}" create -f - >/dev/null
+}

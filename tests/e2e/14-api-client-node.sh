@@ -1,0 +1,24 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# A real client library: @kubernetes/client-node lists and runs an informer (list + watch),
+# which must re-list after the server answers its watch with 410 following a restart.
+. "$(dirname "$0")/lib.sh"
+e2e_init
+JS=$(cd "$(dirname "$0")/js" && pwd)
+command -v node >/dev/null || e2e_skip "node is not installed"
+if [ ! -d "$JS/node_modules/@kubernetes/client-node" ]; then
+	(cd "$JS" && npm ci --no-audit --no-fund >"$E2E_DIR/npm.log" 2>&1) ||
+		e2e_skip "npm could not install @kubernetes/client-node (see npm.log): $(tail -1 "$E2E_DIR/npm.log")"
+fi
+e2e_start_server --disable-agent
+node "$JS/informer.mjs" "$E2E_KUBECONFIG" "$E2E_DIR/restarted" >"$E2E_DIR/node.log" 2>&1 &
+NODE=$!
+E2E_PIDS+=($NODE)
+wait_for 60 grep -q RESTART-NOW "$E2E_DIR/node.log" || e2e_fail "client did not get going: $(cat "$E2E_DIR/node.log")"
+e2e_stop_server
+e2e_start_server --disable-agent
+touch "$E2E_DIR/restarted"
+wait $NODE || e2e_fail "client failed: $(cat "$E2E_DIR/node.log")"
+out=$(cat "$E2E_DIR/node.log")
+expect_contains "$out" "PASS" "informer"
+echo PASS
