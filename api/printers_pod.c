@@ -129,6 +129,20 @@ static bool scan_init_containers(struct pod_state *ps, const json_t *pod)
     return false;
 }
 
+/* Any Ready condition that is True (unlike the first-match lookups elsewhere). */
+static bool has_ready_condition(const json_t *pod)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach (ek_json_path(pod, "status", "conditions", NULL), i, c) {
+        if (ek_streq(ek_json_str(c, "type", NULL), "Ready") &&
+            ek_streq(ek_json_str(c, "status", NULL), "True")) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The last container (in spec order) with a waiting or terminated reason decides. */
 static void scan_containers(struct pod_state *ps, const json_t *pod)
 {
@@ -152,8 +166,7 @@ static void scan_containers(struct pod_state *ps, const json_t *pod)
     }
     /* A pod whose finished containers left others running is not "Completed". */
     if (running && strcmp(ps->reason.data, "Completed") == 0) {
-        const json_t *conds = ek_json_path(pod, "status", "conditions", NULL);
-        set_reason(ps, "", ek__cond_true(conds, "Ready") ? "Running" : "NotReady");
+        set_reason(ps, "", has_ready_condition(pod) ? "Running" : "NotReady");
     }
 }
 

@@ -244,10 +244,11 @@ static const struct pod_case pod_cases[] = {
       "'name':'b','ready':true,'state':{'running':{"
       "'startedAt':'2026-11-25T11:55:02Z'}}}]}}",
       "['c','1/2','NotReady','0','5m','<none>','<none>','<none>','<none>']" },
-    { "one container completed, another running, pod ready",
+    { "one container completed, another running, pod ready (any True Ready condition)",
       "{'metadata':{'name':'c','creationTimestamp':'2026-11-25T11:55:00Z'},'spec':{"
       "'containers':[{'name':'a'},{'name':'b'}]},'status':{'phase':'Running',"
-      "'conditions':[{'type':'Ready','status':'True'}],'containerStatuses':[{"
+      "'conditions':[{'type':'Ready','status':'False'},{'type':'Ready','status':'True'}],"
+      "'containerStatuses':[{"
       "'name':'a','state':{'terminated':{'exitCode':0,'reason':'Completed'}}},{"
       "'name':'b','ready':true,'state':{'running':{"
       "'startedAt':'2026-11-25T11:55:02Z'}}}]}}",
