@@ -319,8 +319,9 @@ bool ek__cond_true(const json_t *conditions, const char *type)
 }
 
 /*
- * Quantities arrive in their canonical string form (the API server writes them that way);
- * a client may also have sent a bare JSON number.
+ * Printed as stored. Kubernetes prints Quantity.String(), the canonical form; that matches
+ * as long as the API server stores quantities canonicalized ("1000m" is stored as "1").
+ * A bare JSON number is accepted too.
  */
 char *ek__quantity(const json_t *q, const char *def)
 {
