@@ -98,6 +98,8 @@ TEST(schema_kinds_have_type_meta)
         { "PersistentVolumeClaim", "core.v1" },
         { "LimitRange", "core.v1" },
         { "ResourceQuota", "core.v1" },
+        { "ReplicationController", "core.v1" },
+        { "ComponentStatus", "core.v1" },
         { "Deployment", "apps.v1" },
         { "ReplicaSet", "apps.v1" },
         { "DaemonSet", "apps.v1" },
@@ -126,11 +128,13 @@ TEST(schema_kinds_have_type_meta)
         { "CertificateSigningRequest", "certificates.v1" },
         { "TokenRequest", "authentication.v1" },
         { "TokenReview", "authentication.v1" },
+        { "SelfSubjectReview", "authentication.v1" },
         { "SubjectAccessReview", "authorization.v1" },
         { "LocalSubjectAccessReview", "authorization.v1" },
         { "SelfSubjectAccessReview", "authorization.v1" },
         { "SelfSubjectRulesReview", "authorization.v1" },
         { "CustomResourceDefinition", "apiextensions.v1" },
+        { "RuntimeClass", "node.v1" },
     };
     load();
     const ek_schema_type_t *meta = ek_schema_type("ObjectMeta");
@@ -1209,6 +1213,7 @@ TEST(schema_merge_metadata_matches_kubernetes)
         { "NodeSpec", "taints", NULL, 0 },
         { "NodeStatus", "conditions", "type", 0 },
         { "NodeStatus", "addresses", "type", 0 },
+        { "ReplicationControllerStatus", "conditions", "type", 0 },
         { "NamespaceStatus", "conditions", "type", 0 },
         { "PersistentVolumeClaimStatus", "conditions", "type", 0 },
         { "ObjectMeta", "finalizers", NULL, EK_SF_SET },
