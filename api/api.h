@@ -58,8 +58,9 @@ typedef struct ek_schema_field {
 } ek_schema_field_t;
 
 struct ek_schema_type {
-    const char *name;    /* "DeploymentSpec" */
+    const char *name;    /* "DeploymentSpec"; the Go name, not unique for qualified types */
     const char *package; /* "apps.v1" */
+    const char *id;      /* unique name field types use: "DeploymentSpec", "events.v1.Event" */
     const char *description;
     ek_schema_field_t *fields;
     size_t n_fields;
@@ -67,10 +68,10 @@ struct ek_schema_type {
 
 /* Parses the embedded schema text (idempotent; call once at start, before other threads). */
 int ek_schema_load(ek_error_t **err);
-/* Named type or NULL. Borrowed, immutable. */
-const ek_schema_type_t *ek_schema_type(const char *name);
+/* Type by id ("Pod", or "events.v1.Event" for a package-qualified type) or NULL. Borrowed. */
+const ek_schema_type_t *ek_schema_type(const char *id);
 const ek_schema_field_t *ek_schema_field(const ek_schema_type_t *t, const char *name);
-/* All types, sorted by name. */
+/* All types, sorted by id. */
 size_t ek_schema_types(const ek_schema_type_t **out);
 /* The OpenAPI definition name ("io.k8s.api.apps.v1.Deployment") written into buf. */
 const char *ek_schema_openapi_name(const ek_schema_type_t *t, char *buf, size_t len);

@@ -34,12 +34,12 @@ static const struct {
 
 static int type_cmp(const void *a, const void *b)
 {
-    return strcmp(((const ek_schema_type_t *)a)->name, ((const ek_schema_type_t *)b)->name);
+    return strcmp(((const ek_schema_type_t *)a)->id, ((const ek_schema_type_t *)b)->id);
 }
 
-const ek_schema_type_t *ek_schema_type(const char *name)
+const ek_schema_type_t *ek_schema_type(const char *id)
 {
-    ek_schema_type_t key = { .name = name };
+    ek_schema_type_t key = { .id = id };
     return bsearch(&key, db.types, db.n_types, sizeof(key), type_cmp);
 }
 
@@ -93,7 +93,9 @@ static ek_schema_ty_t *parse_ty(char *s, int line, ek_error_t **err)
             return db.prims[k];
         }
     }
-    if (!isupper((unsigned char)s[0])) {
+    /* A type name starts upper case; a package-qualified one ("events.v1.Event") ends in one. */
+    const char *last = strrchr(s, '.');
+    if (!isupper((unsigned char)(last ? last[1] : s[0]))) {
         ek_error_make(err, 0, "schema line %d: unknown type `%s`", line, s);
         return NULL;
     }
@@ -185,6 +187,30 @@ static int resolve_ty(ek_schema_ty_t *t, const char *owner, ek_error_t **err)
     return 0;
 }
 
+/*
+ * "Name" is a type of the current package, referred to as "Name". "Name@pkg" is a type of
+ * package pkg referred to as "pkg.Name": it lets two packages define the same Go name (core
+ * and events.k8s.io both have Event) while ids stay unique.
+ */
+static int parse_type_name(ek_schema_type_t *t, char *s, const char *package, int line,
+                           ek_error_t **err)
+{
+    char *at = strchr(s, '@');
+    t->name = t->id = s;
+    t->package = package;
+    if (at) {
+        *at = '\0';
+        t->package = at + 1;
+        t->id = ek_xasprintf("%s.%s", t->package, t->name);
+    }
+    if (!isupper((unsigned char)t->name[0]) || strchr(t->name, ' ') ||
+        (at && (!strchr(t->package, '.') || strchr(t->package, ' ')))) {
+        return ek_error_make(err, 0, "schema line %d: bad type name `%s%s%s`", line, t->name,
+                             at ? "@" : "", at ? t->package : "");
+    }
+    return 0;
+}
+
 static int parse_text(ek_error_t **err)
 {
     char *save = NULL;
@@ -217,8 +243,9 @@ static int parse_text(ek_error_t **err)
         db.types = ek_xrealloc(db.types, (db.n_types + 1) * sizeof(*db.types));
         cur = &db.types[db.n_types++];
         memset(cur, 0, sizeof(*cur));
-        cur->name = l;
-        cur->package = package;
+        if (parse_type_name(cur, l, package, line, err) < 0) {
+            return -1;
+        }
         cur->description = colon[1] == ' ' ? colon + 2 : colon + 1;
     }
     return 0;
@@ -235,15 +262,14 @@ int ek_schema_load(ek_error_t **err)
     }
     qsort(db.types, db.n_types, sizeof(*db.types), type_cmp);
     for (size_t i = 1; i < db.n_types; i++) {
-        if (strcmp(db.types[i - 1].name, db.types[i].name) == 0) {
+        if (strcmp(db.types[i - 1].id, db.types[i].id) == 0) {
             return ek_error_make(err, 0, "built-in schema: type `%s` defined twice",
-                                 db.types[i].name);
+                                 db.types[i].id);
         }
     }
     for (size_t i = 0; i < db.n_types; i++) {
         for (size_t k = 0; k < db.types[i].n_fields; k++) {
-            if (resolve_ty((ek_schema_ty_t *)db.types[i].fields[k].ty, db.types[i].name, err) <
-                0) {
+            if (resolve_ty((ek_schema_ty_t *)db.types[i].fields[k].ty, db.types[i].id, err) < 0) {
                 return -1;
             }
         }

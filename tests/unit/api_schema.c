@@ -33,7 +33,7 @@ TEST(schema_loads_and_resolves)
     const ek_schema_type_t *all;
     size_t n = ek_schema_types(&all);
     for (size_t i = 1; i < n; i++) {
-        ASSERT_CMP(strcmp(all[i - 1].name, all[i].name), <, 0);
+        ASSERT_CMP(strcmp(all[i - 1].id, all[i].id), <, 0);
     }
 }
 
