@@ -377,15 +377,68 @@ static void report(struct check *c, ek_schema_issue_kind_t kind, const char *det
 static void wrong_type(struct check *c, const ek_schema_ty_t *t, const json_t *v,
                        const char *parent)
 {
+    /* Go's decoder names the field path without list indices or map keys. */
+    ek_autobuf gopath = EK_BUF_INIT;
+    for (const char *p = c->path.data ? c->path.data : ""; *p; p++) {
+        if (*p == '[') {
+            const char *close = strchr(p, ']');
+            if (!close) {
+                break;
+            }
+            p = close;
+            continue;
+        }
+        ek_buf_putc(&gopath, *p);
+    }
     ek_autobuf b = EK_BUF_INIT;
     ek_buf_printf(&b, "cannot unmarshal %s into Go struct field %s.%s of type ", json_kind_go(v),
-                  parent, c->path.data ? c->path.data : "");
+                  parent, gopath.data ? gopath.data : "");
     go_type_name(t, &b);
     report(c, EK_SCHEMA_WRONG_TYPE, b.data);
 }
 
 static void check_value(struct check *c, const ek_schema_ty_t *t, const json_t *v,
                         const char *parent);
+
+static void enum_one(struct check *c, const ek_schema_field_t *f, const json_t *v)
+{
+    /* An empty string means "unset" to Kubernetes' validation (defaulting fills it in). */
+    if (!json_is_string(v) || !*json_string_value(v)) {
+        return;
+    }
+    for (size_t i = 0; i < f->n_enum; i++) {
+        if (strcmp(f->enum_values[i], json_string_value(v)) == 0) {
+            return;
+        }
+    }
+    ek_autobuf d = EK_BUF_INIT;
+    ek_buf_puts(&d, "supported values: ");
+    for (size_t i = 0; i < f->n_enum; i++) {
+        ek_buf_printf(&d, "%s\"%s\"", i ? ", " : "", f->enum_values[i]);
+    }
+    report(c, EK_SCHEMA_BAD_ENUM, d.data);
+}
+
+static void check_enum(struct check *c, const ek_schema_field_t *f, const json_t *v)
+{
+    if (!f->n_enum) {
+        return;
+    }
+    if (!json_is_array(v)) {
+        enum_one(c, f, v);
+        return;
+    }
+    /* Lists of enumerated strings (accessModes, policyTypes...): each element. */
+    size_t base = c->path.len, i;
+    json_t *item;
+    json_array_foreach((json_t *)v, i, item)
+    {
+        ek_buf_printf(&c->path, "[%zu]", i);
+        enum_one(c, f, item);
+        c->path.len = base;
+        c->path.data[base] = '\0';
+    }
+}
 
 static void check_object(struct check *c, const ek_schema_type_t *t, const json_t *obj)
 {
@@ -403,20 +456,7 @@ static void check_object(struct check *c, const ek_schema_type_t *t, const json_
             report(c, EK_SCHEMA_UNKNOWN_FIELD, NULL);
         } else if (!json_is_null(v)) {
             check_value(c, f->ty, v, t->name);
-            if (f->n_enum && json_is_string(v)) {
-                bool ok = false;
-                for (size_t i = 0; i < f->n_enum && !ok; i++) {
-                    ok = strcmp(f->enum_values[i], json_string_value(v)) == 0;
-                }
-                if (!ok) {
-                    ek_autobuf d = EK_BUF_INIT;
-                    ek_buf_puts(&d, "supported values: ");
-                    for (size_t i = 0; i < f->n_enum; i++) {
-                        ek_buf_printf(&d, "%s\"%s\"", i ? ", " : "", f->enum_values[i]);
-                    }
-                    report(c, EK_SCHEMA_BAD_ENUM, d.data);
-                }
-            }
+            check_enum(c, f, v);
         }
         c->path.len = base;
         if (c->path.data) {

@@ -1071,7 +1071,7 @@ TEST(schema_reports_wrong_types_like_the_go_decoder)
                                        "spec: {ports: [{port: 80, targetPort: true}]}\n",
                                        &n);
     ASSERT_STREQ(svc, "type spec.ports[0].targetPort: cannot unmarshal bool into Go struct field "
-                      "ServicePort.spec.ports[0].targetPort of type intstr.IntOrString\n");
+                      "ServicePort.spec.ports.targetPort of type intstr.IntOrString\n");
 
     ek_autofree char *ev = check_yaml("apiVersion: events.k8s.io/v1\n"
                                       "kind: Event\n"
