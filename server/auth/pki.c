@@ -404,9 +404,10 @@ static int serving_sans(const ek_pki_options_t *o, struct san_list *l, ek_error_
         hostname = host;
     }
     san_add_derived(l, hostname);
-    static const char *const fixed[] = { "localhost",          "kubernetes",
-                                         "kubernetes.default", "kubernetes.default.svc",
-                                         "127.0.0.1",          "::1" };
+    static const char *const fixed[] = {
+        "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+        "127.0.0.1", "::1",
+    };
     for (size_t i = 0; i < EK_ARRAY_SIZE(fixed); i++) {
         san_add_name(l, fixed[i], NULL);
     }
