@@ -98,7 +98,8 @@ int ek_pki_sign_csr(ek_pki_t *pki, const char *csr_pem, const ek_pki_csr_policy_
 
 /*
  * A kubeconfig as k3s writes it: one cluster, context and user all called name (NULL =
- * "default"), certificates embedded base64 (…-data). Caller frees.
+ * "default"), certificates embedded base64 (…-data); server_url NULL =
+ * https://127.0.0.1:6443. Caller frees.
  */
 char *ek_kubeconfig_render(const char *server_url, const char *name, const char *ca_pem,
                            const char *cert_pem, const char *key_pem);

@@ -545,8 +545,14 @@ static int set_serial(ek_pki_t *pki, mbedtls_x509write_cert *crt)
 static int set_validity(const ek_pki_t *pki, mbedtls_x509write_cert *crt,
                         const struct cert_spec *spec)
 {
-    time_t now = time(NULL);
-    time_t not_after = now + (time_t)spec->days * DAY_S;
+    time_t now = time(NULL), start = now;
+    if (spec->kind != KIND_CA) {
+        /* A board without an RTC may run with a clock behind the CA's creation until NTP
+         * answers: count the validity from no earlier than that, so the certificate is not
+         * already expired once the clock is right. */
+        start = EK_MAX(now, x509_time_unix(&pki->ca.valid_from) + BACKDATE_S);
+    }
+    time_t not_after = start + (time_t)spec->days * DAY_S;
     if (spec->kind != KIND_CA) {
         /* A certificate cannot be trusted past its CA; do not pretend otherwise. */
         not_after = EK_MIN(not_after, x509_time_unix(&pki->ca.valid_to));
@@ -735,6 +741,11 @@ static int check_ca(ek_pki_t *pki, const char *key, size_t key_len, ek_error_t *
         EK_LOG(EK_WARN, COMP, "the cluster CA expires soon days_left=%lld",
                (long long)((end - now) / DAY_S));
     }
+    if (x509_time_unix(&pki->ca.valid_from) > now) {
+        EK_LOG(EK_WARN, COMP,
+               "the system clock is behind the cluster CA's creation: TLS "
+               "clients will refuse certificates until it is set (NTP)");
+    }
     return 0;
 }
 
@@ -866,8 +877,11 @@ static const char *leaf_problem(ek_pki_t *pki, const struct cert_spec *spec, con
     if (x509_time_unix(&crt.valid_to) - now < (time_t)pki->renew_days * DAY_S) {
         return "near expiry";
     }
+    /* Time flags are left out: the leaf's times were judged above, and a CA that looks
+     * "future" to a lagging clock still signed it (mbedtls checks signatures regardless). */
     uint32_t flags = 0;
-    if (mbedtls_x509_crt_verify(&crt, &pki->ca, NULL, NULL, &flags, NULL, NULL) != 0) {
+    mbedtls_x509_crt_verify(&crt, &pki->ca, NULL, NULL, &flags, NULL, NULL);
+    if (flags & ~(uint32_t)(MBEDTLS_X509_BADCERT_FUTURE | MBEDTLS_X509_BADCERT_EXPIRED)) {
         return "not signed by the cluster CA";
     }
     if (!subject_matches(&crt.subject, spec)) {
@@ -1309,6 +1323,7 @@ char *ek_kubeconfig_render(const char *server_url, const char *name, const char 
                            const char *cert_pem, const char *key_pem)
 {
     name = name ? name : "default";
+    server_url = server_url ? server_url : "https://127.0.0.1:6443";
     ek_autofree char *ca = base64(ca_pem), *crt = base64(cert_pem);
     char *key = base64(key_pem);
     /* Key order as kubectl and k3s write it. */

@@ -680,6 +680,83 @@ TEST(pki_ca_and_sa_key_are_never_silently_replaced)
     ASSERT_TRUE(ek_pki_generated(fresh) & EK_PKI_GEN_CA);
 }
 
+/* Writes server-ca.crt/.key into dir: a CA valid from `from` for 10 years. */
+static void write_ca(const char *dir, time_t from)
+{
+    struct rng r;
+    rng_init(&r);
+    mbedtls_pk_context key;
+    mbedtls_pk_init(&key);
+    ASSERT_EQ(mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)), 0);
+    ASSERT_EQ(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key),
+                                  mbedtls_ctr_drbg_random, &r.drbg),
+              0);
+    mbedtls_x509write_cert w;
+    mbedtls_x509write_crt_init(&w);
+    ASSERT_EQ(mbedtls_x509write_crt_set_subject_name(&w, "CN=future-ca"), 0);
+    ASSERT_EQ(mbedtls_x509write_crt_set_issuer_name(&w, "CN=future-ca"), 0);
+    mbedtls_x509write_crt_set_subject_key(&w, &key);
+    mbedtls_x509write_crt_set_issuer_key(&w, &key);
+    mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
+    mbedtls_mpi serial;
+    mbedtls_mpi_init(&serial);
+    ASSERT_EQ(mbedtls_mpi_lset(&serial, 7), 0);
+    ASSERT_EQ(mbedtls_x509write_crt_set_serial(&w, &serial), 0);
+    char nb[16], na[16];
+    time_t to = from + 3650L * 86400;
+    strftime(nb, sizeof(nb), "%Y%m%d%H%M%S", gmtime(&from));
+    strftime(na, sizeof(na), "%Y%m%d%H%M%S", gmtime(&to));
+    ASSERT_EQ(mbedtls_x509write_crt_set_validity(&w, nb, na), 0);
+    ASSERT_EQ(mbedtls_x509write_crt_set_basic_constraints(&w, 1, -1), 0);
+    ASSERT_EQ(mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_KEY_CERT_SIGN |
+                                                          MBEDTLS_X509_KU_DIGITAL_SIGNATURE),
+              0);
+    unsigned char pem[4096], kpem[1024];
+    ASSERT_EQ(mbedtls_x509write_crt_pem(&w, pem, sizeof(pem), mbedtls_ctr_drbg_random, &r.drbg), 0);
+    ASSERT_EQ(mbedtls_pk_write_key_pem(&key, kpem, sizeof(kpem)), 0);
+    ek_error_t *err = NULL;
+    ek_autofree char *crt_path = file_in(dir, "server-ca.crt");
+    ek_autofree char *key_path = file_in(dir, "server-ca.key");
+    ASSERT_OK(ek_mkdir_p(dir, 0700, &err), &err);
+    ASSERT_OK(ek_file_write_atomic(key_path, kpem, strlen((char *)kpem), 0600, &err), &err);
+    ASSERT_OK(ek_file_write_atomic(crt_path, pem, strlen((char *)pem), 0600, &err), &err);
+    mbedtls_mpi_free(&serial);
+    mbedtls_x509write_crt_free(&w);
+    mbedtls_pk_free(&key);
+    rng_free(&r);
+}
+
+TEST(pki_clock_behind_ca_still_issues_lasting_certs)
+{
+    /* What a board without an RTC sees before NTP: the CA was made "in the future". */
+    ek_autofree char *dir = tls_dir();
+    time_t ca_from = time(NULL) + 30L * 86400;
+    write_ca(dir, ca_from);
+    ek_pki_options_t o;
+    opts_init(&o, dir);
+    ek_auto(ek_pki_t) pki = load(&o);
+    ASSERT_EQ(ek_pki_generated(pki), EK_PKI_GEN_SERVING | EK_PKI_GEN_ADMIN | EK_PKI_GEN_SA_KEY);
+    const char *leaves[] = { ek_pki_serving_cert_pem(pki), ek_pki_admin_cert_pem(pki) };
+    for (size_t i = 0; i < EK_ARRAY_SIZE(leaves); i++) {
+        mbedtls_x509_crt c;
+        parse_crt(&c, leaves[i]);
+        /* Valid now by the machine's clock, and for a full term once the clock is right. */
+        ASSERT_CMP(crt_not_after(&c) - ca_from, >=, 364L * 86400);
+        struct tm tm = { .tm_year = c.valid_from.year - 1900,
+                         .tm_mon = c.valid_from.mon - 1,
+                         .tm_mday = c.valid_from.day,
+                         .tm_hour = c.valid_from.hour,
+                         .tm_min = c.valid_from.min,
+                         .tm_sec = c.valid_from.sec };
+        ASSERT_CMP(timegm(&tm), <=, time(NULL));
+        mbedtls_x509_crt_free(&c);
+    }
+    /* The issuer is the foreign CA's name, byte for byte, and the next start is quiet. */
+    ASSERT_CONTAINS(ek_pki_serving_cert_pem(pki), "-----BEGIN CERTIFICATE-----");
+    ek_auto(ek_pki_t) again = load(&o);
+    ASSERT_EQ(ek_pki_generated(again), 0);
+}
+
 TEST(pki_refuses_bad_tls_san)
 {
     ek_autofree char *dir = tls_dir();
