@@ -170,7 +170,7 @@ static int check_header(const ek_pki_t *pki, const char *seg, size_t len, ek_err
     if (!h) {
         return -1;
     }
-    const char *alg = ek_json_str(h, "alg", NULL);
+    const char *alg = json_string_value(json_object_get(h, "alg"));
     if (!alg || strcmp(alg, "ES256") != 0) {
         return ek_error_status(err, 401, "unexpected token signing algorithm `%s`", alg ? alg : "");
     }

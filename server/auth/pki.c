@@ -319,7 +319,7 @@ static int san_add_name(struct san_list *l, const char *name, ek_error_t **err)
         san_push(l, MBEDTLS_X509_SAN_IP_ADDRESS, ip, n);
         return 0;
     }
-    char lower[254];
+    char lower[254] = { 0 };
     n = strlen(name);
     if (n == 0 || n >= sizeof(lower)) {
         return ek_error_status(err, 400, "`%s` is neither an IP address nor a DNS name", name);
@@ -569,6 +569,7 @@ static int set_eku(mbedtls_x509write_cert *crt, bool server)
     unsigned char buf[32], *p = buf + sizeof(buf);
     size_t len = 0;
     int ret;
+    /* Both purposes are id-kp arcs of the same length. */
     const char *oid = server ? MBEDTLS_OID_SERVER_AUTH : MBEDTLS_OID_CLIENT_AUTH;
     MBEDTLS_ASN1_CHK_ADD(
         len, mbedtls_asn1_write_oid(&p, buf, oid, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)));
@@ -662,7 +663,8 @@ static char *issue(ek_pki_t *pki, const struct cert_spec *spec, mbedtls_pk_conte
     mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
     mbedtls_x509write_crt_set_subject_key(&crt, subject_key);
     mbedtls_x509write_crt_set_issuer_key(&crt, spec->kind == KIND_CA ? subject_key : &pki->ca_key);
-    size_t size = 8192 + (spec->sans ? spec->sans->n * 270 : 0);
+    /* Room for the DER and its PEM (4/3 plus line breaks) with every SAN at full length. */
+    size_t size = 8192 + (spec->sans ? spec->sans->n * 400 : 0);
     ek_autofree unsigned char *buf = ek_xmalloc(size);
     int rc = set_serial(pki, &crt);
     if (rc == 0) {
@@ -1051,23 +1053,26 @@ static int load_leaves(ek_pki_t *pki, const ek_pki_options_t *o, ek_error_t **er
         return -1;
     }
     const struct leaf serving = {
-        "serving",
-        SERVE_CRT,
-        SERVE_KEY,
-        EK_PKI_GEN_SERVING,
-        { .kind = KIND_SERVER, .cn = "kube-apiserver", .sans = &sans, .days = pki->leaf_days },
+        .what = "serving",
+        .crt_name = SERVE_CRT,
+        .key_name = SERVE_KEY,
+        .gen_bit = EK_PKI_GEN_SERVING,
+        .spec = { .kind = KIND_SERVER,
+                  .cn = "kube-apiserver",
+                  .sans = &sans,
+                  .days = pki->leaf_days },
     };
     static const char *const masters[] = { "system:masters" };
     const struct leaf admin = {
-        "admin",
-        ADMIN_CRT,
-        ADMIN_KEY,
-        EK_PKI_GEN_ADMIN,
-        { .kind = KIND_CLIENT,
-          .cn = "system:admin",
-          .orgs = masters,
-          .n_orgs = 1,
-          .days = pki->leaf_days },
+        .what = "admin",
+        .crt_name = ADMIN_CRT,
+        .key_name = ADMIN_KEY,
+        .gen_bit = EK_PKI_GEN_ADMIN,
+        .spec = { .kind = KIND_CLIENT,
+                  .cn = "system:admin",
+                  .orgs = masters,
+                  .n_orgs = 1,
+                  .days = pki->leaf_days },
     };
     if (ensure_leaf(pki, &serving, &pki->serving_pem, &pki->serving_key_pem, err) < 0) {
         return ek_error_wrap(err, "serving certificate");
@@ -1280,6 +1285,7 @@ int ek_pki_sign_csr(ek_pki_t *pki, const char *csr_pem, const ek_pki_csr_policy_
     if (csr_check_key(&csr.pk, err) < 0 || csr_check_subject(&csr, pol, &s, err) < 0) {
         return -1;
     }
+    ek_assert(s.cn); /* csr_check_subject saw exactly one CN */
     auto_sans sans = { 0 };
     for (size_t i = 0; pol->server && i < pol->n_sans; i++) {
         if (san_add_name(&sans, pol->sans[i], err) < 0) {
