@@ -144,8 +144,10 @@ typedef struct ek__kv_job {
 } ek__kv_job_t;
 
 int ek__kv_writer_start(ek_kv_t *kv, ek_error_t **err);
-/* Queues a job for the writer thread (loop thread). */
+/* Queues a job for the writer thread (loop thread); it leaves with the next flush. */
 void ek__kv_writer_push(ek_kv_t *kv, ek__kv_job_t *job);
+/* Hands the jobs queued since the last flush to the writer thread at once. */
+void ek__kv_writer_flush(ek_kv_t *kv);
 /* Takes the finished jobs, in order (loop thread). */
 ek__kv_job_t *ek__kv_writer_take_done(ek_kv_t *kv);
 void ek__kv_writer_join(ek_kv_t *kv);
@@ -256,6 +258,7 @@ struct ek_kv {
     bool thread_started;
     pthread_mutex_t mu;
     pthread_cond_t cond;
+    ek__kv_job_t *lq_head, *lq_tail; /* loop thread: jobs not yet handed over */
     ek__kv_job_t *wq_head, *wq_tail;
     ek__kv_job_t *done_head, *done_tail;
     int max_batch;            /* client writes per transaction, 0 = all waiting */

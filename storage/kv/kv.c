@@ -427,6 +427,9 @@ static void on_wake(uv_async_t *h)
     drain(kv);
     ek__kv_watch_start_pending(kv);
     close_step(kv);
+    if (!kv->finishing) {
+        ek__kv_writer_flush(kv);
+    }
 }
 
 /* ---- open and close ---- */
@@ -510,6 +513,7 @@ static void free_store(ek_kv_t *kv)
 {
     void (*cb)(void *) = kv->close_cb;
     void *data = kv->close_data;
+    ek_assert(!kv->lq_head);
     release_sync(kv);
     ek__kv_watch_free_all(kv);
     ek__kv_maint_free(kv);

@@ -23,20 +23,40 @@ static bool is_marker(const ek__kv_job_t *j)
     return j->kind == EK__KV_JOB_RESET || j->kind == EK__KV_JOB_STOP;
 }
 
+/*
+ * Jobs queued during one loop iteration reach the writer together (ek__kv_writer_flush at the
+ * end of the store's async callback): an idle writer woken by the first of 64 writes would
+ * otherwise commit it alone and make the other 63 wait a whole sync.
+ */
 void ek__kv_writer_push(ek_kv_t *kv, ek__kv_job_t *job)
 {
     job->next = NULL;
     job->err = NULL;
     job->txn_end = false;
+    if (kv->lq_tail) {
+        kv->lq_tail->next = job;
+    } else {
+        kv->lq_head = job;
+        uv_async_send(&kv->wake);
+    }
+    kv->lq_tail = job;
+}
+
+void ek__kv_writer_flush(ek_kv_t *kv)
+{
+    if (!kv->lq_head) {
+        return;
+    }
     pthread_mutex_lock(&kv->mu);
     if (kv->wq_tail) {
-        kv->wq_tail->next = job;
+        kv->wq_tail->next = kv->lq_head;
     } else {
-        kv->wq_head = job;
+        kv->wq_head = kv->lq_head;
         pthread_cond_signal(&kv->cond);
     }
-    kv->wq_tail = job;
+    kv->wq_tail = kv->lq_tail;
     pthread_mutex_unlock(&kv->mu);
+    kv->lq_head = kv->lq_tail = NULL;
 }
 
 ek__kv_job_t *ek__kv_writer_take_done(ek_kv_t *kv)
