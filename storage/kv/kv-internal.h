@@ -27,7 +27,7 @@
 
 /* ---- entries (entry.c) ---- */
 
-/* Allocates an entry with one reference (loop or any thread). deleted marks a tombstone. */
+/* Allocates an entry with one reference (any thread). */
 const ek_kv_entry_t *ek__kv_entry_new(const char *key, size_t klen, const void *value, size_t vlen,
                                       int64_t create_rev, int64_t mod_rev, int64_t expires_at);
 /* A tombstone for prev at revision rev: shares prev's key and value (holds a reference). */

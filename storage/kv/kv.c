@@ -470,6 +470,30 @@ static int load_row(void *data, const ek_kv_entry_t *row, ek_error_t **err)
     return 0;
 }
 
+/*
+ * Writes the first revision reservation. A full or read-only disk does not stop the store
+ * from opening (reads must keep working): until a reservation reaches the disk, volatile
+ * writes are made durable and every write first retries the reservation, so writes fail with
+ * a clear status and succeed again once there is space.
+ */
+static int reserve_at_open(ek_kv_t *kv, int64_t mark, ek_error_t **err)
+{
+    ek_error_t *e = NULL;
+    if (kv->ops->begin(kv->be, &e) == 0 && kv->ops->reserve(kv->be, mark, &e) == 0 &&
+        kv->ops->commit(kv->be, &e) == 0) {
+        kv->reserved_durable = kv->reserved_requested = mark;
+        return 0;
+    }
+    kv->ops->rollback(kv->be);
+    if (e->status == 507 || e->status == 503) {
+        EK_LOG(EK_WARN, "kv", "opened without write access err=\"%s\"", ek_error_msg(e));
+        ek_error_free(e);
+        return 0;
+    }
+    *err = e;
+    return -1;
+}
+
 /* Opens the database, loads it and writes the first reservation (loop thread, no handles). */
 static int open_store(ek_kv_t *kv, ek_error_t **err)
 {
@@ -487,13 +511,10 @@ static int open_store(ek_kv_t *kv, ek_error_t **err)
     /* History before the restart is gone: it lived in memory. */
     kv->rev = kv->last_rev = kv->compacted_rev = meta.max_rev;
     kv->window.floor = meta.max_rev;
-    int64_t mark = meta.max_rev + EK__KV_REV_BLOCK;
-    if (kv->ops->begin(kv->be, err) < 0 || kv->ops->reserve(kv->be, mark, err) < 0 ||
-        kv->ops->commit(kv->be, err) < 0) {
-        kv->ops->rollback(kv->be);
+    kv->reserved_durable = kv->reserved_requested = meta.max_rev;
+    if (reserve_at_open(kv, meta.max_rev + EK__KV_REV_BLOCK, err) < 0) {
         return ek_error_wrap(err, "open `%s`", kv->path);
     }
-    kv->reserved_durable = kv->reserved_requested = mark;
     return ek_fsync_dir(dir, err);
 }
 

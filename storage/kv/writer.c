@@ -11,6 +11,8 @@
  * against a state that included it; committing them would store a history that never
  * happened. RESET marks the point after which the loop validated against the truth again.
  */
+#include <signal.h>
+
 #include "storage/kv/kv-internal.h"
 
 static bool is_client_write(const ek__kv_job_t *j)
@@ -216,10 +218,16 @@ static void *writer_main(void *arg)
 
 int ek__kv_writer_start(ek_kv_t *kv, ek_error_t **err)
 {
+    /* Signals belong to the loop thread: the writer starts with all of them blocked. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&kv->thread, NULL, writer_main, kv);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         return ek_error_make(err, rc, "start the store's writer thread");
     }
+    pthread_setname_np(kv->thread, "ek-kv-writer");
     kv->thread_started = true;
     return 0;
 }

@@ -588,7 +588,6 @@ TEST(kv_compaction_under_load)
     ASSERT_EQ(old.n, 20);
 
     churn(&t, 3000, 1);
-    int64_t size1 = file_size(t.path);
     /* A list at a revision inside the window is still answered from history. */
     int64_t mid = ek_kv_current_rev(t.kv) - 100;
     ek_kv_list_result_t at_mid;
@@ -598,13 +597,16 @@ TEST(kv_compaction_under_load)
         ASSERT_CMP(at_mid.entries[i]->mod_rev, <=, mid);
     }
 
+    /* The main file fills as checkpoints copy the WAL in; measure it once that happened. */
     churn(&t, 6000, 3);
+    int64_t size1 = file_size(t.path);
+    churn(&t, 6000, 5);
     run_for(&t, 1200); /* compaction runs by itself */
     ek_kv_stats_t st;
     ek_kv_stats(t.kv, &st);
     ASSERT_CMP(st.compacted_rev, >=, st.rev - 300);
     ASSERT_CMP(st.compacted_rev, >, mid);
-    /* Memory history is bounded by the window, not by the 9000 writes. */
+    /* Memory history is bounded by the window, not by the 15000 writes. */
     ASSERT_CMP(ek__kv_history_len(t.kv), <=, 20 + 300 + 20);
     /* Batches are short: no long stall of the loop (generous for sanitizers). */
     ASSERT_CMP(ek__kv_compact_max_us(t.kv), <, 50000);
@@ -623,6 +625,7 @@ TEST(kv_compaction_under_load)
 
     /* The same keys churned twice as long: the database file did not grow. */
     int64_t size2 = file_size(t.path);
+    ASSERT_CMP(size1, >, 8 * 4096); /* the checkpoints did fill it */
     ASSERT_CMP(size2, <=, size1 + 8192);
     ek_autofree char *wal = ek_xasprintf("%s-wal", t.path);
     ASSERT_CMP(file_size(wal), <=, 5 * 1024 * 1024);
@@ -1326,6 +1329,133 @@ TEST_T(kv_crash_acknowledged_writes_survive_sigkill, 120)
 
 /* ---- full disk ---- */
 
+/* Writes path until the filesystem has no space left. */
+static void fill_disk(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_CMP(fd, >=, 0);
+    static char chunk[4096];
+    while (write(fd, chunk, sizeof(chunk)) > 0) {
+    }
+    ASSERT_EQ(errno, ENOSPC);
+    close(fd);
+}
+
+static EK_NORETURN void crash_after_one_write(const char *path, int fd)
+{
+    env_t t = { 0 };
+    t.path = ek_xstrdup(path);
+    uv_loop_init(&t.loop);
+    ek_kv_options_t o = { 0 };
+    env_open_opts(&t, &o);
+    put_new(&t, "/k", "v");
+    if (write(fd, "x", 1) != 1) {
+        _exit(3);
+    }
+    pause();
+    _exit(0);
+}
+
+/*
+ * Power lost on a full disk, then a restart: the store opens (the WAL and its index are still
+ * there) without writing its revision reservation; reads work, and writes, volatile ones
+ * included (they cannot use unreserved revisions), fail 507 until space returns. A disk with
+ * no space at all and no WAL index left cannot open a WAL database: that start is refused
+ * with a disk-full message.
+ */
+static void opens_on_full_disk(const char *dir)
+{
+    env_t t = { 0 };
+    ASSERT_EQ(uv_loop_init(&t.loop), 0);
+    t.path = ek_xasprintf("%s/first/state.db", dir);
+    ek_kv_options_t o = { 0 };
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        crash_after_one_write(t.path, fds[1]);
+    }
+    char c;
+    ASSERT_EQ(read(fds[0], &c, 1), 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(fds[0]);
+    close(fds[1]);
+    ek_autofree char *filler = ek_xasprintf("%s/filler0", dir);
+    fill_disk(filler);
+    env_open_opts(&t, &o);
+    expect_value(&t, "/k", "v");
+    wres_t r = do_update(&t, "/k", "v2", 0, EK_KV_VOLATILE);
+    ASSERT_EQ(r.status, 507);
+    wres_clear(&r);
+    ASSERT_EQ(unlink(filler), 0);
+    r = do_update(&t, "/k", "v3", 0, EK_KV_VOLATILE);
+    ASSERT_EQ(r.status, 0);
+    wres_clear(&r);
+    env_reopen(&t);
+    expect_value(&t, "/k", "v3");
+    env_fini(&t);
+}
+
+/* After a clean close and reopen, the store holds exactly what it showed before. */
+static void expect_reopen_same(env_t *t)
+{
+    ek_kv_list_result_t before, after;
+    list_all(t, "", 0, &before);
+    env_reopen(t);
+    list_all(t, "", 0, &after);
+    ASSERT_EQ(after.n, before.n);
+    for (size_t i = 0; i < before.n; i++) {
+        ASSERT_STREQ(after.entries[i]->key, before.entries[i]->key);
+        ASSERT_STREQ(after.entries[i]->value, before.entries[i]->value);
+        ASSERT_EQ(after.entries[i]->mod_rev, before.entries[i]->mod_rev);
+        ASSERT_EQ(after.entries[i]->create_rev, before.entries[i]->create_rev);
+    }
+    ek_kv_list_result_free(&before);
+    ek_kv_list_result_free(&after);
+}
+
+/*
+ * A burst of dependent writes in flight when the disk is full: creates, durable and volatile
+ * updates of those creates, deletes. All must fail together (none may apply on top of a write
+ * that failed); returns how many succeeded.
+ */
+static int burst(env_t *t, const char *tag)
+{
+    enum { N = 40 };
+    static wres_t res[N];
+    char key[64];
+    static char val[8192];
+    memset(val, 'b', sizeof(val) - 1);
+    for (int i = 0; i < N; i++) {
+        res[i] = (wres_t){ 0 };
+        snprintf(key, sizeof(key), "/burst/%s/%d", tag, i / 4);
+        switch (i % 4) {
+        case 0:
+            ek_kv_create(t->kv, key, val, sizeof(val) - 1, 0, 0, on_write, &res[i]);
+            break;
+        case 1:
+            ek_kv_update(t->kv, key, "v", 1, 0, 0, EK_KV_VOLATILE, on_write, &res[i]);
+            break;
+        case 2:
+            ek_kv_update(t->kv, key, val, 100, 0, 0, 0, on_write, &res[i]);
+            break;
+        default:
+            ek_kv_delete(t->kv, "/registry/pods/default/p00000", 0, on_write, &res[i]);
+            break;
+        }
+    }
+    run_until(t, &res[N - 1].done);
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        ASSERT_TRUE(res[i].done);
+        ok += res[i].status == 0;
+        wres_clear(&res[i]);
+    }
+    return ok;
+}
+
 TEST(kv_disk_full_then_space_returns)
 {
     if (geteuid() != 0) {
@@ -1339,10 +1469,12 @@ TEST(kv_disk_full_then_space_returns)
     ASSERT_EQ(mkdir(dir, 0700), 0);
     ASSERT_EQ(mount("tmpfs", dir, "tmpfs", 0, "size=4m"), 0);
 
+    ek_kv_options_t o = { 0 };
+    opens_on_full_disk(dir);
+
     env_t t = { 0 };
     ASSERT_EQ(uv_loop_init(&t.loop), 0);
     t.path = ek_xasprintf("%s/server/db/state.db", dir);
-    ek_kv_options_t o = { 0 };
     env_open_opts(&t, &o);
     /* Most of the space goes to another file, which the test frees later. */
     ek_autofree char *filler = ek_xasprintf("%s/filler", dir);
@@ -1363,9 +1495,18 @@ TEST(kv_disk_full_then_space_returns)
     }
     ASSERT_EQ(status, 507);
     ASSERT_CMP(acked, >, 5);
-    wres_t r = do_create(&t, "/after-full", "small", 0, 0);
+    /*
+     * Fill what is left. Blocks the failed transaction allocated in the WAL stay usable, so a
+     * small write may still fit; one as large as the one that failed cannot.
+     */
+    ek_autofree char *filler2 = ek_xasprintf("%s/filler2", dir);
+    fill_disk(filler2);
+    wres_t r = do_create(&t, "/after-full", val, 0, 0);
     ASSERT_EQ(r.status, 507); /* still full */
     wres_clear(&r);
+    ASSERT_EQ(burst(&t, "full"), 0);
+    expect_value(&t, "/burst/full/0", NULL);
+    expect_value(&t, "/registry/pods/default/p00000", val);
     /* Reads keep working. */
     ek_kv_list_result_t l;
     list_all(&t, "/registry/", 0, &l);
@@ -1373,11 +1514,19 @@ TEST(kv_disk_full_then_space_returns)
     ek_kv_list_result_free(&l);
 
     ASSERT_EQ(unlink(filler), 0);
+    ASSERT_EQ(unlink(filler2), 0);
     r = do_create(&t, "/after-free", "small", 0, 0);
     ASSERT_EQ(r.status, 0); /* space is back, so are writes */
     wres_clear(&r);
-    env_reopen(&t);
-    for (int i = 0; i < acked; i++) {
+    /* The same burst now: everything but the repeated deletes of one key succeeds. */
+    ASSERT_EQ(burst(&t, "free"), 31);
+    char hundred[101];
+    memset(hundred, 'b', 100);
+    hundred[100] = 0;
+    expect_value(&t, "/burst/free/3", hundred);
+    expect_reopen_same(&t);
+    expect_value(&t, "/registry/pods/default/p00000", NULL); /* the burst deleted it */
+    for (int i = 1; i < acked; i++) {
         ek_autofree char *k = key_of(i);
         expect_value(&t, k, val); /* nothing committed was lost */
     }
