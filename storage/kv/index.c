@@ -79,6 +79,7 @@ static int random_level(ek__kv_index_t *ix)
 static ek__kv_node_t *descend(ek__kv_index_t *ix, const char *key, bool after, ek__kv_node_t **path)
 {
     ek__kv_node_t *x = ix->head;
+    ek_assert(ix->level >= 1);
     for (int i = ix->level - 1; i >= 0; i--) {
         for (;;) {
             ek__kv_node_t *nx = x->next[i];
@@ -137,7 +138,7 @@ void ek__kv_index_remove(ek__kv_index_t *ix, ek__kv_node_t *n)
 {
     ek__kv_node_t *path[EK__KV_MAX_LEVEL];
     ek__kv_node_t *found = descend(ix, n->key, false, path);
-    ek_assert(found == n);
+    ek_assert(found == n && n->level <= ix->level);
     for (int i = 0; i < n->level; i++) {
         path[i]->next[i] = n->next[i];
     }

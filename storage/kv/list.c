@@ -131,7 +131,7 @@ static int list_start(ek_kv_t *kv, const char *prefix, const char *cont, int64_t
         if (ek__kv_cont_decode(cont, rev, after, err) < 0) {
             return -1;
         }
-        if (!ek_has_prefix(*after, prefix)) {
+        if (!*after || !ek_has_prefix(*after, prefix)) {
             return bad_token(err, "it belongs to another list");
         }
     }

@@ -223,11 +223,13 @@ void ek_kv_watch_cancel(ek_kv_watch_t *w)
 
 void ek__kv_watch_free_all(ek_kv_t *kv)
 {
-    while (kv->watch_head) {
-        ek_kv_watch_t *w = kv->watch_head;
-        unlink_watch(kv, w);
+    ek_kv_watch_t *w = kv->watch_head;
+    while (w) {
+        ek_kv_watch_t *next = w->next;
         watch_free(w);
+        w = next;
     }
+    kv->watch_head = kv->watch_tail = NULL;
     for (size_t i = 0; i < kv->window.n; i++) {
         event_unref(&kv->window.ev[(kv->window.start + i) % kv->window.cap]);
     }

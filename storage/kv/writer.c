@@ -136,20 +136,23 @@ static void commit_chain(ek_kv_t *kv, ek__kv_job_t *first, ek__kv_job_t *last)
 /* Broken: fails jobs up to and including the RESET (or STOP). Returns the rest. */
 static ek__kv_job_t *fail_until_reset(ek_kv_t *kv, ek__kv_job_t *list, bool *stop)
 {
-    ek__kv_job_t *first = list, *last = NULL;
-    while (list) {
-        last = list;
-        list = list->next;
-        if (last->kind == EK__KV_JOB_RESET || last->kind == EK__KV_JOB_STOP) {
+    ek__kv_job_t *first = list, *last = list;
+    for (;;) {
+        if (is_marker(last)) {
             *stop = last->kind == EK__KV_JOB_STOP;
             kv->w_broken = false;
             ek_error_clear(&kv->w_broken_err);
             break;
         }
         last->err = ek__kv_error_dup(kv->w_broken_err);
+        if (!last->next) {
+            break;
+        }
+        last = last->next;
     }
+    ek__kv_job_t *rest = last->next;
     deliver(kv, first, last);
-    return list;
+    return rest;
 }
 
 /* Splits off the next transaction's jobs: up to a marker or max_batch client writes. */
