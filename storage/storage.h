@@ -56,7 +56,11 @@ typedef struct ek_kv_event {
  * refused with a message naming `edgek db restore`), loads the current revision.
  */
 int ek_kv_open(uv_loop_t *loop, const ek_kv_options_t *opts, ek_kv_t **out, ek_error_t **err);
-/* Flushes volatile writes, finishes queued writes, stops the threads, then calls cb. */
+/*
+ * Flushes volatile writes, finishes queued writes (their callbacks run; writes submitted after
+ * this fail 503), stops the threads, then calls cb. Watches still registered are freed: do not
+ * cancel them after cb.
+ */
 void ek_kv_close(ek_kv_t *kv, void (*cb)(void *data), void *data);
 
 /* Write flags. */

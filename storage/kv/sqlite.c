@@ -384,6 +384,24 @@ static int be_snapshot(const char *db_path, const char *out, ek_error_t **err)
     return r;
 }
 
+/* The first line of a full integrity check, or SQLite's error: NULL when all is well. */
+static char *integrity_problem(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(1)", -1, &st, NULL);
+    char *problem = NULL;
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *res = (const char *)sqlite3_column_text(st, 0);
+        if (!res || strcmp(res, "ok") != 0) {
+            problem = ek_xstrdup(res ? res : "integrity check failed");
+        }
+    } else {
+        problem = ek_xstrdup(sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return problem;
+}
+
 /* Checks a snapshot fully before it may replace anything; returns its revision or -1. */
 static int64_t verify_snapshot(const char *snapshot, ek_error_t **err)
 {
@@ -392,15 +410,16 @@ static int64_t verify_snapshot(const char *snapshot, ek_error_t **err)
         return -1;
     }
     int64_t rev = -1;
-    if (check_integrity(db, snapshot, "PRAGMA integrity_check(3)", err) == 0) {
-        int64_t schema = query_int(db, "SELECT value FROM meta WHERE name = 'schema'", -1);
-        int64_t n = query_int(db, "SELECT count(*) FROM kv", -1);
-        if (schema != SCHEMA_VERSION || n < 0) {
-            ek_error_make(err, 0, "`%s` is not an edgek database snapshot", snapshot);
-        } else {
-            rev = EK_MAX(query_int(db, "SELECT max(mod_rev) FROM kv", 0),
-                         query_int(db, "SELECT value FROM meta WHERE name = 'reserved_rev'", 0));
-        }
+    ek_autofree char *problem = integrity_problem(db);
+    if (problem) {
+        ek_error_make(err, 0, "`%s` is not a usable snapshot (%s)", snapshot, problem);
+    } else if (query_int(db, "SELECT value FROM meta WHERE name = 'schema'", -1) !=
+                   SCHEMA_VERSION ||
+               query_int(db, "SELECT count(*) FROM kv", -1) < 0) {
+        ek_error_make(err, 0, "`%s` is not an edgek database snapshot", snapshot);
+    } else {
+        rev = EK_MAX(query_int(db, "SELECT max(mod_rev) FROM kv", 0),
+                     query_int(db, "SELECT value FROM meta WHERE name = 'reserved_rev'", 0));
     }
     sqlite3_close(db);
     return rev;

@@ -609,7 +609,7 @@ TEST(kv_compaction_under_load)
     /* Memory history is bounded by the window, not by the 15000 writes. */
     ASSERT_CMP(ek__kv_history_len(t.kv), <=, 20 + 300 + 20);
     /* Batches are short: no long stall of the loop (generous for sanitizers). */
-    ASSERT_CMP(ek__kv_compact_max_us(t.kv), <, 50000);
+    ASSERT_CMP(ek__kv_compact_max_us(t.kv), <, 100000);
 
     ek_error_t *err = NULL;
     ek_kv_list_result_t r;
@@ -755,7 +755,7 @@ static int64_t count_rows(const char *path, const char *key, int64_t *mod_rev, c
 TEST(kv_volatile_visible_at_once_flushed_later)
 {
     env_t t = { 0 };
-    ek_kv_options_t o = { .volatile_flush_ms = 400 };
+    ek_kv_options_t o = { .volatile_flush_ms = 1000 };
     env_open_opts(&t, &o);
     const char *lease = "/registry/leases/kube-node-lease/n1";
     int64_t r0 = put_new(&t, lease, "renew-0");
@@ -775,7 +775,7 @@ TEST(kv_volatile_visible_at_once_flushed_later)
         expect_value(&t, lease, v); /* readers see it at once */
         ASSERT_EQ(rec.n, i);        /* and so do watchers */
     }
-    ASSERT_CMP(ek_now_ms() - t0, <, 300); /* never waited for a disk */
+    ASSERT_CMP(ek_now_ms() - t0, <, 800); /* never waited for a disk (nor the flush) */
     ek_kv_stats(t.kv, &st);
     ASSERT_EQ(st.commits, commits0); /* nothing written yet */
     ASSERT_EQ(st.volatile_pending, 1);
@@ -784,7 +784,7 @@ TEST(kv_volatile_visible_at_once_flushed_later)
     ASSERT_EQ(count_rows(t.path, lease, &rev, &val), 1);
     ASSERT_EQ(rev, r0);
 
-    run_for(&t, 600);
+    run_for(&t, 1300);
     ek_kv_stats(t.kv, &st);
     ASSERT_EQ(st.commits, commits0 + 1); /* forty renewals, one transaction */
     ASSERT_EQ(st.volatile_pending, 0);
@@ -1009,6 +1009,7 @@ TEST(kv_snapshot_and_restore)
     ek_autofree char *junk = ek_test_path("junk.db");
     ASSERT_OK(ek_file_write_atomic(junk, "junk", 4, 0600, &err), &err);
     ASSERT_EQ(ek_kv_restore(junk, t.path, &err), -1);
+    ASSERT_CONTAINS(ek_error_msg(err), "not a usable snapshot");
     ek_error_clear(&err);
     ek_autofree char *missing = ek_test_path("missing.db");
     ASSERT_EQ(ek_kv_restore(missing, t.path, &err), -1);
