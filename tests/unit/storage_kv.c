@@ -800,6 +800,21 @@ TEST(kv_volatile_visible_at_once_flushed_later)
     ASSERT_EQ(count_rows(t.path, lease, &rev, &val), 1);
     ASSERT_EQ(rev, rd);
 
+    /* A volatile write never overtakes a durable one still syncing: acks in revision order. */
+    put_new(&t, "/other", "x");
+    wres_t dur = { 0 }, vol = { 0 };
+    ek_kv_update(t.kv, "/other", "y", 1, 0, 0, 0, on_write, &dur);
+    ek_kv_update(t.kv, lease, "z", 1, 0, 0, EK_KV_VOLATILE, on_write, &vol);
+    while (!vol.done) {
+        uv_run(&t.loop, UV_RUN_ONCE);
+    }
+    ASSERT_TRUE(dur.done); /* completed first although the volatile one was ready at once */
+    ASSERT_EQ(vol.rev, dur.rev + 1);
+    ASSERT_EQ(rec.n, 43);
+    ASSERT_EQ(rec.ev[42].rev, vol.rev);
+    wres_clear(&dur);
+    wres_clear(&vol);
+
     /* Close flushes what is pending. */
     last = put_upd(&t, lease, "renew-42", EK_KV_VOLATILE);
     ek_kv_watch_cancel(w);
