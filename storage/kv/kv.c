@@ -242,8 +242,9 @@ static void apply(ek_kv_t *kv, ek__kv_op_t *op)
         type = prev ? EK_KV_MODIFIED : EK_KV_ADDED;
         kv->nkeys += prev ? 0 : 1;
     }
-    ek_kv_entry_ref(prev); /* the version list may drop it once e is pushed */
-    ek__kv_node_push(n, e);
+    /* Both are held across the callbacks below, which may call back into the store. */
+    ek_kv_entry_ref(prev);
+    ek__kv_node_push(n, ek_kv_entry_ref(e));
     kv->rev = op->rev;
     kv->writes++;
     if (op->durable) {
@@ -258,6 +259,7 @@ static void apply(ek_kv_t *kv, ek__kv_op_t *op)
     if (op->cb) {
         op->cb(op->rev, e, NULL, op->data);
     }
+    ek_kv_entry_unref(e);
 }
 
 static void complete_failed(ek__kv_op_t *op)
