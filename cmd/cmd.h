@@ -16,6 +16,7 @@ typedef struct ek_cmd {
 } ek_cmd_t;
 
 extern const ek_cmd_t ek_cmd_version;
+extern const ek_cmd_t ek_cmd_db;
 
 /* Version strings, set by the build. */
 extern const char ek_version[];
