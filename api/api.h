@@ -80,9 +80,9 @@ EK_DEFINE_CLEANUP(ek_labelsel_t, ek_labelsel_free)
 typedef struct ek_fieldsel ek_fieldsel_t;
 
 typedef struct ek_fieldsel_req {
-    const char *field;  /* as written: no trimming, may be "" */
-    ek_selop_t op;      /* EK_SELOP_EQUALS (for = and ==) or EK_SELOP_NOT_EQUALS */
-    const char *value;  /* unescaped */
+    const char *field; /* as written: no trimming, may be "" */
+    ek_selop_t op;     /* EK_SELOP_EQUALS (for = and ==) or EK_SELOP_NOT_EQUALS */
+    const char *value; /* unescaped */
 } ek_fieldsel_req_t;
 
 /*
