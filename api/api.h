@@ -219,7 +219,8 @@ ek_smp_schema_t ek_smp_schema_builtin(const char *group, const char *kind);
  * changes nothing; a non-object patch → 400. Errors: 400 for malformed directives, 422 for
  * lists of lists, 500 where Kubernetes answers 500 with reason Unknown (e.g. a merge-keyed
  * element without its key: "map: map[image:x] does not contain declared merge key: name").
- * Result: new value, caller owns.
+ * Custom resources have no merge metadata: refuse this patch type for them with 415 before
+ * calling. Result: new value, caller owns.
  */
 json_t *ek_patch_strategic(const json_t *doc, const json_t *patch, const ek_smp_schema_t *schema,
                            ek_error_t **err);

@@ -1158,6 +1158,7 @@ static int split_deletes(smp_t *c, const json_t *l, json_t **keep, json_t **del)
         if (!json_is_object(e)) {
             json_decref(*keep);
             json_decref(*del);
+            *keep = *del = NULL;
             return fail_arg_type(c, GO_MAP, e);
         }
         json_array_append(is_directive_value(e, "delete") ? *del : *keep, e);
@@ -1287,12 +1288,14 @@ static int partition(smp_t *c, const json_t *merged, const json_t *by, const cha
             if (!json_is_object(v) || !mv) {
                 json_decref(*in);
                 json_decref(*out);
+                *in = *out = NULL;
                 return json_is_object(v) ? fail_no_merge_key(c, v, mk)
                                          : fail_arg_type(c, GO_MAP, v);
             }
             if (find_by_key(c, by, mk, mv, &at) < 0) {
                 json_decref(*in);
                 json_decref(*out);
+                *in = *out = NULL;
                 return -1;
             }
             found = at >= 0;

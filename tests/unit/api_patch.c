@@ -503,6 +503,14 @@ TEST(smp_lists_by_merge_key)
           "invalid patch format of setElementOrder list" },
         { POD("[{\"name\":\"a\"}]"), "{\"spec\":{\"containers\":[{\"name\":\"a\"},5]}}", NULL, 500,
           "list element types are not identical: [[map[name:a]] [map[name:a] 5]]" },
+        /* an original element without the merge key (found by fuzzing: a double free) */
+        { "{\"spec\":{\"volumes\":[{\"x\":\"v\",\"emptyDir\":{}}]}}",
+          "{\"spec\":{\"volumes\":[{\"name\":\"v\"}]}}", NULL, 500,
+          "map: map[emptyDir:map[] x:v] does not contain declared merge key: name" },
+        { "{\"spec\":{\"containers\":[{\"name\":\"a\"}]}}",
+          "{\"spec\":{\"$setElementOrder/containers\":[{\"name\":\"a\"}],\"containers\":"
+          "[{\"name\":\"a\"},7]}}",
+          NULL, 500, "expected a map[string]interface {}, but received a int64" },
         /* a list that was missing is taken from the patch, minus elements with $patch */
         { "{\"spec\":{}}",
           "{\"spec\":{\"containers\":[{\"name\":\"a\",\"x\":null},{\"$patch\":\"delete\","
