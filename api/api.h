@@ -212,8 +212,9 @@ ek_smp_schema_t ek_smp_schema_builtin(const char *group, const char *kind);
  * Strategic merge patch (application/strategic-merge-patch+json) applied as the API server
  * does (StrategicMergeMapPatch): maps merge and null deletes; lists merge by patchMergeKey
  * (new elements go before the existing ones unless $setElementOrder orders them), primitive
- * lists with strategy merge are unioned, other lists replaced; directives $patch
- * (delete/replace/merge), $retainKeys, $setElementOrder/<list>, $deleteFromPrimitiveList/<list>.
+ * lists with strategy merge are unioned, other lists replaced; directives $patch (delete and
+ * replace; merge is refused with 500, as apimachinery refuses it), $retainKeys,
+ * $setElementOrder/<list>, $deleteFromPrimitiveList/<list>.
  * Directive keys left inside inserted values are dropped as the typed decoding of the API
  * server drops them. schema may be NULL (no metadata). doc must be an object; a null patch
  * changes nothing; a non-object patch → 400. Errors: 400 for malformed directives, 422 for
