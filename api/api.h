@@ -11,6 +11,24 @@
 
 /* ---- selectors, quantities, patches (api/selector.c, api/quantity.c, api/patch.c) ---- */
 
+/*
+ * All functions in this section are pure: no global state, thread-safe, inputs never
+ * modified. Errors carry the HTTP status the API server answers with (ek_error_t.status).
+ */
+
+/* Requirement operators, as k8s.io/apimachinery/pkg/selection spells them. */
+typedef enum ek_selop {
+    EK_SELOP_EQUALS,         /* a=b  (field selectors report == as this too) */
+    EK_SELOP_DOUBLE_EQUALS,  /* a==b */
+    EK_SELOP_NOT_EQUALS,     /* a!=b */
+    EK_SELOP_IN,             /* a in (x,y) */
+    EK_SELOP_NOT_IN,         /* a notin (x) */
+    EK_SELOP_EXISTS,         /* a */
+    EK_SELOP_DOES_NOT_EXIST, /* !a */
+    EK_SELOP_GT,             /* a>1 (integers) */
+    EK_SELOP_LT,             /* a<1 */
+} ek_selop_t;
+
 /* ---- schemas of the built-in kinds (api/schema.c; language in api/schema/README.md) ---- */
 
 typedef enum {
