@@ -157,6 +157,14 @@ build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 bench-%: all
 	@tests/bench/$*/run.sh
 
+# A benchmark's C program, tests/bench/NAME/bench_NAME.c, linked with the dev build's parts
+# (second expansion: the stem appears twice in the source's name).
+BENCH_LIB_OBJS := $(patsubst %.c,build/dev/%.o,$(PART_SRCS))
+.SECONDEXPANSION:
+build/bench/%: tests/bench/$$*/bench_$$*.c $(BENCH_LIB_OBJS) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(DEV_CFLAGS) -o $@ $< $(BENCH_LIB_OBJS) $(LIBS)
+
 ## clean: remove build outputs
 clean:
 	rm -rf build edgek edgek-release

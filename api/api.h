@@ -11,6 +11,221 @@
 
 /* ---- selectors, quantities, patches (api/selector.c, api/quantity.c, api/patch.c) ---- */
 
+/*
+ * All functions in this section are pure: no global state, thread-safe, inputs never
+ * modified. Errors carry the HTTP status the API server answers with (ek_error_t.status).
+ */
+
+/* Requirement operators, as k8s.io/apimachinery/pkg/selection spells them. */
+typedef enum ek_selop {
+    EK_SELOP_EQUALS,         /* a=b  (field selectors report == as this too) */
+    EK_SELOP_DOUBLE_EQUALS,  /* a==b */
+    EK_SELOP_NOT_EQUALS,     /* a!=b */
+    EK_SELOP_IN,             /* a in (x,y) */
+    EK_SELOP_NOT_IN,         /* a notin (x) */
+    EK_SELOP_EXISTS,         /* a */
+    EK_SELOP_DOES_NOT_EXIST, /* !a */
+    EK_SELOP_GT,             /* a>1 (integers) */
+    EK_SELOP_LT,             /* a<1 */
+} ek_selop_t;
+
+/* ---- label selectors (labels.Parse, metav1.LabelSelectorAsSelector) ---- */
+
+typedef struct ek_labelsel ek_labelsel_t;
+
+/* One requirement; all pointers borrowed from the selector. Parsed selectors hold their
+ * values sorted and deduplicated (as sets.String.List() does). */
+typedef struct ek_labelsel_req {
+    const char *key;
+    ek_selop_t op;
+    const char *const *values;
+    size_t nvalues;
+} ek_labelsel_req_t;
+
+/*
+ * Parses the string syntax of labels.Parse: `a=b,c!=d,e in (x,y),f notin (z),g,!h,i>1,j<2`.
+ * Requirements come back sorted by key; "" gives the everything-selector. Errors (status 400)
+ * read as Kubernetes writes them, e.g. "unable to parse requirement: found '', expected:
+ * identifier". Caller frees with ek_labelsel_free.
+ */
+ek_labelsel_t *ek_labelsel_parse(const char *s, ek_error_t **err);
+/*
+ * Converts a metav1.LabelSelector object ({matchLabels, matchExpressions}) like
+ * LabelSelectorAsSelector: NULL or JSON null → the nothing-selector (matches no object),
+ * {} → the everything-selector. Invalid keys, values or operators → status 400 with the
+ * Kubernetes message. Caller frees.
+ */
+ek_labelsel_t *ek_labelsel_from_json(const json_t *selector, ek_error_t **err);
+/* Matches all objects / no object. Caller frees. */
+ek_labelsel_t *ek_labelsel_everything(void);
+ek_labelsel_t *ek_labelsel_nothing(void);
+/* Whether a labels object (string values; NULL or null means no labels) is selected. */
+bool ek_labelsel_matches(const ek_labelsel_t *sel, const json_t *labels);
+/* True when the selector selects everything (no requirement and not the nothing-selector). */
+bool ek_labelsel_empty(const ek_labelsel_t *sel);
+bool ek_labelsel_is_nothing(const ek_labelsel_t *sel);
+size_t ek_labelsel_count(const ek_labelsel_t *sel);
+/* The i-th requirement (i < count). Borrowed. */
+const ek_labelsel_req_t *ek_labelsel_req(const ek_labelsel_t *sel, size_t i);
+/* The value key must equal (= / == / single-value in), as RequiresExactMatch; NULL if none.
+ * Borrowed. */
+const char *ek_labelsel_exact(const ek_labelsel_t *sel, const char *key);
+/* Canonical string form ("a in (x,y),b!=c"; "" for everything and nothing). Caller frees. */
+char *ek_labelsel_string(const ek_labelsel_t *sel);
+void ek_labelsel_free(ek_labelsel_t *sel);
+EK_DEFINE_CLEANUP(ek_labelsel_t, ek_labelsel_free)
+
+/* ---- field selectors (fields.ParseSelector) ---- */
+
+typedef struct ek_fieldsel ek_fieldsel_t;
+
+typedef struct ek_fieldsel_req {
+    const char *field; /* as written: no trimming, may be "" */
+    ek_selop_t op;     /* EK_SELOP_EQUALS (for = and ==) or EK_SELOP_NOT_EQUALS */
+    const char *value; /* unescaped */
+} ek_fieldsel_req_t;
+
+/*
+ * Parses `metadata.name=x,status.phase!=Running` (=, ==, !=; `\,` `\=` `\\` escapes in
+ * values). Terms come back sorted as Kubernetes sorts them; "" selects everything. The API
+ * server must check every requirement's field against what the resource supports and answer
+ * 400 `field label not supported: <field>` itself. Errors: status 400. Caller frees.
+ */
+ek_fieldsel_t *ek_fieldsel_parse(const char *s, ek_error_t **err);
+/* Returns the object's value for a field name, or NULL when it has none (compared as "").
+ * Borrowed for the duration of the call. */
+typedef const char *(*ek_fieldsel_get_cb)(const char *field, void *data);
+/* Whether every requirement holds for the values get returns. */
+bool ek_fieldsel_matches(const ek_fieldsel_t *sel, ek_fieldsel_get_cb get, void *data);
+bool ek_fieldsel_empty(const ek_fieldsel_t *sel);
+size_t ek_fieldsel_count(const ek_fieldsel_t *sel);
+/* The i-th requirement (i < count). Borrowed. */
+const ek_fieldsel_req_t *ek_fieldsel_req(const ek_fieldsel_t *sel, size_t i);
+/* The value field must equal (e.g. metadata.name for a single-object watch), or NULL.
+ * Borrowed. */
+const char *ek_fieldsel_exact(const ek_fieldsel_t *sel, const char *field);
+/* Canonical string form with values escaped again. Caller frees. */
+char *ek_fieldsel_string(const ek_fieldsel_t *sel);
+void ek_fieldsel_free(ek_fieldsel_t *sel);
+EK_DEFINE_CLEANUP(ek_fieldsel_t, ek_fieldsel_free)
+
+/* ---- quantities (resource.Quantity) ---- */
+
+/* Significant digits a quantity can hold. Kubernetes has no limit; more digits than this
+ * (e.g. a 70-digit integer) are refused with status 400. */
+#define EK_QUANTITY_MAX_DIGITS 64
+/* Room for any string ek_quantity_format produces, NUL included. */
+#define EK_QUANTITY_STRLEN 112
+
+typedef enum ek_quantity_format {
+    EK_QUANTITY_DECIMAL_SI,       /* 12M, 500m */
+    EK_QUANTITY_BINARY_SI,        /* 12Mi */
+    EK_QUANTITY_DECIMAL_EXPONENT, /* 12e6 */
+} ek_quantity_format_t;
+
+/* A value type: copy it freely, nothing to free. value = sign * digits * 10^exp, already
+ * rounded up to nano units as ParseQuantity does. */
+typedef struct ek_quantity {
+    int sign;                            /* -1, 0 or 1 */
+    int ndigits;                         /* no leading or trailing zeros; 0 when sign is 0 */
+    char digits[EK_QUANTITY_MAX_DIGITS]; /* '0'..'9', not NUL-terminated */
+    int64_t exp;
+    ek_quantity_format_t format;
+    /* The input when ParseQuantity keeps it for serialisation ("" otherwise). */
+    char str[32];
+} ek_quantity_t;
+
+/*
+ * Parses a quantity string ("100m", "1.5Gi", "1e3", "+5", "-1") exactly as ParseQuantity:
+ * binary (Ki..Ei) and decimal (n u m "" k M G T P E) suffixes, decimal exponents, values
+ * rounded up to 1n, binary values capped at 2^63-1. Errors (status 400) carry Kubernetes'
+ * messages, e.g. "quantities must match the regular expression
+ * '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'".
+ */
+int ek_quantity_parse(const char *s, ek_quantity_t *q, ek_error_t **err);
+/* value * 10^scale in the given format (resource.NewScaledQuantity + Format). */
+void ek_quantity_from_int64(ek_quantity_t *q, int64_t value, int scale,
+                            ek_quantity_format_t format);
+/* -1, 0 or 1 as a < b, a == b, a > b (formats do not matter). */
+int ek_quantity_cmp(const ek_quantity_t *a, const ek_quantity_t *b);
+/* The value in thousandths (cpu millicores; MilliValue), rounded away from zero. Fails
+ * (ERANGE) when it does not fit an int64. */
+int ek_quantity_milli(const ek_quantity_t *q, int64_t *out, ek_error_t **err);
+/* The value rounded away from zero (memory bytes; Value). Fails (ERANGE) on overflow. */
+int ek_quantity_value(const ek_quantity_t *q, int64_t *out, ek_error_t **err);
+/* The string Kubernetes serialises (Quantity.String / MarshalJSON) into buf; returns buf. */
+char *ek_quantity_format(const ek_quantity_t *q, char buf[EK_QUANTITY_STRLEN]);
+
+/* ---- patches ---- */
+
+/*
+ * JSON merge patch (RFC 7386, application/merge-patch+json) as evanphx/json-patch MergePatch:
+ * a null member deletes, objects merge recursively, anything else replaces (nulls pruned from
+ * inserted values). A non-object patch: an array replaces the document, null or a scalar is
+ * refused (400 "Invalid JSON Patch"). Result: new value, caller owns.
+ */
+json_t *ek_patch_merge(const json_t *doc, const json_t *patch, ek_error_t **err);
+
+/*
+ * JSON patch (RFC 6902, application/json-patch+json) as evanphx/json-patch v4 applies it
+ * (add/remove/replace/move/copy/test, JSON pointers with ~0 ~1, `-` appends, negative indices
+ * count from the end). A patch that is not a list of operations → 400; more than 10000
+ * operations → 413 ("The allowed maximum operations in a JSON patch is 10000, got N"); an
+ * operation that does not apply → 422: the API server answers Invalid with message "the
+ * server rejected our request due to an error in our request" and this error's message as
+ * details.causes[0].message (e.g. "testing value /a failed: test failed"). Result: new value,
+ * caller owns.
+ */
+json_t *ek_patch_json(const json_t *doc, const json_t *patch, ek_error_t **err);
+
+/* Patch metadata of one field (the patchStrategy / patchMergeKey struct tags). */
+typedef struct ek_smp_field {
+    const char *merge_key; /* patchMergeKey, NULL if none */
+    bool merge;            /* patchStrategy has "merge": lists merge instead of replace */
+    bool replace;          /* patchStrategy "replace": a map is replaced, not merged */
+    bool retain_keys;      /* patchStrategy has "retainKeys" (documents $retainKeys use) */
+} ek_smp_field_t;
+
+/*
+ * Where strategic merge patch gets its metadata. lookup receives the field names from the
+ * object root to a map or list field (list elements add no name: containers' ports are
+ * {"spec","containers","ports"} in a Pod) and fills *out; false means no metadata (maps
+ * merge, lists are replaced). lookup must be pure.
+ */
+typedef struct ek_smp_schema {
+    bool (*lookup)(const char *const *path, size_t depth, ek_smp_field_t *out, void *data);
+    void *data;
+} ek_smp_schema_t;
+
+/*
+ * The merge metadata of a built-in kind (group "" for core), as the Go struct tags of
+ * k8s.io/api 1.32 declare it: Pod, PodTemplate, ReplicationController, Deployment,
+ * ReplicaSet, DaemonSet, StatefulSet, Job, CronJob, Service, Node, Namespace,
+ * PersistentVolumeClaim, ServiceAccount; every other kind gets the ObjectMeta rules
+ * (ownerReferences by uid, finalizers merged). Never fails; the result is a static table.
+ * Custom resources have no such metadata: the API server must refuse strategic merge patches
+ * for them with 415 Unsupported Media Type before calling ek_patch_strategic.
+ */
+ek_smp_schema_t ek_smp_schema_builtin(const char *group, const char *kind);
+
+/*
+ * Strategic merge patch (application/strategic-merge-patch+json) applied as the API server
+ * does (StrategicMergeMapPatch): maps merge and null deletes; lists merge by patchMergeKey
+ * (new elements go before the existing ones unless $setElementOrder orders them), primitive
+ * lists with strategy merge are unioned, other lists replaced; directives $patch (delete and
+ * replace; merge is refused with 500, as apimachinery refuses it), $retainKeys,
+ * $setElementOrder/<list>, $deleteFromPrimitiveList/<list>.
+ * Directive keys left inside inserted values are dropped as the typed decoding of the API
+ * server drops them. schema may be NULL (no metadata). doc must be an object; a null patch
+ * changes nothing; a non-object patch → 400. Errors: 400 for malformed directives, 422 for
+ * lists of lists, 500 where Kubernetes answers 500 with reason Unknown (e.g. a merge-keyed
+ * element without its key: "map: map[image:x] does not contain declared merge key: name").
+ * Custom resources have no merge metadata: refuse this patch type for them with 415 before
+ * calling. Result: new value, caller owns.
+ */
+json_t *ek_patch_strategic(const json_t *doc, const json_t *patch, const ek_smp_schema_t *schema,
+                           ek_error_t **err);
+
 /* ---- schemas of the built-in kinds (api/schema.c; language in api/schema/README.md) ---- */
 
 typedef enum {
@@ -58,8 +273,9 @@ typedef struct ek_schema_field {
 } ek_schema_field_t;
 
 struct ek_schema_type {
-    const char *name;    /* "DeploymentSpec" */
+    const char *name;    /* "DeploymentSpec"; the Go name, not unique for qualified types */
     const char *package; /* "apps.v1" */
+    const char *id;      /* unique name field types use: "DeploymentSpec", "events.v1.Event" */
     const char *description;
     ek_schema_field_t *fields;
     size_t n_fields;
@@ -67,10 +283,10 @@ struct ek_schema_type {
 
 /* Parses the embedded schema text (idempotent; call once at start, before other threads). */
 int ek_schema_load(ek_error_t **err);
-/* Named type or NULL. Borrowed, immutable. */
-const ek_schema_type_t *ek_schema_type(const char *name);
+/* Type by id ("Pod", or "events.v1.Event" for a package-qualified type) or NULL. Borrowed. */
+const ek_schema_type_t *ek_schema_type(const char *id);
 const ek_schema_field_t *ek_schema_field(const ek_schema_type_t *t, const char *name);
-/* All types, sorted by name. */
+/* All types, sorted by id. */
 size_t ek_schema_types(const ek_schema_type_t **out);
 /* The OpenAPI definition name ("io.k8s.api.apps.v1.Deployment") written into buf. */
 const char *ek_schema_openapi_name(const ek_schema_type_t *t, char *buf, size_t len);

@@ -34,12 +34,12 @@ static const struct {
 
 static int type_cmp(const void *a, const void *b)
 {
-    return strcmp(((const ek_schema_type_t *)a)->name, ((const ek_schema_type_t *)b)->name);
+    return strcmp(((const ek_schema_type_t *)a)->id, ((const ek_schema_type_t *)b)->id);
 }
 
-const ek_schema_type_t *ek_schema_type(const char *name)
+const ek_schema_type_t *ek_schema_type(const char *id)
 {
-    ek_schema_type_t key = { .name = name };
+    ek_schema_type_t key = { .id = id };
     return bsearch(&key, db.types, db.n_types, sizeof(key), type_cmp);
 }
 
@@ -93,7 +93,9 @@ static ek_schema_ty_t *parse_ty(char *s, int line, ek_error_t **err)
             return db.prims[k];
         }
     }
-    if (!isupper((unsigned char)s[0])) {
+    /* A type name starts upper case; a package-qualified one ("events.v1.Event") ends in one. */
+    const char *last = strrchr(s, '.');
+    if (!isupper((unsigned char)(last ? last[1] : s[0]))) {
         ek_error_make(err, 0, "schema line %d: unknown type `%s`", line, s);
         return NULL;
     }
@@ -185,6 +187,30 @@ static int resolve_ty(ek_schema_ty_t *t, const char *owner, ek_error_t **err)
     return 0;
 }
 
+/*
+ * "Name" is a type of the current package, referred to as "Name". "Name@pkg" is a type of
+ * package pkg referred to as "pkg.Name": it lets two packages define the same Go name (core
+ * and events.k8s.io both have Event) while ids stay unique.
+ */
+static int parse_type_name(ek_schema_type_t *t, char *s, const char *package, int line,
+                           ek_error_t **err)
+{
+    char *at = strchr(s, '@');
+    t->name = t->id = s;
+    t->package = package;
+    if (at) {
+        *at = '\0';
+        t->package = at + 1;
+        t->id = ek_xasprintf("%s.%s", t->package, t->name);
+    }
+    if (!isupper((unsigned char)t->name[0]) || strchr(t->name, ' ') ||
+        (at && (!strchr(t->package, '.') || strchr(t->package, ' ')))) {
+        return ek_error_make(err, 0, "schema line %d: bad type name `%s%s%s`", line, t->name,
+                             at ? "@" : "", at ? t->package : "");
+    }
+    return 0;
+}
+
 static int parse_text(ek_error_t **err)
 {
     char *save = NULL;
@@ -217,8 +243,9 @@ static int parse_text(ek_error_t **err)
         db.types = ek_xrealloc(db.types, (db.n_types + 1) * sizeof(*db.types));
         cur = &db.types[db.n_types++];
         memset(cur, 0, sizeof(*cur));
-        cur->name = l;
-        cur->package = package;
+        if (parse_type_name(cur, l, package, line, err) < 0) {
+            return -1;
+        }
         cur->description = colon[1] == ' ' ? colon + 2 : colon + 1;
     }
     return 0;
@@ -235,15 +262,14 @@ int ek_schema_load(ek_error_t **err)
     }
     qsort(db.types, db.n_types, sizeof(*db.types), type_cmp);
     for (size_t i = 1; i < db.n_types; i++) {
-        if (strcmp(db.types[i - 1].name, db.types[i].name) == 0) {
+        if (strcmp(db.types[i - 1].id, db.types[i].id) == 0) {
             return ek_error_make(err, 0, "built-in schema: type `%s` defined twice",
-                                 db.types[i].name);
+                                 db.types[i].id);
         }
     }
     for (size_t i = 0; i < db.n_types; i++) {
         for (size_t k = 0; k < db.types[i].n_fields; k++) {
-            if (resolve_ty((ek_schema_ty_t *)db.types[i].fields[k].ty, db.types[i].name, err) <
-                0) {
+            if (resolve_ty((ek_schema_ty_t *)db.types[i].fields[k].ty, db.types[i].id, err) < 0) {
                 return -1;
             }
         }
@@ -351,15 +377,68 @@ static void report(struct check *c, ek_schema_issue_kind_t kind, const char *det
 static void wrong_type(struct check *c, const ek_schema_ty_t *t, const json_t *v,
                        const char *parent)
 {
+    /* Go's decoder names the field path without list indices or map keys. */
+    ek_autobuf gopath = EK_BUF_INIT;
+    for (const char *p = c->path.data ? c->path.data : ""; *p; p++) {
+        if (*p == '[') {
+            const char *close = strchr(p, ']');
+            if (!close) {
+                break;
+            }
+            p = close;
+            continue;
+        }
+        ek_buf_putc(&gopath, *p);
+    }
     ek_autobuf b = EK_BUF_INIT;
     ek_buf_printf(&b, "cannot unmarshal %s into Go struct field %s.%s of type ", json_kind_go(v),
-                  parent, c->path.data ? c->path.data : "");
+                  parent, gopath.data ? gopath.data : "");
     go_type_name(t, &b);
     report(c, EK_SCHEMA_WRONG_TYPE, b.data);
 }
 
 static void check_value(struct check *c, const ek_schema_ty_t *t, const json_t *v,
                         const char *parent);
+
+static void enum_one(struct check *c, const ek_schema_field_t *f, const json_t *v)
+{
+    /* An empty string means "unset" to Kubernetes' validation (defaulting fills it in). */
+    if (!json_is_string(v) || !*json_string_value(v)) {
+        return;
+    }
+    for (size_t i = 0; i < f->n_enum; i++) {
+        if (strcmp(f->enum_values[i], json_string_value(v)) == 0) {
+            return;
+        }
+    }
+    ek_autobuf d = EK_BUF_INIT;
+    ek_buf_puts(&d, "supported values: ");
+    for (size_t i = 0; i < f->n_enum; i++) {
+        ek_buf_printf(&d, "%s\"%s\"", i ? ", " : "", f->enum_values[i]);
+    }
+    report(c, EK_SCHEMA_BAD_ENUM, d.data);
+}
+
+static void check_enum(struct check *c, const ek_schema_field_t *f, const json_t *v)
+{
+    if (!f->n_enum) {
+        return;
+    }
+    if (!json_is_array(v)) {
+        enum_one(c, f, v);
+        return;
+    }
+    /* Lists of enumerated strings (accessModes, policyTypes...): each element. */
+    size_t base = c->path.len, i;
+    json_t *item;
+    json_array_foreach((json_t *)v, i, item)
+    {
+        ek_buf_printf(&c->path, "[%zu]", i);
+        enum_one(c, f, item);
+        c->path.len = base;
+        c->path.data[base] = '\0';
+    }
+}
 
 static void check_object(struct check *c, const ek_schema_type_t *t, const json_t *obj)
 {
@@ -377,20 +456,7 @@ static void check_object(struct check *c, const ek_schema_type_t *t, const json_
             report(c, EK_SCHEMA_UNKNOWN_FIELD, NULL);
         } else if (!json_is_null(v)) {
             check_value(c, f->ty, v, t->name);
-            if (f->n_enum && json_is_string(v)) {
-                bool ok = false;
-                for (size_t i = 0; i < f->n_enum && !ok; i++) {
-                    ok = strcmp(f->enum_values[i], json_string_value(v)) == 0;
-                }
-                if (!ok) {
-                    ek_autobuf d = EK_BUF_INIT;
-                    ek_buf_puts(&d, "supported values: ");
-                    for (size_t i = 0; i < f->n_enum; i++) {
-                        ek_buf_printf(&d, "%s\"%s\"", i ? ", " : "", f->enum_values[i]);
-                    }
-                    report(c, EK_SCHEMA_BAD_ENUM, d.data);
-                }
-            }
+            check_enum(c, f, v);
         }
         c->path.len = base;
         if (c->path.data) {

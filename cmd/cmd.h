@@ -17,6 +17,7 @@ typedef struct ek_cmd {
 
 extern const ek_cmd_t ek_cmd_version;
 extern const ek_cmd_t ek_cmd_server;
+extern const ek_cmd_t ek_cmd_db;
 
 /* Version strings, set by the build. */
 extern const char ek_version[];

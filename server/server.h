@@ -10,6 +10,154 @@
 
 /* ---- auth: PKI and credentials (server/auth/pki.c) ---- */
 
+/*
+ * The cluster PKI in <data-dir>/server/tls (ECDSA P-256 throughout, as k3s):
+ *   server-ca.crt/.key        the cluster CA (10 years); signs every other certificate
+ *   serving.crt/.key          the API server's certificate (leaf + CA chain)
+ *   client-admin.crt/.key     CN=system:admin, O=system:masters (leaf + CA chain)
+ *   service-account.key/.pub  signs service-account JWTs
+ * Keys are 0600; every file is replaced atomically. Loading checks what is on disk and
+ * regenerates only what is missing, broken, not signed by the CA, near expiry (less than
+ * renew_days left) or, for the serving certificate, carrying a different SAN set; a warm
+ * start writes nothing. A missing CA certificate means a new cluster: everything is created.
+ * A CA certificate without its key, or an unreadable CA or service-account key, is an error
+ * rather than a silent rotation: nodes and tokens already trust them.
+ *
+ * An ek_pki_t is not thread-safe (its DRBG and the EC groups' caches change on use): one
+ * thread at a time, the loop thread in the server. All calls block on files and crypto.
+ */
+typedef struct ek_pki ek_pki_t;
+
+typedef struct ek_pki_options {
+    const char *dir;             /* <data-dir>/server/tls; created 0700 */
+    const char *hostname;        /* NULL = gethostname() */
+    const char *node_name;       /* --node-name, added as a DNS SAN; NULL if none */
+    const char *const *node_ips; /* --node-ip; none = every up, non-loopback, global address */
+    size_t n_node_ips;
+    const char *const *tls_sans; /* --tls-san: DNS names and IP addresses mixed */
+    size_t n_tls_sans;
+    const char *service_ip;     /* the `kubernetes` Service's ClusterIP; NULL = 10.43.0.1 */
+    const char *cluster_domain; /* NULL = cluster.local */
+    int ca_days;                /* 0 = 3650 */
+    int leaf_days;              /* 0 = 365 */
+    int renew_days;             /* 0 = 90 (k3s's rule) */
+} ek_pki_options_t;
+
+/* What the last load had to write (ek_pki_generated); 0 on a warm start. */
+enum {
+    EK_PKI_GEN_CA = 1u << 0,
+    EK_PKI_GEN_SERVING = 1u << 1,
+    EK_PKI_GEN_ADMIN = 1u << 2,
+    EK_PKI_GEN_SA_KEY = 1u << 3,
+};
+
+/* Loads the PKI from opts->dir, creating or renewing what needs it. *out: caller frees. */
+int ek_pki_load_or_create(const ek_pki_options_t *opts, ek_pki_t **out, ek_error_t **err);
+void ek_pki_free(ek_pki_t *pki);
+EK_DEFINE_CLEANUP(ek_pki_t, ek_pki_free)
+unsigned ek_pki_generated(const ek_pki_t *pki);
+
+/* Borrowed PEM text, valid until ek_pki_free. */
+const char *ek_pki_ca_cert_pem(const ek_pki_t *pki); /* exactly server-ca.crt: serve as /cacerts */
+const char *ek_pki_serving_cert_pem(const ek_pki_t *pki); /* leaf, then the CA */
+const char *ek_pki_serving_key_pem(const ek_pki_t *pki);
+const char *ek_pki_admin_cert_pem(const ek_pki_t *pki); /* leaf, then the CA */
+const char *ek_pki_admin_key_pem(const ek_pki_t *pki);
+const char *ek_pki_sa_public_key_pem(const ek_pki_t *pki); /* PKIX "PUBLIC KEY" */
+/* Lowercase hex SHA-256 of ek_pki_ca_cert_pem()'s bytes, as k3s hashes /cacerts. Borrowed. */
+const char *ek_pki_ca_hash(const ek_pki_t *pki);
+
+/*
+ * Issues a client certificate (clientAuth) for a fresh P-256 key: subject CN=cn and one O= per
+ * orgs entry (at most 8). days 0 = the PKI's leaf validity. *cert_pem (leaf, then the CA) and
+ * *key_pem: caller frees.
+ */
+int ek_pki_issue_client_cert(ek_pki_t *pki, const char *cn, const char *const *orgs, size_t n_orgs,
+                             int days, char **cert_pem, char **key_pem, ek_error_t **err);
+
+/*
+ * What a CSR may become. The signer decides, the CSR only proposes: its self-signature must
+ * verify, its subject must hold exactly one CN (equal to cn when cn is set) and exactly the
+ * O values in orgs (any order; none when n_orgs is 0) and nothing else, or it is refused
+ * (status 403 for a policy mismatch, 400 for a malformed CSR). SAN requests in the CSR are
+ * ignored: a serving certificate gets the sans given here.
+ */
+typedef struct ek_pki_csr_policy {
+    const char *cn; /* required CN, e.g. "system:node:pi-1"; NULL accepts any */
+    const char *const *orgs;
+    size_t n_orgs;
+    bool server;             /* serverAuth (needs sans) instead of clientAuth */
+    const char *const *sans; /* DNS names and IPs mixed */
+    size_t n_sans;
+    int days; /* 0 = the PKI's leaf validity */
+} ek_pki_csr_policy_t;
+
+/* Signs a PKCS#10 CSR (PEM) under policy. *cert_pem (leaf, then the CA): caller frees. */
+int ek_pki_sign_csr(ek_pki_t *pki, const char *csr_pem, const ek_pki_csr_policy_t *policy,
+                    char **cert_pem, ek_error_t **err);
+
+/*
+ * A kubeconfig as k3s writes it: one cluster, context and user all called name (NULL =
+ * "default"), certificates embedded base64 (…-data); server_url NULL =
+ * https://127.0.0.1:6443. Caller frees.
+ */
+char *ek_kubeconfig_render(const char *server_url, const char *name, const char *ca_pem,
+                           const char *cert_pem, const char *key_pem);
+/*
+ * Writes the admin kubeconfig to path (--write-kubeconfig) with exactly mode
+ * (--write-kubeconfig-mode), creating its directory (0755). An identical file is left alone
+ * (only its mode is fixed), so restarts do not wear the SD card.
+ */
+int ek_pki_write_kubeconfig(const ek_pki_t *pki, const char *path, mode_t mode,
+                            const char *server_url, const char *name, ek_error_t **err);
+
+/* Join token (server/auth/token.c). */
+
+/*
+ * The server token at path (<data-dir>/server/token, 0600) in k3s's secure form
+ * `K10<ek_pki_ca_hash>::server:<32 hex>`, created with a DRBG secret when missing. A file
+ * holding a bare secret or `user:secret` is upgraded to the secure form (user "server"); one
+ * whose CA hash names another CA is an error. *token: caller frees.
+ */
+int ek_pki_token_load_or_create(ek_pki_t *pki, const char *path, char **token, ek_error_t **err);
+/*
+ * Splits a token the way k3s does: `K10<hash>::<user>:<secret>` (hash 64 hex or empty) or a
+ * bare secret. Surrounding whitespace is ignored. Outputs (each may be NULL to skip): *ca_hash
+ * lowercase or NULL when absent, *user NULL when empty, *secret never empty; caller frees.
+ * Errors have status 400.
+ */
+int ek_pki_token_parse(const char *str, char **ca_hash, char **user, char **secret,
+                       ek_error_t **err);
+
+/* Service-account tokens (server/auth/jwt.c). */
+
+/*
+ * Compact JWS, as kube-apiserver issues them: header {"alg":"ES256","kid":<base64url SHA-256
+ * of the public key's DER>}, ECDSA P-256 with SHA-256, signature r||s (64 bytes, not DER).
+ * claims must be an object; *token: caller frees.
+ */
+int ek_jwt_sign(ek_pki_t *pki, const json_t *claims, char **token, ek_error_t **err);
+/*
+ * Checks alg (ES256 only), kid (when present), the signature, then exp (required), nbf and
+ * iat against now (Unix seconds) with kube-apiserver's 60 s leeway. The caller checks iss,
+ * aud and that the service account (and pod) still exist. *claims: caller owns.
+ * Errors have status 401 and kube-apiserver's wording.
+ */
+int ek_jwt_verify(ek_pki_t *pki, const char *token, int64_t now, json_t **claims, ek_error_t **err);
+
+/* The claims of a bound service-account token (TokenRequest). */
+typedef struct ek_jwt_sa {
+    const char *issuer;           /* NULL = https://kubernetes.default.svc.cluster.local */
+    const char *const *audiences; /* none = { issuer } */
+    size_t n_audiences;
+    const char *ns, *name, *uid;    /* the ServiceAccount */
+    const char *pod_name, *pod_uid; /* the pod it is bound to, or NULL */
+    int64_t now;                    /* iat and nbf */
+    int64_t ttl_s;                  /* exp = now + ttl_s; 0 = 3600 */
+} ek_jwt_sa_t;
+/* iss, sub system:serviceaccount:<ns>:<name>, aud, exp, iat, nbf, kubernetes.io. Caller owns. */
+json_t *ek_jwt_sa_claims(const ek_jwt_sa_t *sa);
+
 /* ---- the server process (server/apiserver/) ---- */
 
 typedef struct ek_pki ek_pki_t;

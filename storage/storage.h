@@ -56,7 +56,11 @@ typedef struct ek_kv_event {
  * refused with a message naming `edgek db restore`), loads the current revision.
  */
 int ek_kv_open(uv_loop_t *loop, const ek_kv_options_t *opts, ek_kv_t **out, ek_error_t **err);
-/* Flushes volatile writes, finishes queued writes, stops the threads, then calls cb. */
+/*
+ * Flushes volatile writes, finishes queued writes (their callbacks run; writes submitted after
+ * this fail 503), stops the threads, then calls cb. Watches still registered are freed: do not
+ * cancel them after cb.
+ */
 void ek_kv_close(ek_kv_t *kv, void (*cb)(void *data), void *data);
 
 /* Write flags. */
@@ -88,12 +92,12 @@ int64_t ek_kv_current_rev(ek_kv_t *kv);
 
 /*
  * Lists keys starting with prefix, in key order, as of revision at_rev (0 = current; an
- * at_rev compacted away fails with status 410). Starts after the key encoded in cont (an
- * opaque token from a previous page, which also pins the revision) or from the beginning
- * when cont is NULL. At most limit entries (0 = all). On return *rev is the list's revision
- * and *next_cont a token for the next page (caller frees) or NULL at the end; *remaining (if
- * not NULL) the number of further keys. The entries array is the caller's: unref each entry
- * and free the array.
+ * at_rev compacted away fails with status 410, one newer than the store's 504). Starts after
+ * the key encoded in cont (an opaque token from a previous page, which also pins the
+ * revision; a malformed or foreign token fails 400) or from the beginning when cont is NULL
+ * or "". At most limit entries (0 = all). On return rev is the list's revision, next_cont a
+ * token for the next page or NULL at the end, and remaining the number of further keys. The
+ * result is the caller's: free it with ek_kv_list_result_free.
  */
 typedef struct ek_kv_list_result {
     const ek_kv_entry_t **entries;
@@ -130,9 +134,17 @@ typedef struct ek_kv_stats {
 } ek_kv_stats_t;
 void ek_kv_stats(ek_kv_t *kv, ek_kv_stats_t *out);
 
-/* Online, consistent copy of the database into path (blocking; any thread). */
+/*
+ * Online, consistent copy of the database into path (blocking; any thread). It holds what is
+ * durable: volatile values not yet flushed are not in it, as after a crash.
+ */
 int ek_kv_snapshot(ek_kv_t *kv, const char *path, ek_error_t **err);
-/* Offline: replaces the database at db_path with the snapshot (verified first). */
+/* The same for a database given by its path, open in another process or not (`edgek db`). */
+int ek_kv_snapshot_path(const char *db_path, const char *path, ek_error_t **err);
+/*
+ * Offline: replaces the database at db_path with the snapshot (verified first; fails 503 while
+ * a store has db_path open). Revisions continue above any the old database handed out.
+ */
 int ek_kv_restore(const char *snapshot, const char *db_path, ek_error_t **err);
 
 #endif

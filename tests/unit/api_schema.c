@@ -33,7 +33,7 @@ TEST(schema_loads_and_resolves)
     const ek_schema_type_t *all;
     size_t n = ek_schema_types(&all);
     for (size_t i = 1; i < n; i++) {
-        ASSERT_CMP(strcmp(all[i - 1].name, all[i].name), <, 0);
+        ASSERT_CMP(strcmp(all[i - 1].id, all[i].id), <, 0);
     }
 }
 
@@ -65,4 +65,17 @@ TEST(schema_check_reports_like_kubernetes)
     ASSERT_STREQ(is2.text.data, "enum matchExpressions[0].operator: supported values: \"In\", "
                                 "\"NotIn\", \"Exists\", \"DoesNotExist\"\n");
     ek_buf_free(&is2.text);
+}
+
+TEST(schema_enums_accept_empty_and_check_list_elements)
+{
+    ek_error_t *err = NULL;
+    ASSERT_OK(ek_schema_load(&err), &err);
+    const char *doc = "{\"accessModes\":[\"ReadWriteOnce\",\"ReadSometimes\"],"
+                      "\"volumeMode\":\"\"}";
+    ek_auto(json_t) obj = ek_json_parse(doc, strlen(doc), &err);
+    struct issues is = { EK_BUF_INIT };
+    ASSERT_EQ(ek_schema_check(ek_schema_type("PersistentVolumeClaimSpec"), obj, collect, &is), 1);
+    ASSERT_CONTAINS(is.text.data, "enum accessModes[1]: supported values:");
+    ek_buf_free(&is.text);
 }
