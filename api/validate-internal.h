@@ -102,6 +102,13 @@ bool ek__has(const json_t *o, const char *key);
 /* Semantic equality: json_equal treating missing and null alike at the top level. */
 bool ek__equal(const json_t *a, const json_t *b);
 
+/*
+ * Decodes standard base64 (Go's StdEncoding: padded, no whitespace). NULL when invalid, with
+ * *bad at the offending byte (Go's "illegal base64 data at input byte N"). Caller frees; the
+ * result is NUL-terminated and *len bytes long.
+ */
+char *ek__b64_decode(const char *s, size_t *len, size_t *bad);
+
 /* printf into a fresh string (a field path); caller frees. */
 #define ek__p ek_xasprintf
 

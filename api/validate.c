@@ -545,6 +545,44 @@ bool ek__equal(const json_t *a, const json_t *b)
     return json_equal((json_t *)a, (json_t *)b);
 }
 
+/* ---- base64 ---- */
+
+char *ek__b64_decode(const char *s, size_t *len, size_t *bad)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s);
+    char *out = ek_xmalloc(n / 4 * 3 + 4);
+    size_t o = 0, pad = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *pos = s[i] ? strchr(tbl, s[i]) : NULL;
+        if (s[i] == '=' && i + 2 >= n && n % 4 == 0) {
+            pad++;
+            continue;
+        }
+        if (!pos || pad) {
+            *bad = i;
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (unsigned)(pos - tbl);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    if (n % 4 != 0) {
+        *bad = n - n % 4;
+        free(out);
+        return NULL;
+    }
+    out[o] = 0;
+    *len = o;
+    return out;
+}
+
 /* ---- dispatch ---- */
 
 static void v_binding(ek_field_errors_t *e, const json_t *o, const json_t *old)

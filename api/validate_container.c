@@ -95,15 +95,13 @@ size_t ek__v_resource_name(ek_field_errors_t *e, const char *n, const char *path
     size_t before = e->n;
     ek__msgs_t m;
     ek__msgs_init(&m);
+    bool plain = !strchr(n, '/');
     if (ek__is_qualified_name(n, &m)) {
         ek__fe_invalid_msgs(e, path, n, &m);
-        return e->n - before;
-    }
-    bool plain = !strchr(n, '/');
-    if (plain && !in_list(n, standard_resources) && !is_quota_hugepages(n)) {
+    } else if (plain && !in_list(n, standard_resources) && !is_quota_hugepages(n)) {
         ek__fe_invalid_s(e, path, n, "must be a standard resource type or fully qualified");
-        return e->n - before;
     }
+    /* validateContainerResourceName adds its own rule whatever the generic one said. */
     if (kind == 1) {
         if (plain && strcmp(n, "cpu") != 0 && strcmp(n, "memory") != 0 &&
             strcmp(n, "ephemeral-storage") != 0 && !is_hugepages(n)) {

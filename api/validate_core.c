@@ -35,28 +35,12 @@ static void v_config_keys(ek_field_errors_t *e, const json_t *map, const char *b
     }
 }
 
-/* Decoded length of standard base64, or -1 with *bad at the offending byte. */
+/* Decoded length of a base64 value, or -1 (with *bad set) when it is not base64. */
 static long base64_decoded_len(const char *s, size_t *bad)
 {
-    size_t n = strlen(s), pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '+' || c == '/';
-        if (c == '=' && i >= n - 2 && n % 4 == 0) {
-            pad++;
-            continue;
-        }
-        if (!ok || pad) {
-            *bad = i;
-            return -1;
-        }
-    }
-    if (n % 4 != 0) {
-        *bad = n - n % 4;
-        return -1;
-    }
-    return (long)(n / 4 * 3 - pad);
+    size_t n;
+    ek_autofree char *raw = ek__b64_decode(s, &n, bad);
+    return raw ? (long)n : -1;
 }
 
 static void immutable_data(ek_field_errors_t *e, const json_t *o, const json_t *old)
@@ -128,31 +112,12 @@ static void v_secret_type(ek_field_errors_t *e, const json_t *o, const json_t *d
             ek__fe_required(e, p, "");
             return;
         }
-        ek_autofree char *raw = NULL;
+        size_t n, bad;
         const char *b64 = json_is_string(v) ? json_string_value(v) : "";
-        size_t bad;
-        long n = base64_decoded_len(b64, &bad);
-        bool ok = false;
-        if (n >= 0) {
-            /* Decode and check that the content is a JSON object. */
-            raw = ek_xmalloc((size_t)n + 4);
-            static const char tbl[] =
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-            size_t o2 = 0;
-            unsigned acc = 0;
-            int bits = 0;
-            for (const char *c = b64; *c && *c != '='; c++) {
-                acc = (acc << 6) | (unsigned)(strchr(tbl, *c) - tbl);
-                bits += 6;
-                if (bits >= 8) {
-                    bits -= 8;
-                    raw[o2++] = (char)((acc >> bits) & 0xff);
-                }
-            }
-            json_error_t je;
-            ek_auto(json_t) doc = json_loadb(raw, o2, 0, &je);
-            ok = json_is_object(doc);
-        }
+        ek_autofree char *raw = ek__b64_decode(b64, &n, &bad);
+        json_error_t je;
+        ek_auto(json_t) doc = raw ? json_loadb(raw, n, 0, &je) : NULL;
+        bool ok = json_is_object(doc);
         if (!ok) {
             ek__fe_invalid_s(e, p, "<secret contents redacted>",
                              "invalid character looking for beginning of value");
@@ -846,6 +811,60 @@ static void v_limit_pair(ek_field_errors_t *e, const json_t *item, const char *k
 #undef QS
 }
 
+static void v_limit_item(ek_field_errors_t *e, const json_t *item, json_t *types, const char *ip)
+{
+    ek_autofree char *tp = ek__p("%s.type", ip);
+    const char *type = ek__sstr(item, "type");
+    ek__msgs_t m;
+    ek__msgs_init(&m);
+    if (ek__is_qualified_name(type, &m)) {
+        ek__fe_invalid_msgs(e, tp, type, &m);
+    } else if (!strchr(type, '/') && !is_standard_limit_type(type)) {
+        ek__fe_invalid_s(e, tp, type, "must be a standard limit type or fully qualified");
+    }
+    if (json_object_get(types, type)) {
+        ek__fe_duplicate_s(e, tp, type);
+    }
+    json_object_set_new(types, type, json_true());
+    v_limit_names(e, item, "max", type, ip);
+    v_limit_names(e, item, "min", type, ip);
+    if (strcmp(type, "Pod") == 0) {
+        static const char *const forbidden[] = { "default", "defaultRequest" };
+        for (size_t f = 0; f < EK_ARRAY_SIZE(forbidden); f++) {
+            if (ek__len(item, forbidden[f]) > 0) {
+                ek_autofree char *fp = ek__p("%s.%s", ip, forbidden[f]);
+                ek__fe_forbidden(e, fp, "may not be specified when `type` is 'Pod'");
+            }
+        }
+    } else {
+        v_limit_names(e, item, "default", type, ip);
+        v_limit_names(e, item, "defaultRequest", type, ip);
+    }
+    if (strcmp(type, "PersistentVolumeClaim") == 0 &&
+        !json_object_get(ek__obj(item, "min"), "storage") &&
+        !json_object_get(ek__obj(item, "max"), "storage")) {
+        ek_autofree char *lp = ek__p("%s.limits", ip);
+        ek__fe_required(
+            e, lp, "either minimum or maximum storage value is required, but neither was provided");
+    }
+    v_limit_names(e, item, "maxLimitRequestRatio", type, ip);
+    ek_auto(json_t) keys = json_object();
+    static const char *const lists[] = { "max", "min", "default", "defaultRequest",
+                                         "maxLimitRequestRatio" };
+    for (size_t l = 0; l < EK_ARRAY_SIZE(lists); l++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach (ek__obj(item, lists[l]), k, v) {
+            json_object_set_new(keys, k, json_true());
+        }
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach (keys, k, v) {
+        v_limit_pair(e, item, k, ip);
+    }
+}
+
 void ek__v_limitrange(ek_field_errors_t *e, const json_t *o, const json_t *old)
 {
     if (old) {
@@ -857,57 +876,7 @@ void ek__v_limitrange(ek_field_errors_t *e, const json_t *o, const json_t *old)
     json_t *item;
     json_array_foreach (ek__arr(ek__obj(o, "spec"), "limits"), i, item) {
         ek_autofree char *ip = ek__p("spec.limits[%zu]", i);
-        ek_autofree char *tp = ek__p("%s.type", ip);
-        const char *type = ek__sstr(item, "type");
-        ek__msgs_t m;
-        ek__msgs_init(&m);
-        if (ek__is_qualified_name(type, &m)) {
-            ek__fe_invalid_msgs(e, tp, type, &m);
-        } else if (!strchr(type, '/') && !is_standard_limit_type(type)) {
-            ek__fe_invalid_s(e, tp, type, "must be a standard limit type or fully qualified");
-        }
-        if (json_object_get(types, type)) {
-            ek__fe_duplicate_s(e, tp, type);
-        }
-        json_object_set_new(types, type, json_true());
-        v_limit_names(e, item, "max", type, ip);
-        v_limit_names(e, item, "min", type, ip);
-        if (strcmp(type, "Pod") == 0) {
-            static const char *const forbidden[] = { "default", "defaultRequest" };
-            for (size_t f = 0; f < EK_ARRAY_SIZE(forbidden); f++) {
-                if (ek__len(item, forbidden[f]) > 0) {
-                    ek_autofree char *fp = ek__p("%s.%s", ip, forbidden[f]);
-                    ek__fe_forbidden(e, fp, "may not be specified when `type` is 'Pod'");
-                }
-            }
-        } else {
-            v_limit_names(e, item, "default", type, ip);
-            v_limit_names(e, item, "defaultRequest", type, ip);
-        }
-        if (strcmp(type, "PersistentVolumeClaim") == 0 &&
-            !json_object_get(ek__obj(item, "min"), "storage") &&
-            !json_object_get(ek__obj(item, "max"), "storage")) {
-            ek_autofree char *lp = ek__p("%s.limits", ip);
-            ek__fe_required(
-                e, lp,
-                "either minimum or maximum storage value is required, but neither was provided");
-        }
-        v_limit_names(e, item, "maxLimitRequestRatio", type, ip);
-        ek_auto(json_t) keys = json_object();
-        static const char *const lists[] = { "max", "min", "default", "defaultRequest",
-                                             "maxLimitRequestRatio" };
-        for (size_t l = 0; l < EK_ARRAY_SIZE(lists); l++) {
-            const char *k;
-            json_t *v;
-            json_object_foreach (ek__obj(item, lists[l]), k, v) {
-                json_object_set_new(keys, k, json_true());
-            }
-        }
-        const char *k;
-        json_t *v;
-        json_object_foreach (keys, k, v) {
-            v_limit_pair(e, item, k, ip);
-        }
+        v_limit_item(e, item, types, ip);
     }
 }
 

@@ -554,7 +554,6 @@ void ek__v_pdb(ek_field_errors_t *e, const json_t *o, const json_t *old)
     const json_t *max = json_object_get(spec, "maxUnavailable");
     bool hmin = min && !json_is_null(min), hmax = max && !json_is_null(max);
     if (hmin && hmax) {
-        ek_autofree char *sel = ek__go_selector(ek__obj(spec, "selector"));
         ek_autofree char *raw = ek__p("policy.PodDisruptionBudgetSpec{MinAvailable:"
                                       "(*intstr.IntOrString)(0xc000000004), Selector:(*v1."
                                       "LabelSelector)(%s), MaxUnavailable:(*intstr.IntOrString)"
@@ -972,41 +971,32 @@ static void v_signer_name(ek_field_errors_t *e, const char *s, const char *path)
     v_label_part(e, slash + 1, slash + 1, path);
 }
 
+static void v_csr_usages(ek_field_errors_t *e, const json_t *spec);
+
 void ek__v_csr(ek_field_errors_t *e, const json_t *o, const json_t *old)
 {
     meta(e, o, old, false, EK_NAME_NONE);
     const json_t *spec = ek__obj(o, "spec");
-    const char *req = ek__sstr(spec, "request");
     /* The request is base64 in JSON; its PEM header must announce a CSR. */
-    bool pem_ok = false;
-    size_t n = strlen(req);
-    if (n) {
-        static const char tbl[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        ek_autofree char *raw = ek_xmalloc(n + 1);
-        size_t o2 = 0;
-        unsigned acc = 0;
-        int bits = 0;
-        for (const char *c = req; *c && *c != '='; c++) {
-            const char *pos = strchr(tbl, *c);
-            if (!pos) {
-                break;
-            }
-            acc = (acc << 6) | (unsigned)(pos - tbl);
-            bits += 6;
-            if (bits >= 8) {
-                bits -= 8;
-                raw[o2++] = (char)((acc >> bits) & 0xff);
-            }
-        }
-        raw[o2] = 0;
-        pem_ok = strstr(raw, "-----BEGIN CERTIFICATE REQUEST-----") != NULL ||
-                 strstr(raw, "-----BEGIN NEW CERTIFICATE REQUEST-----") != NULL;
-    }
+    size_t n, bad;
+    ek_autofree char *raw = ek__b64_decode(ek__sstr(spec, "request"), &n, &bad);
+    bool pem_ok = raw && (strstr(raw, "-----BEGIN CERTIFICATE REQUEST-----") ||
+                          strstr(raw, "-----BEGIN NEW CERTIFICATE REQUEST-----"));
     if (!pem_ok) {
         ek__fe_invalid_raw(e, "spec.request", "[]byte{...}",
                            "PEM block type must be CERTIFICATE REQUEST");
     }
+    v_csr_usages(e, spec);
+    v_signer_name(e, ek__sstr(spec, "signerName"), "spec.signerName");
+    long long exp;
+    if (ek__int(spec, "expirationSeconds", &exp) && exp < 600) {
+        ek__fe_invalid_i(e, "spec.expirationSeconds", exp,
+                         "may not specify a duration less than 600 seconds (10 minutes)");
+    }
+}
+
+static void v_csr_usages(ek_field_errors_t *e, const json_t *spec)
+{
     static const char *const usages[] = { "any",
                                           "cert sign",
                                           "client auth",
@@ -1047,12 +1037,6 @@ void ek__v_csr(ek_field_errors_t *e, const json_t *o, const json_t *old)
             ek__fe_duplicate_s(e, p, s);
         }
         json_object_set_new(seen, s, json_true());
-    }
-    v_signer_name(e, ek__sstr(spec, "signerName"), "spec.signerName");
-    long long exp;
-    if (ek__int(spec, "expirationSeconds", &exp) && exp < 600) {
-        ek__fe_invalid_i(e, "spec.expirationSeconds", exp,
-                         "may not specify a duration less than 600 seconds (10 minutes)");
     }
 }
 

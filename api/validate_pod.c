@@ -499,37 +499,11 @@ static void v_affinity(ek_field_errors_t *e, const json_t *a, const char *path)
     }
 }
 
-static void v_dns_config(ek_field_errors_t *e, const json_t *spec, const char *path)
+/* DNS search domains: at most 32, 2048 characters in all, each a subdomain. */
+static void v_dns_searches(ek_field_errors_t *e, const json_t *search, const char *path)
 {
-    const json_t *dc = ek__obj(spec, "dnsConfig");
-    bool none = strcmp(ek__sstr(spec, "dnsPolicy"), "None") == 0;
-    ek_autofree char *nsp = ek__p("%s.nameservers", path);
-    if (none && !dc) {
-        ek__fe_required(e, path, "must provide `dnsConfig` when `dnsPolicy` is None");
-        return;
-    }
-    if (none && ek__len(dc, "nameservers") == 0) {
-        ek__fe_required(e, nsp,
-                        "must provide at least one DNS nameserver when `dnsPolicy` is None");
-        return;
-    }
-    if (!dc) {
-        return;
-    }
-    const json_t *ns = ek__arr(dc, "nameservers"), *search = ek__arr(dc, "searches");
-    if (json_array_size(ns) > 3) {
-        ek__fe_invalid_j(e, nsp, ns, "must not have more than 3 nameservers");
-    }
     size_t i;
     json_t *v;
-    json_array_foreach (ns, i, v) {
-        const char *s = json_is_string(v) ? json_string_value(v) : "";
-        if (!ek__ip_family(s)) {
-            ek_autofree char *p = ek__p("%s[%zu]", nsp, i);
-            ek__fe_invalid_s(e, p, s,
-                             "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
-        }
-    }
     ek_autofree char *sp = ek__p("%s.searches", path);
     size_t total = 0;
     json_array_foreach (search, i, v) {
@@ -556,6 +530,40 @@ static void v_dns_config(ek_field_errors_t *e, const json_t *spec, const char *p
             ek__fe_invalid_msgs(e, p, s, &m);
         }
     }
+}
+
+static void v_dns_config(ek_field_errors_t *e, const json_t *spec, const char *path)
+{
+    const json_t *dc = ek__obj(spec, "dnsConfig");
+    bool none = strcmp(ek__sstr(spec, "dnsPolicy"), "None") == 0;
+    ek_autofree char *nsp = ek__p("%s.nameservers", path);
+    if (none && !dc) {
+        ek__fe_required(e, path, "must provide `dnsConfig` when `dnsPolicy` is None");
+        return;
+    }
+    if (none && ek__len(dc, "nameservers") == 0) {
+        ek__fe_required(e, nsp,
+                        "must provide at least one DNS nameserver when `dnsPolicy` is None");
+        return;
+    }
+    if (!dc) {
+        return;
+    }
+    const json_t *ns = ek__arr(dc, "nameservers");
+    if (json_array_size(ns) > 3) {
+        ek__fe_invalid_j(e, nsp, ns, "must not have more than 3 nameservers");
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach (ns, i, v) {
+        const char *s = json_is_string(v) ? json_string_value(v) : "";
+        if (!ek__ip_family(s)) {
+            ek_autofree char *p = ek__p("%s[%zu]", nsp, i);
+            ek__fe_invalid_s(e, p, s,
+                             "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
+        }
+    }
+    v_dns_searches(e, ek__arr(dc, "searches"), path);
     json_array_foreach (ek__arr(dc, "options"), i, v) {
         if (!*ek__sstr(v, "name")) {
             ek_autofree char *p = ek__p("%s.options[%zu]", path, i);

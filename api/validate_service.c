@@ -217,6 +217,53 @@ static void v_session_affinity(ek_field_errors_t *e, const json_t *spec)
     }
 }
 
+static void v_ip_families(ek_field_errors_t *e, const json_t *spec)
+{
+    static const char *const families[] = { "IPv4", "IPv6", NULL };
+    ek_auto(json_t) seen = json_object();
+    size_t i;
+    json_t *f;
+    json_array_foreach (ek__arr(spec, "ipFamilies"), i, f) {
+        const char *s = json_is_string(f) ? json_string_value(f) : "";
+        ek_autofree char *p = ek__p("spec.ipFamilies[%zu]", i);
+        if (!in_list(s, families)) {
+            ek__fe_not_supported_s(e, p, s, families);
+        }
+        if (json_object_get(seen, s)) {
+            ek__fe_duplicate_s(e, p, s);
+        }
+        json_object_set_new(seen, s, json_true());
+    }
+    const char *pol = ek__str(spec, "ipFamilyPolicy");
+    static const char *const policies[] = { "PreferDualStack", "RequireDualStack", "SingleStack",
+                                            NULL };
+    if (pol && !in_list(pol, policies)) {
+        ek__fe_not_supported_s(e, "spec.ipFamilyPolicy", pol, policies);
+    }
+}
+
+/* clusterIPs[i] must be of the family ipFamilies[i] names. */
+static void v_ips_match_families(ek_field_errors_t *e, const json_t *ips, const json_t *fams)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach (ips, i, f) {
+        const char *fam = json_string_value(json_array_get(fams, i));
+        if (!fam) {
+            break;
+        }
+        int ipf = ek__ip_family(json_string_value(f));
+        ek_autofree char *p = ek__p("spec.clusterIPs[%zu]", i);
+        if (strcmp(fam, "IPv4") == 0 && ipf == 6) {
+            ek__fe_invalid_s(e, p, json_string_value(f),
+                             "expected an IPv4 value as indicated by `ipFamilies[%zu]`", i);
+        } else if (strcmp(fam, "IPv6") == 0 && ipf != 6) {
+            ek__fe_invalid_s(e, p, json_string_value(f),
+                             "expected an IPv6 value as indicated by `ipFamilies[%zu]`", i);
+        }
+    }
+}
+
 /* ValidateServiceClusterIPsRelatedFields. */
 static void v_cluster_ips(ek_field_errors_t *e, const json_t *spec)
 {
@@ -236,27 +283,9 @@ static void v_cluster_ips(ek_field_errors_t *e, const json_t *spec)
         ek__fe_invalid_j(e, "spec.clusterIPs", ips,
                          "must be empty when `clusterIP` is not specified");
     }
-    static const char *const families[] = { "IPv4", "IPv6", NULL };
-    ek_auto(json_t) seen = json_object();
+    v_ip_families(e, spec);
     size_t i;
     json_t *f;
-    json_array_foreach (fams, i, f) {
-        const char *s = json_is_string(f) ? json_string_value(f) : "";
-        ek_autofree char *p = ek__p("spec.ipFamilies[%zu]", i);
-        if (!in_list(s, families)) {
-            ek__fe_not_supported_s(e, p, s, families);
-        }
-        if (json_object_get(seen, s)) {
-            ek__fe_duplicate_s(e, p, s);
-        }
-        json_object_set_new(seen, s, json_true());
-    }
-    const char *pol = ek__str(spec, "ipFamilyPolicy");
-    static const char *const policies[] = { "PreferDualStack", "RequireDualStack", "SingleStack",
-                                            NULL };
-    if (pol && !in_list(pol, policies)) {
-        ek__fe_not_supported_s(e, "spec.ipFamilyPolicy", pol, policies);
-    }
     bool bad = false;
     json_array_foreach (ips, i, f) {
         const char *s = json_is_string(f) ? json_string_value(f) : "";
@@ -285,23 +314,8 @@ static void v_cluster_ips(ek_field_errors_t *e, const json_t *spec)
         ek__fe_invalid_j(e, "spec.clusterIPs", ips,
                          "may specify no more than one IP for each IP family");
     }
-    if (is_headless(spec)) {
-        return;
-    }
-    json_array_foreach (ips, i, f) {
-        const char *fam = json_string_value(json_array_get(fams, i));
-        if (!fam) {
-            break;
-        }
-        int ipf = ek__ip_family(json_string_value(f));
-        ek_autofree char *p = ek__p("spec.clusterIPs[%zu]", i);
-        if (strcmp(fam, "IPv4") == 0 && ipf == 6) {
-            ek__fe_invalid_s(e, p, json_string_value(f),
-                             "expected an IPv4 value as indicated by `ipFamilies[%zu]`", i);
-        } else if (strcmp(fam, "IPv6") == 0 && ipf != 6) {
-            ek__fe_invalid_s(e, p, json_string_value(f),
-                             "expected an IPv6 value as indicated by `ipFamilies[%zu]`", i);
-        }
+    if (!is_headless(spec)) {
+        v_ips_match_families(e, ips, fams);
     }
 }
 
