@@ -234,6 +234,14 @@ void ek_field_errors_free(ek_field_errors_t *e);
  */
 void ek_defaults_apply(const ek_resource_t *r, json_t *obj);
 /*
+ * The object-model half of kube-apiserver's PrepareForCreate, to run after the server has set
+ * metadata.uid (and generated a name) and before ek_validate. Today only Jobs need it: unless
+ * spec.manualSelector is true, the pod template gets the controller-uid and job-name labels
+ * (batch.kubernetes.io/ and legacy spellings) and spec.selector gets
+ * batch.kubernetes.io/controller-uid=<uid>, as validation requires. No-op for other kinds.
+ */
+void ek_defaults_prepare_create(const ek_resource_t *r, json_t *obj);
+/*
  * Validates obj (after defaulting) as Kubernetes 1.32 does for this kind: names (DNS-1123
  * rules per kind), metadata (labels, annotations, ownerReferences, finalizers), and the kind's
  * spec rules. old is the stored object on update (immutable fields), NULL on create. Errors

@@ -811,6 +811,43 @@ static const struct default_rule {
     { "apiextensions.k8s.io", "CustomResourceDefinition", default_crd },
 };
 
+/* The Job registry's generateSelector: labels the pods and selects them by the Job's uid. */
+static void generate_job_selector(json_t *job)
+{
+    json_t *meta = obj_at(job, "metadata"), *spec = obj_at(job, "spec");
+    if (ek__true(spec, "manualSelector")) {
+        return;
+    }
+    const char *name = ek__sstr(meta, "name"), *uid = ek__sstr(meta, "uid");
+    json_t *labels = obj_at(obj_at(obj_at(spec, "template"), "metadata"), "labels");
+    static const char *const name_keys[] = { "job-name", "batch.kubernetes.io/job-name" };
+    static const char *const uid_keys[] = { "controller-uid",
+                                            "batch.kubernetes.io/controller-uid" };
+    for (size_t i = 0; i < 2; i++) {
+        if (!json_object_get(labels, name_keys[i])) {
+            ek_json_set_str(labels, name_keys[i], name);
+        }
+        if (!json_object_get(labels, uid_keys[i])) {
+            ek_json_set_str(labels, uid_keys[i], uid);
+        }
+    }
+    json_t *ml = obj_at(obj_at(spec, "selector"), "matchLabels");
+    if (!json_object_get(ml, "batch.kubernetes.io/controller-uid")) {
+        ek_json_set_str(ml, "batch.kubernetes.io/controller-uid", uid);
+    }
+    /* Kubernetes re-defaults the stored Job on every read, copying these labels up. */
+    if (ek__len(meta, "labels") == 0) {
+        json_object_set_new(meta, "labels", json_deep_copy(labels));
+    }
+}
+
+void ek_defaults_prepare_create(const ek_resource_t *r, json_t *obj)
+{
+    if (json_is_object(obj) && strcmp(r->group, "batch") == 0 && strcmp(r->kind, "Job") == 0) {
+        generate_job_selector(obj);
+    }
+}
+
 void ek_defaults_apply(const ek_resource_t *r, json_t *obj)
 {
     if (!json_is_object(obj)) {

@@ -177,6 +177,10 @@ int ek__qty_parse(const char *s, ek__qty_t *q)
     } else if (!mul_ok(v, (__int128)1 << exp, &v)) {
         return -1;
     }
+    /* Binary quantities are capped at the largest int64, as ParseQuantity does. */
+    if (base == 2 && q->scale == 0 && v > (__int128)INT64_MAX) {
+        v = INT64_MAX;
+    }
     q->v = neg ? -v : v;
     /* Anything finer than a nano unit is rounded up to one, as Kubernetes does. */
     ek__qty_round_up(q, NANO_SCALE);

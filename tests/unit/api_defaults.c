@@ -442,3 +442,69 @@ TEST(defaults_other_groups)
     EXPECT_DEFAULTS("coordination.k8s.io", "Lease", "spec: {holderIdentity: n1}\n",
                     "spec: {holderIdentity: n1}\n");
 }
+
+TEST(defaults_prepare_create_generates_job_selector)
+{
+    const ek_resource_t *job = ek_resource_by_kind("batch", NULL, "Job");
+    ek_auto(json_t) obj = yaml("metadata: {name: pi, namespace: d, uid: 1a2b}\n"
+                               "spec: {template: {spec: {restartPolicy: Never,"
+                               " containers: [{name: c, image: perl}]}}}\n");
+    ek_defaults_apply(job, obj);
+    ek_defaults_prepare_create(job, obj);
+    ek_auto(json_t) want_labels = yaml("{batch.kubernetes.io/controller-uid: 1a2b, "
+                                       "batch.kubernetes.io/job-name: pi, controller-uid: 1a2b, "
+                                       "job-name: pi}");
+    ASSERT_TRUE(
+        json_equal(ek_json_path(obj, "spec", "template", "metadata", "labels", NULL), want_labels));
+    ASSERT_TRUE(json_equal(ek_json_path(obj, "metadata", "labels", NULL), want_labels));
+    ASSERT_STREQ(ek_json_str(obj, "spec", "selector", "matchLabels",
+                             "batch.kubernetes.io/controller-uid", NULL),
+                 "1a2b");
+    ASSERT_EQ(json_object_size(ek_json_path(obj, "spec", "selector", "matchLabels", NULL)), 1);
+    /* The result is what validation expects of a Job. */
+    ek_field_errors_t errs = { NULL, 0 };
+    ASSERT_EQ(ek_validate(job, obj, NULL, &errs), 0);
+    /* A manual selector is left alone, and other kinds are untouched. */
+    ek_auto(json_t) manual = yaml("metadata: {name: m, uid: u}\nspec: {manualSelector: true}\n");
+    ek_auto(json_t) copy = json_deep_copy(manual);
+    ek_defaults_prepare_create(job, manual);
+    ASSERT_TRUE(json_equal(manual, copy));
+    ek_auto(json_t) pod = yaml("metadata: {name: p, uid: u}\n");
+    ek_auto(json_t) pod_copy = json_deep_copy(pod);
+    ek_defaults_prepare_create(ek_resource_by_kind("", NULL, "Pod"), pod);
+    ASSERT_TRUE(json_equal(pod, pod_copy));
+}
+
+TEST(defaults_quantities_are_canonical)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        { "1000m", "1" },
+        { "0.5", "500m" },
+        { "1024Mi", "1Gi" },
+        { "1536Mi", "1536Mi" },
+        { "0.5Gi", "512Mi" },
+        { "2000", "2k" },
+        { "1e3", "1e3" },
+        { "1.5e3", "1500" },
+        { "100Ki", "100Ki" },
+        { "1023Ki", "1023Ki" },
+        { "512", "512" },
+        { "0.0001", "1m" },
+        { "1.0000000001", "1001m" },
+        { "+4", "4" },
+        { "0", "0" },
+        { "12Ei", "9223372036854775807" },
+    };
+    const ek_resource_t *r = ek_resource_by_kind("", NULL, "ResourceQuota");
+    for (size_t i = 0; i < EK_ARRAY_SIZE(cases); i++) {
+        ek_auto(json_t) rq = json_pack("{s{s{ss}}}", "spec", "hard", "x", cases[i].in);
+        ek_defaults_apply(r, rq);
+        const char *got = ek_json_str(rq, "spec", "hard", "x", NULL);
+        if (!got || strcmp(got, cases[i].out) != 0) {
+            ek__test_fail(__FILE__, __LINE__, "%s: got %s, want %s", cases[i].in,
+                          got ? got : "(null)", cases[i].out);
+        }
+    }
+}

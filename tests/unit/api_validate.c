@@ -1642,3 +1642,123 @@ TEST(validate_custom_and_virtual_kinds)
     ek_auto(json_t) review = yaml("spec: {token: abc}\n");
     ASSERT_EQ(ek_validate(tr, review, NULL, &errs), 0);
 }
+
+/* Manifests as people write them (the shapes of common Helm charts and the k3s add-ons). */
+static const char realistic[] =
+    "apiVersion: v1\nkind: Namespace\nmetadata: {name: monitoring}\n---\n"
+    "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: agent, namespace: monitoring}\n---\n"
+    "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: node-exporter, namespace: monitoring}\n"
+    "spec:\n  selector: {matchLabels: {app: node-exporter}}\n"
+    "  updateStrategy: {rollingUpdate: {maxUnavailable: 10%}}\n"
+    "  template:\n    metadata: {labels: {app: node-exporter}, annotations: {prometheus.io/scrape: "
+    "'true'}}\n"
+    "    spec:\n      hostNetwork: true\n      hostPID: true\n      serviceAccountName: agent\n"
+    "      tolerations: [{operator: Exists}]\n"
+    "      containers:\n      - name: exporter\n        image: "
+    "quay.io/prometheus/node-exporter:v1.8.0\n"
+    "        args: [--path.rootfs=/host]\n        ports: [{name: metrics, containerPort: 9100, "
+    "hostPort: 9100}]\n"
+    "        volumeMounts: [{name: root, mountPath: /host, readOnly: true, mountPropagation: "
+    "HostToContainer}]\n"
+    "        resources: {limits: {memory: 180Mi}, requests: {cpu: 102m, memory: 180Mi}}\n"
+    "      volumes: [{name: root, hostPath: {path: /}}]\n---\n"
+    "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: monitoring}\n"
+    "spec:\n  serviceName: db\n  replicas: 3\n  selector: {matchLabels: {app: db}}\n"
+    "  template:\n    metadata: {labels: {app: db}}\n"
+    "    spec:\n      containers:\n      - name: pg\n        image: postgres:16\n"
+    "        env: [{name: PGDATA, value: /var/lib/postgresql/data/pgdata}]\n"
+    "        volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data}]\n"
+    "  volumeClaimTemplates:\n  - metadata: {name: data}\n"
+    "    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}}\n---\n"
+    "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: monitoring}\n"
+    "spec: {clusterIP: None, selector: {app: db}, ports: [{name: pg, port: 5432}]}\n---\n"
+    "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: backup, namespace: monitoring}\n"
+    "spec:\n  schedule: '0 3 * * *'\n  concurrencyPolicy: Forbid\n"
+    "  jobTemplate:\n    spec:\n      backoffLimit: 2\n      template:\n        spec:\n"
+    "          restartPolicy: OnFailure\n"
+    "          containers: [{name: dump, image: postgres:16, command: [pg_dumpall]}]\n---\n"
+    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: db, namespace: "
+    "monitoring}\n"
+    "spec:\n  podSelector: {matchLabels: {app: db}}\n  policyTypes: [Ingress]\n"
+    "  ingress: [{from: [{podSelector: {matchLabels: {role: api}}}, {ipBlock: {cidr: 10.42.0.0/16,"
+    " except: [10.42.9.0/24]}}], ports: [{port: 5432}]}]\n---\n"
+    "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: db, namespace: "
+    "monitoring}\n"
+    "spec: {maxUnavailable: 1, selector: {matchLabels: {app: db}}}\n---\n"
+    "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: api, namespace: "
+    "monitoring}\n"
+    "spec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}\n  minReplicas: "
+    "2\n"
+    "  maxReplicas: 10\n"
+    "  metrics: [{type: Resource, resource: {name: memory, target: {type: AverageValue, "
+    "averageValue: 500Mi}}}]\n"
+    "  behavior: {scaleDown: {stabilizationWindowSeconds: 120, policies: [{type: Pods, value: 1, "
+    "periodSeconds: 60}]}}\n---\n"
+    "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: "
+    "'system:agent'}\n"
+    "rules: [{apiGroups: [''], resources: [nodes, nodes/metrics], verbs: [get, list, watch]},"
+    " {nonResourceURLs: [/metrics], verbs: [get]}]\n---\n"
+    "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: agent}\n"
+    "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: 'system:agent'}\n"
+    "subjects: [{kind: ServiceAccount, name: agent, namespace: monitoring}, {kind: Group, name: "
+    "'system:nodes'}]\n---\n"
+    "apiVersion: v1\nkind: Secret\nmetadata: {name: tls, namespace: monitoring}\ntype: "
+    "kubernetes.io/tls\n"
+    "data: {tls.crt: LS0tLS1CRUdJTg==, tls.key: LS0tLS1CRUdJTg==}\n---\n"
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: monitoring}\n"
+    "data: {app.yaml: 'level: info', LOG_LEVEL: debug}\n---\n"
+    "apiVersion: v1\nkind: LimitRange\nmetadata: {name: defaults, namespace: monitoring}\n"
+    "spec: {limits: [{type: Container, default: {cpu: 500m, memory: 256Mi}, defaultRequest: {cpu: "
+    "100m},"
+    " max: {cpu: '2'}}]}\n---\n"
+    "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: monitoring}\n"
+    "spec: {hard: {pods: '20', requests.cpu: '4', limits.memory: 8Gi, count/deployments.apps: "
+    "'5'}}\n---\n"
+    "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: local-1}\n"
+    "spec:\n  capacity: {storage: 20Gi}\n  accessModes: [ReadWriteOnce]\n  storageClassName: "
+    "local\n"
+    "  local: {path: /mnt/disk1}\n  nodeAffinity: {required: {nodeSelectorTerms: "
+    "[{matchExpressions:"
+    " [{key: kubernetes.io/hostname, operator: In, values: [pi-1]}]}]}}\n---\n"
+    "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: local-path}\n"
+    "provisioner: rancher.io/local-path\nvolumeBindingMode: WaitForFirstConsumer\n---\n"
+    "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: traefik}\n"
+    "spec: {controller: traefik.io/ingress-controller}\n---\n"
+    "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 100000\n"
+    "globalDefault: false\n---\n"
+    "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: pi-1, namespace: "
+    "kube-node-lease}\n"
+    "spec: {holderIdentity: pi-1, leaseDurationSeconds: 40}\n---\n"
+    "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: db-x1, namespace: "
+    "monitoring}\n"
+    "addressType: IPv4\nendpoints: [{addresses: [10.42.1.7], conditions: {ready: true}, nodeName: "
+    "pi-1}]\n"
+    "ports: [{name: pg, port: 5432}]\n---\n"
+    "apiVersion: v1\nkind: Node\nmetadata: {name: pi-1, labels: {kubernetes.io/arch: arm64}}\n"
+    "spec: {podCIDR: 10.42.1.0/24, podCIDRs: [10.42.1.0/24], taints: [{key: dedicated, value: db, "
+    "effect: NoSchedule}]}\n"
+    "status: {capacity: {cpu: '4', memory: 7936Mi, pods: '110'}}\n";
+
+TEST(validate_realistic_manifests_pass)
+{
+    ek_error_t *err = NULL;
+    ek_auto(json_t) docs = ek_yaml_to_json_docs(realistic, strlen(realistic), &err);
+    ASSERT_OK(docs ? 0 : -1, &err);
+    ASSERT_EQ(json_array_size(docs), 22);
+    size_t i;
+    json_t *doc;
+    json_array_foreach (docs, i, doc) {
+        const char *av = ek_json_str(doc, "apiVersion", NULL);
+        const char *slash = strchr(av, '/');
+        ek_autofree char *group = slash ? ek_xstrndup(av, (size_t)(slash - av)) : ek_xstrdup("");
+        const ek_resource_t *r = ek_resource_by_kind(group, NULL, ek_json_str(doc, "kind", NULL));
+        ASSERT_NOT_NULL(r);
+        ek_defaults_apply(r, doc);
+        ek_field_errors_t errs = { NULL, 0 };
+        if (ek_validate(r, doc, NULL, &errs) != 0) {
+            ek__test_fail(__FILE__, __LINE__, "%s %s: %s: %s", r->kind,
+                          ek_json_str(doc, "metadata", "name", NULL), errs.v[0].field,
+                          errs.v[0].message);
+        }
+    }
+}
