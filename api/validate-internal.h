@@ -21,6 +21,7 @@
 #define EK_FE_TOO_MANY      "FieldValueTooMany"
 #define EK_FE_NOT_FOUND     "FieldValueNotFound"
 #define EK_FE_INTERNAL      "InternalError"
+#define EK_FE_TYPE_INVALID  "FieldValueTypeInvalid"
 
 #define EK_MSG_NEGATIVE  "must be greater than or equal to 0"
 #define EK_MSG_IMMUTABLE "field is immutable"

@@ -27,6 +27,7 @@ static const char *type_string(const char *type)
         { EK_FE_TOO_MANY, "Too many" },
         { EK_FE_NOT_FOUND, "Not found" },
         { EK_FE_INTERNAL, "Internal error" },
+        { EK_FE_TYPE_INVALID, "Invalid value" },
     };
     for (size_t i = 0; i < EK_ARRAY_SIZE(names); i++) {
         if (strcmp(names[i].type, type) == 0) {
@@ -75,9 +76,10 @@ void ek_field_errors_add(ek_field_errors_t *e, const char *type, const char *fie
     }
     ek_autofree char *value = ek__go_json(bad_value);
     /* The public type strings are static; keep a pointer to our copy of the known ones. */
-    static const char *const known[] = { EK_FE_REQUIRED,  EK_FE_INVALID,   EK_FE_NOT_SUPPORTED,
-                                         EK_FE_DUPLICATE, EK_FE_FORBIDDEN, EK_FE_TOO_LONG,
-                                         EK_FE_TOO_MANY,  EK_FE_NOT_FOUND, EK_FE_INTERNAL };
+    static const char *const known[] = { EK_FE_REQUIRED,    EK_FE_INVALID,   EK_FE_NOT_SUPPORTED,
+                                         EK_FE_DUPLICATE,   EK_FE_FORBIDDEN, EK_FE_TOO_LONG,
+                                         EK_FE_TOO_MANY,    EK_FE_NOT_FOUND, EK_FE_INTERNAL,
+                                         EK_FE_TYPE_INVALID };
     const char *t = EK_FE_INVALID;
     for (size_t i = 0; type && i < EK_ARRAY_SIZE(known); i++) {
         if (strcmp(type, known[i]) == 0) {

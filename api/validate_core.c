@@ -84,8 +84,14 @@ void ek__v_configmap(ek_field_errors_t *e, const json_t *o, const json_t *old)
     }
     v_config_keys(e, bin, "binaryData");
     json_object_foreach ((json_t *)bin, k, v) {
-        size_t bad;
+        size_t bad = 0;
         long n = json_is_string(v) ? base64_decoded_len(json_string_value(v), &bad) : 0;
+        if (n < 0) {
+            /* Kubernetes rejects this while decoding the body (400); here it is a field error. */
+            ek_autofree char *p = ek__p("binaryData[%s]", k);
+            ek__fe_invalid_s(e, p, json_string_value(v), "illegal base64 data at input byte %zu",
+                             bad);
+        }
         total += n > 0 ? (size_t)n : 0;
     }
     if (total > MAX_SECRET_SIZE) {

@@ -1188,6 +1188,9 @@ TEST(validate_configmap_and_secret)
         "'[-._a-zA-Z0-9]+')");
     HAS(cm, INV, "data[..x]", "Invalid value: \"..x\": must not start with '..'");
     HAS(cm, INV, "data[ok]", "Invalid value: \"ok\": duplicate of key present in binaryData");
+    ek_autofree char *bin = check(
+        "", "ConfigMap", "metadata: {name: c, namespace: d}\nbinaryData: {b: 'a?=='}\n", NULL);
+    ONLY(bin, INV " binaryData[b]: Invalid value: \"a?==\": illegal base64 data at input byte 1\n");
     size_t big = 1024 * 1024 + 1;
     char *val = ek_xmalloc(big + 1);
     memset(val, 'x', big);
