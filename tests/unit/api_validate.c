@@ -1765,3 +1765,83 @@ TEST(validate_realistic_manifests_pass)
         }
     }
 }
+
+/* Replaces, one at a time, every member down to depth 4 with values of the wrong type. */
+static void mutate_and_validate(const ek_resource_t *r, json_t *root, json_t *node, int depth,
+                                size_t *runs)
+{
+    if (depth > 4 || !(json_is_object(node) || json_is_array(node))) {
+        return;
+    }
+    json_t *wrong[] = { json_string("x"), json_integer(-7), json_real(0.5), json_true(),
+                        json_null(),      json_array(),     json_object() };
+    size_t n = json_is_object(node) ? json_object_size(node) : json_array_size(node);
+    void *it = json_is_object(node) ? json_object_iter(node) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *key = it ? json_object_iter_key(it) : NULL;
+        json_t *orig = json_incref(key ? json_object_iter_value(it) : json_array_get(node, i));
+        for (size_t w = 0; w < EK_ARRAY_SIZE(wrong); w++) {
+            if (key) {
+                json_object_set(node, key, wrong[w]);
+            } else {
+                json_array_set(node, i, wrong[w]);
+            }
+            ek_auto(json_t) copy = json_deep_copy(root);
+            ek_defaults_apply(r, copy);
+            ek_field_errors_t errs = { NULL, 0 };
+            ek_validate(r, copy, NULL, &errs);
+            ek_validate(r, copy, root, &errs);
+            ek_field_errors_free(&errs);
+            (*runs)++;
+        }
+        if (key) {
+            json_object_set(node, key, orig);
+        } else {
+            json_array_set(node, i, orig);
+        }
+        mutate_and_validate(r, root, orig, depth + 1, runs);
+        json_decref(orig);
+        it = it ? json_object_iter_next(node, it) : NULL;
+    }
+    for (size_t w = 0; w < EK_ARRAY_SIZE(wrong); w++) {
+        json_decref(wrong[w]);
+    }
+}
+
+TEST_T(validate_survives_wrong_types, 240)
+{
+    ek_error_t *err = NULL;
+    ek_auto(json_t) docs = ek_yaml_to_json_docs(realistic, strlen(realistic), &err);
+    ASSERT_OK(docs ? 0 : -1, &err);
+    /* Add the richest pod and a few kinds not in the realistic set. */
+    json_array_append_new(
+        docs, yaml("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: d}\n"
+                   "spec:\n  containers:\n  - name: c\n    image: i\n"
+                   "    env: [{name: A, valueFrom: {fieldRef: {fieldPath: x}}}]\n"
+                   "    livenessProbe: {httpGet: {port: 1}}\n"
+                   "    resources: {limits: {cpu: '1'}}\n"
+                   "    volumeMounts: [{name: v, mountPath: /v}]\n"
+                   "  volumes: [{name: v, projected: {sources: [{secret: {name: s}}]}}]\n"
+                   "  affinity: {podAffinity: {requiredDuringSchedulingIgnoredDuringExecution:"
+                   " [{topologyKey: z}]}}\n"));
+    json_array_append_new(
+        docs, yaml("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j, namespace: d}\n"
+                   "spec: {selector: {matchLabels: {a: b}}, template: {spec: {containers:"
+                   " [{name: c, image: i}]}}}\n"));
+    json_array_append_new(docs,
+                          yaml("apiVersion: networking.k8s.io/v1\nkind: Ingress\n"
+                               "metadata: {name: i, namespace: d}\nspec: {rules: [{host: a.b, http:"
+                               " {paths: [{path: /, pathType: Prefix, backend: {service: {name: s,"
+                               " port: {number: 1}}}}]}}]}\n"));
+    size_t i, runs = 0;
+    json_t *doc;
+    json_array_foreach (docs, i, doc) {
+        const char *av = ek_json_str(doc, "apiVersion", NULL);
+        const char *slash = strchr(av, '/');
+        ek_autofree char *group = slash ? ek_xstrndup(av, (size_t)(slash - av)) : ek_xstrdup("");
+        const ek_resource_t *r = ek_resource_by_kind(group, NULL, ek_json_str(doc, "kind", NULL));
+        ASSERT_NOT_NULL(r);
+        mutate_and_validate(r, doc, doc, 0, &runs);
+    }
+    ASSERT_CMP(runs, >, 1000);
+}
