@@ -448,7 +448,7 @@ static void default_job(json_t *job)
     set_int_if_nil(spec, "parallelism", 1);
     set_int_if_nil(spec, "backoffLimit", ek__has(spec, "backoffLimitPerIndex") ? 2147483647 : 6);
     json_t *tlabels = ek__obj(ek__obj(ek__obj(spec, "template"), "metadata"), "labels");
-    if (tlabels && ek__len(ek__obj(job, "metadata"), "labels") == 0) {
+    if (tlabels && ek__validate_len(ek__obj(job, "metadata"), "labels") == 0) {
         json_object_set_new(obj_at(job, "metadata"), "labels", json_deep_copy(tlabels));
     }
     set_if_nil(spec, "completionMode", json_string("NonIndexed"));
@@ -496,9 +496,9 @@ static void default_service_ip_fields(json_t *spec)
     }
     bool headless = strcmp(ek__sstr(spec, "clusterIP"), "None") == 0;
     set_if_nil(spec, "ipFamilyPolicy",
-               json_string(headless && ek__len(spec, "selector") == 0 ? "RequireDualStack"
+               json_string(headless && ek__validate_len(spec, "selector") == 0 ? "RequireDualStack"
                                                                       : "SingleStack"));
-    if (ek__len(spec, "ipFamilies") == 0) {
+    if (ek__validate_len(spec, "ipFamilies") == 0) {
         json_t *fams = json_array();
         int fam = ek__ip_family(json_string_value(json_array_get(ek__arr(spec, "clusterIPs"), 0)));
         json_array_append_new(fams, json_string(fam == 6 ? "IPv6" : "IPv4"));
@@ -533,7 +533,7 @@ static void default_service(json_t *svc)
     const char *t = ek__sstr(spec, "type");
     bool lb = strcmp(t, "LoadBalancer") == 0, np = strcmp(t, "NodePort") == 0;
     bool cluster = strcmp(t, "ClusterIP") == 0;
-    if (lb || np || (cluster && ek__len(spec, "externalIPs") > 0)) {
+    if (lb || np || (cluster && ek__validate_len(spec, "externalIPs") > 0)) {
         set_str_if_empty(spec, "externalTrafficPolicy", "Cluster");
     }
     if (lb || np || cluster) {
@@ -684,7 +684,7 @@ static void default_hpa(json_t *hpa)
 {
     json_t *spec = obj_at(hpa, "spec");
     set_int_if_nil(spec, "minReplicas", 1);
-    if (ek__len(spec, "metrics") == 0) {
+    if (ek__validate_len(spec, "metrics") == 0) {
         json_object_set_new(spec, "metrics",
                             json_pack("[{sss{sss{sssi}}}]", "type", "Resource", "resource", "name",
                                       "cpu", "target", "type", "Utilization", "averageUtilization",
@@ -710,9 +710,9 @@ static void default_networkpolicy(json_t *np)
             }
         }
     }
-    if (ek__len(spec, "policyTypes") == 0) {
+    if (ek__validate_len(spec, "policyTypes") == 0) {
         json_t *t = json_pack("[s]", "Ingress");
-        if (ek__len(spec, "egress") > 0) {
+        if (ek__validate_len(spec, "egress") > 0) {
             json_array_append_new(t, json_string("Egress"));
         }
         json_object_set_new(spec, "policyTypes", t);
@@ -836,7 +836,7 @@ static void generate_job_selector(json_t *job)
         ek_json_set_str(ml, "batch.kubernetes.io/controller-uid", uid);
     }
     /* Kubernetes re-defaults the stored Job on every read, copying these labels up. */
-    if (ek__len(meta, "labels") == 0) {
+    if (ek__validate_len(meta, "labels") == 0) {
         json_object_set_new(meta, "labels", json_deep_copy(labels));
     }
 }

@@ -91,7 +91,7 @@ const char *ek__sstr(const json_t *o, const char *key);
 json_t *ek__obj(const json_t *o, const char *key);
 json_t *ek__arr(const json_t *o, const char *key);
 /* Number of elements of an array or object member, 0 otherwise. */
-size_t ek__len(const json_t *o, const char *key);
+size_t ek__validate_len(const json_t *o, const char *key);
 /* true and *out set when the member is an integer. */
 bool ek__int(const json_t *o, const char *key, long long *out);
 /* Integer member or def. */

@@ -504,7 +504,7 @@ json_t *ek__arr(const json_t *o, const char *key)
     return json_is_array(v) ? v : NULL;
 }
 
-size_t ek__len(const json_t *o, const char *key)
+size_t ek__validate_len(const json_t *o, const char *key)
 {
     json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
     return json_is_array(v) ? json_array_size(v) : json_is_object(v) ? json_object_size(v) : 0;

@@ -695,7 +695,7 @@ static void v_handler(ek_field_errors_t *e, const json_t *h, bool probe, const l
             ek__fe_forbidden(e, kp, "may not specify more than 1 handler type");
             continue;
         }
-        if (i == 0 && ek__len(x, "command") == 0) {
+        if (i == 0 && ek__validate_len(x, "command") == 0) {
             ek_autofree char *cp = ek__p("%s.command", kp);
             ek__fe_required(e, cp, "");
         } else if (i == 1) {

@@ -414,7 +414,7 @@ static void v_data_source(ek_field_errors_t *e, const json_t *ds, const char *pa
 
 void ek__v_pvc_spec(ek_field_errors_t *e, const json_t *spec, const char *path)
 {
-    if (ek__len(spec, "accessModes") == 0) {
+    if (ek__validate_len(spec, "accessModes") == 0) {
         ek_autofree char *am = ek__p("%s.accessModes", path);
         ek__fe_required(e, am, "at least 1 access mode is required");
     }
@@ -837,7 +837,7 @@ static void v_limit_item(ek_field_errors_t *e, const json_t *item, json_t *types
     if (strcmp(type, "Pod") == 0) {
         static const char *const forbidden[] = { "default", "defaultRequest" };
         for (size_t f = 0; f < EK_ARRAY_SIZE(forbidden); f++) {
-            if (ek__len(item, forbidden[f]) > 0) {
+            if (ek__validate_len(item, forbidden[f]) > 0) {
                 ek_autofree char *fp = ek__p("%s.%s", ip, forbidden[f]);
                 ek__fe_forbidden(e, fp, "may not be specified when `type` is 'Pod'");
             }

@@ -71,7 +71,7 @@ void ek__v_annotations(ek_field_errors_t *e, const json_t *map, const char *path
 static void v_selector_requirement(ek_field_errors_t *e, const json_t *r, const char *path)
 {
     const char *op = ek__sstr(r, "operator");
-    size_t nvals = ek__len(r, "values");
+    size_t nvals = ek__validate_len(r, "values");
     ek_autofree char *vpath = ek__p("%s.values", path);
     if (strcmp(op, "In") == 0 || strcmp(op, "NotIn") == 0) {
         if (nvals == 0) {

@@ -183,7 +183,7 @@ static void v_ingress_spec(ek_field_errors_t *e, const json_t *spec)
         if (!http) {
             continue;
         }
-        if (ek__len(http, "paths") == 0) {
+        if (ek__validate_len(http, "paths") == 0) {
             ek_autofree char *pp = ek__p("spec.rules[%zu].http.paths", i);
             ek__fe_required(e, pp, "");
         }
@@ -402,7 +402,7 @@ void ek__v_networkpolicy(ek_field_errors_t *e, const json_t *o, const json_t *ol
 static void v_policy_rule(ek_field_errors_t *e, const json_t *r, bool namespaced, const char *path)
 {
     ek_autofree char *vp = ek__p("%s.verbs", path);
-    if (ek__len(r, "verbs") == 0) {
+    if (ek__validate_len(r, "verbs") == 0) {
         ek__fe_required(e, vp, "verbs must contain at least one value");
     }
     const json_t *urls = ek__arr(r, "nonResourceURLs");
@@ -411,21 +411,21 @@ static void v_policy_rule(ek_field_errors_t *e, const json_t *r, bool namespaced
         if (namespaced) {
             ek__fe_invalid_j(e, up, urls, "namespaced rules cannot apply to non-resource URLs");
         }
-        if (ek__len(r, "apiGroups") || ek__len(r, "resources") || ek__len(r, "resourceNames")) {
+        if (ek__validate_len(r, "apiGroups") || ek__validate_len(r, "resources") || ek__validate_len(r, "resourceNames")) {
             ek__fe_invalid_j(e, up, urls,
                              "rules cannot apply to both regular resources and non-resource URLs");
         }
         return;
     }
-    if (ek__len(r, "apiGroups") == 0) {
+    if (ek__validate_len(r, "apiGroups") == 0) {
         ek_autofree char *p = ek__p("%s.apiGroups", path);
         ek__fe_required(e, p, "resource rules must supply at least one api group");
     }
-    if (ek__len(r, "resources") == 0) {
+    if (ek__validate_len(r, "resources") == 0) {
         ek_autofree char *p = ek__p("%s.resources", path);
         ek__fe_required(e, p, "resource rules must supply at least one resource");
     }
-    if (ek__len(r, "resourceNames") > 0 && ek__len(r, "resources") > 1) {
+    if (ek__validate_len(r, "resourceNames") > 0 && ek__validate_len(r, "resources") > 1) {
         ek_autofree char *p = ek__p("%s.resourceNames", path);
         ek__fe_required(e, p, "resource names cannot apply to multiple resources");
     }
@@ -660,7 +660,7 @@ void ek__v_storageclass(ek_field_errors_t *e, const json_t *o, const json_t *old
         }
         total += strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
     }
-    if (ek__len(o, "parameters") > 512) {
+    if (ek__validate_len(o, "parameters") > 512) {
         ek__fe_too_long(e, "parameters", 512);
     }
     if (total > 256 * 1024) {
@@ -738,7 +738,7 @@ void ek__v_endpointslice(ek_field_errors_t *e, const json_t *o, const json_t *ol
     json_t *ep, *a;
     json_array_foreach (ek__arr(o, "endpoints"), i, ep) {
         ek_autofree char *ap = ek__p("endpoints[%zu].addresses", i);
-        size_t n = ek__len(ep, "addresses");
+        size_t n = ek__validate_len(ep, "addresses");
         if (n == 0) {
             ek__fe_required(e, ap, "must contain at least 1 address");
         } else if (n > 100) {
@@ -1021,7 +1021,7 @@ static void v_csr_usages(ek_field_errors_t *e, const json_t *spec)
                                           "signing",
                                           "timestamping",
                                           NULL };
-    if (ek__len(spec, "usages") == 0) {
+    if (ek__validate_len(spec, "usages") == 0) {
         ek__fe_required(e, "spec.usages", "");
     }
     ek_auto(json_t) seen = json_object();

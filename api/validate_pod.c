@@ -319,7 +319,7 @@ static void v_node_selector_requirement(ek_field_errors_t *e, const json_t *r, b
                                         const char *path)
 {
     const char *op = ek__sstr(r, "operator");
-    size_t n = ek__len(r, "values");
+    size_t n = ek__validate_len(r, "values");
     ek_autofree char *vp = ek__p("%s.values", path);
     if (strcmp(op, "In") == 0 || strcmp(op, "NotIn") == 0) {
         if (n == 0) {
@@ -358,7 +358,7 @@ static void v_node_field_requirement(ek_field_errors_t *e, const json_t *r, cons
 {
     const char *op = ek__sstr(r, "operator");
     if (strcmp(op, "In") == 0 || strcmp(op, "NotIn") == 0) {
-        if (ek__len(r, "values") != 1) {
+        if (ek__validate_len(r, "values") != 1) {
             ek_autofree char *vp = ek__p("%s.values", path);
             ek__fe_required(e, vp,
                             "must be only one value when `operator` is 'In' or 'NotIn' for node "
@@ -541,7 +541,7 @@ static void v_dns_config(ek_field_errors_t *e, const json_t *spec, const char *p
         ek__fe_required(e, path, "must provide `dnsConfig` when `dnsPolicy` is None");
         return;
     }
-    if (none && ek__len(dc, "nameservers") == 0) {
+    if (none && ek__validate_len(dc, "nameservers") == 0) {
         ek__fe_required(e, nsp,
                         "must provide at least one DNS nameserver when `dnsPolicy` is None");
         return;
@@ -829,7 +829,7 @@ void ek__v_pod_template(ek_field_errors_t *e, const json_t *tmpl, const char *pa
     const json_t *spec = ek__obj(tmpl, "spec");
     ek_autofree char *sp = ek__p("%s.spec", path);
     v_pod_spec(e, spec, false, sp);
-    if (ek__len(spec, "ephemeralContainers") > 0) {
+    if (ek__validate_len(spec, "ephemeralContainers") > 0) {
         ek_autofree char *ep = ek__p("%s.spec.ephemeralContainers", path);
         ek__fe_forbidden(e, ep, "ephemeral containers not allowed in pod template");
     }
@@ -1062,7 +1062,7 @@ static void v_pod_spec_unchanged(ek_field_errors_t *e, const json_t *ns, const j
         ek__int(m, "terminationGracePeriodSeconds", &mg) && mg == 1) {
         copy_member(m, os, "terminationGracePeriodSeconds");
     }
-    if (ek__len(os, "schedulingGates") > 0) {
+    if (ek__validate_len(os, "schedulingGates") > 0) {
         copy_member(m, os, "nodeSelector"); /* gated pods may add node selectors */
     }
     if (ek__equal(m, os)) {
@@ -1103,10 +1103,10 @@ void ek__v_pod(ek_field_errors_t *e, const json_t *pod, const json_t *old)
     }
     v_pod_metadata_and_spec(e, pod);
     const json_t *spec = ek__obj(pod, "spec");
-    if (ek__len(spec, "ephemeralContainers") > 0) {
+    if (ek__validate_len(spec, "ephemeralContainers") > 0) {
         ek__fe_forbidden(e, "spec.ephemeralContainers", "cannot be set on create");
     }
-    if (*ek__sstr(spec, "nodeName") && ek__len(spec, "schedulingGates") > 0) {
+    if (*ek__sstr(spec, "nodeName") && ek__validate_len(spec, "schedulingGates") > 0) {
         ek__fe_forbidden(e, "spec.nodeName",
                          "cannot be set until all schedulingGates have been cleared");
     }

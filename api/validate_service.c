@@ -88,7 +88,7 @@ static bool externally_accessible(const json_t *spec)
 {
     const char *t = ek__sstr(spec, "type");
     return strcmp(t, "LoadBalancer") == 0 || strcmp(t, "NodePort") == 0 ||
-           (strcmp(t, "ClusterIP") == 0 && ek__len(spec, "externalIPs") > 0);
+           (strcmp(t, "ClusterIP") == 0 && ek__validate_len(spec, "externalIPs") > 0);
 }
 
 static bool needs_health_check(const json_t *spec)
@@ -166,7 +166,7 @@ static void v_type_specific(ek_field_errors_t *e, const json_t *spec)
         if (json_array_size(ips) > 0) {
             ek__fe_forbidden(e, "spec.clusterIPs", "may not be set for ExternalName services");
         }
-        if (ek__len(spec, "ipFamilies") > 0) {
+        if (ek__validate_len(spec, "ipFamilies") > 0) {
             ek__fe_forbidden(e, "spec.ipFamilies", "may not be set for ExternalName services");
         }
         if (ek__has(spec, "ipFamilyPolicy")) {
@@ -635,7 +635,7 @@ void ek__v_endpoints(ek_field_errors_t *e, const json_t *o, const json_t *old)
     json_t *ss, *x;
     json_array_foreach (ek__arr(o, "subsets"), i, ss) {
         ek_autofree char *sp = ek__p("subsets[%zu]", i);
-        if (ek__len(ss, "addresses") == 0 && ek__len(ss, "notReadyAddresses") == 0) {
+        if (ek__validate_len(ss, "addresses") == 0 && ek__validate_len(ss, "notReadyAddresses") == 0) {
             ek__fe_required(e, sp, "must specify `addresses` or `notReadyAddresses`");
         }
         json_array_foreach (ek__arr(ss, "addresses"), j, x) {
@@ -648,7 +648,7 @@ void ek__v_endpoints(ek_field_errors_t *e, const json_t *o, const json_t *old)
         }
         json_array_foreach (ek__arr(ss, "ports"), j, x) {
             ek_autofree char *p = ek__p("%s.ports[%zu]", sp, j);
-            v_endpoint_port(e, x, ek__len(ss, "ports") > 1, p);
+            v_endpoint_port(e, x, ek__validate_len(ss, "ports") > 1, p);
         }
     }
 }
