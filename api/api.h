@@ -429,7 +429,8 @@ const char *ek_verb_name(unsigned verb);
 typedef struct ek_field_error {
     const char *type;  /* cause reason: "FieldValueRequired", "FieldValueInvalid",
                           "FieldValueNotSupported", "FieldValueDuplicate", "FieldValueForbidden",
-                          "FieldValueTooLong", "FieldValueTooMany", "InternalError" */
+                          "FieldValueTooLong", "FieldValueTooMany", "FieldValueNotFound",
+                          "InternalError" */
     char *field;       /* "spec.template.spec.containers[0].name" */
     char *message;     /* cause message: "Required value", "Invalid value: \"x\": must be ..." */
 } ek_field_error_t;
@@ -439,7 +440,12 @@ typedef struct ek_field_errors {
     size_t n;
 } ek_field_errors_t;
 
-/* Adds an error; message is built from the type and detail like field.Error.ErrorBody(). */
+/*
+ * Adds an error; message is built from the type and detail like field.Error.ErrorBody(): the
+ * bad value is printed (Go style: strings quoted, numbers plain, string maps and lists as
+ * map[string]string{...} / []string{...}, NULL as null) except for Required, Forbidden,
+ * TooLong and InternalError. Unknown type strings are recorded as FieldValueInvalid.
+ */
 void ek_field_errors_add(ek_field_errors_t *e, const char *type, const char *field,
                          const json_t *bad_value, const char *detail_fmt, ...) EK_PRINTF(5, 6);
 void ek_field_errors_free(ek_field_errors_t *e);
@@ -450,10 +456,21 @@ void ek_field_errors_free(ek_field_errors_t *e);
  */
 void ek_defaults_apply(const ek_resource_t *r, json_t *obj);
 /*
+ * The object-model half of kube-apiserver's PrepareForCreate, to run after the server has set
+ * metadata.uid (and generated a name) and before ek_validate. Today only Jobs need it: unless
+ * spec.manualSelector is true, the pod template gets the controller-uid and job-name labels
+ * (batch.kubernetes.io/ and legacy spellings) and spec.selector gets
+ * batch.kubernetes.io/controller-uid=<uid>, as validation requires. No-op for other kinds.
+ */
+void ek_defaults_prepare_create(const ek_resource_t *r, json_t *obj);
+/*
  * Validates obj (after defaulting) as Kubernetes 1.32 does for this kind: names (DNS-1123
  * rules per kind), metadata (labels, annotations, ownerReferences, finalizers), and the kind's
  * spec rules. old is the stored object on update (immutable fields), NULL on create. Errors
- * are appended to out in Kubernetes' order. Returns the number of errors.
+ * are appended to out in Kubernetes' order. Returns the number of errors. As kube-apiserver,
+ * the caller first generates names (generateName) and, on update, keeps the system fields of
+ * old (uid, creationTimestamp, deletionTimestamp, deletionGracePeriodSeconds) and carries
+ * metadata.resourceVersion; pod bindings and status writes are not pod spec updates.
  */
 int ek_validate(const ek_resource_t *r, const json_t *obj, const json_t *old,
                 ek_field_errors_t *out);

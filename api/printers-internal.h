@@ -80,7 +80,7 @@ int64_t ek__sub_ns(const struct timespec *to, const struct timespec *from);
 /* s, or def when s is NULL or empty. */
 const char *ek__or(const char *s, const char *def);
 /* Number of members of an object or elements of an array; 0 for anything else. */
-size_t ek__len(const json_t *v);
+size_t ek__printer_len(const json_t *v);
 /* True when metadata.deletionTimestamp is set. */
 bool ek__deleting(const json_t *obj);
 /*

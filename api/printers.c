@@ -293,7 +293,7 @@ const char *ek__or(const char *s, const char *def)
     return s && *s ? s : def;
 }
 
-size_t ek__len(const json_t *v)
+size_t ek__printer_len(const json_t *v)
 {
     if (json_is_array(v)) {
         return json_array_size(v);
@@ -370,7 +370,7 @@ char *ek__join_sorted_unique(const char **v, size_t n, const char *sep)
 
 char *ek__lb_ingress(const json_t *ingress)
 {
-    ek_autofree const char **v = ek_xcalloc(ek__len(ingress) + 1, sizeof(*v));
+    ek_autofree const char **v = ek_xcalloc(ek__printer_len(ingress) + 1, sizeof(*v));
     size_t i, n = 0;
     const json_t *in;
     json_array_foreach (ingress, i, in) {
@@ -389,7 +389,7 @@ char *ek__lb_ingress(const json_t *ingress)
 
 char *ek__format_labels(const json_t *labels)
 {
-    size_t n = ek__len(labels);
+    size_t n = ek__printer_len(labels);
     if (!json_is_object(labels) || n == 0) {
         return ek_xstrdup("<none>");
     }
@@ -517,7 +517,7 @@ static char *expression(const json_t *expr)
     if (values && !json_is_array(values) && !json_is_null(values)) {
         return NULL;
     }
-    size_t n = ek__len(values);
+    size_t n = ek__printer_len(values);
     ek_autofree const char **vals = ek_xcalloc(n ? n : 1, sizeof(*vals));
     for (size_t i = 0; i < n; i++) {
         vals[i] = json_string_value(json_array_get(values, i));
@@ -560,8 +560,8 @@ static bool collect_requirements(const json_t *sel, struct requirement *r, size_
 
 char *ek__selector_string(const json_t *sel)
 {
-    size_t cap = ek__len(ek_json_path(sel, "matchLabels", NULL)) +
-                 ek__len(ek_json_path(sel, "matchExpressions", NULL));
+    size_t cap = ek__printer_len(ek_json_path(sel, "matchLabels", NULL)) +
+                 ek__printer_len(ek_json_path(sel, "matchExpressions", NULL));
     if (cap == 0) {
         return ek_xstrdup(""); /* nil selects nothing, empty everything: both print as "" */
     }

@@ -283,7 +283,7 @@ static void cronjob_row(const json_t *cj, time_t now, json_t *cells)
     /* A string even though the column says boolean, as upstream prints it. */
     ek__cell_str(cells,
                  json_is_boolean(suspend) ? (json_is_true(suspend) ? "True" : "False") : "<unset>");
-    ek__cell_int(cells, (long long)ek__len(ek_json_path(cj, "status", "active", NULL)));
+    ek__cell_int(cells, (long long)ek__printer_len(ek_json_path(cj, "status", "active", NULL)));
     if (json_is_string(last)) {
         ek__cell_since(cells, last, now);
     } else {
@@ -406,7 +406,7 @@ static char *hpa_targets(const json_t *hpa)
 {
     const json_t *specs = ek_json_path(hpa, "spec", "metrics", NULL);
     const json_t *statuses = ek_json_path(hpa, "status", "currentMetrics", NULL);
-    size_t n = ek__len(specs);
+    size_t n = ek__printer_len(specs);
     if (n == 0) {
         return json_is_array(specs) ? ek_xstrdup("<none>") : hpa_v1_targets(hpa);
     }

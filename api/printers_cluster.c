@@ -42,7 +42,7 @@ static void ingress_hosts_cell(json_t *cells, const json_t *ing)
     if (listed == 0) {
         ek__cell_str(cells, "*");
     } else if (more) {
-        ek__cell_strf(cells, "%s + %zu more...", b.data, ek__len(rules) - MAX_LISTED);
+        ek__cell_strf(cells, "%s + %zu more...", b.data, ek__printer_len(rules) - MAX_LISTED);
     } else {
         ek__cell_str(cells, b.data);
     }
@@ -55,7 +55,7 @@ static void ingress_row(const json_t *ing, time_t now, json_t *cells)
     ingress_hosts_cell(cells, ing);
     ek__cell_take(cells,
                   ek__lb_ingress(ek_json_path(ing, "status", "loadBalancer", "ingress", NULL)));
-    ek__cell_str(cells, ek__len(ek_json_path(ing, "spec", "tls", NULL)) ? "80, 443" : "80");
+    ek__cell_str(cells, ek__printer_len(ek_json_path(ing, "spec", "tls", NULL)) ? "80, 443" : "80");
     ek__cell_age(cells, ing, now);
 }
 
@@ -306,7 +306,7 @@ static const ek_column_t csinode_columns[] = {
 static void csinode_row(const json_t *cn, time_t now, json_t *cells)
 {
     ek__cell_name(cells, cn);
-    ek__cell_int(cells, (long long)ek__len(ek_json_path(cn, "spec", "drivers", NULL)));
+    ek__cell_int(cells, (long long)ek__printer_len(ek_json_path(cn, "spec", "drivers", NULL)));
     ek__cell_age(cells, cn, now);
 }
 
@@ -457,7 +457,7 @@ static const ek_column_t webhook_columns[] = {
 static void webhook_row(const json_t *wh, time_t now, json_t *cells)
 {
     ek__cell_name(cells, wh);
-    ek__cell_int(cells, (long long)ek__len(ek_json_path(wh, "webhooks", NULL)));
+    ek__cell_int(cells, (long long)ek__printer_len(ek_json_path(wh, "webhooks", NULL)));
     ek__cell_age(cells, wh, now);
 }
 

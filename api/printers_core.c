@@ -58,7 +58,7 @@ static void node_roles_cell(json_t *cells, const json_t *node)
 {
     const json_t *labels = ek_json_path(node, "metadata", "labels", NULL);
     static const char prefix[] = "node-role.kubernetes.io/";
-    ek_autofree const char **roles = ek_xcalloc(ek__len(labels) + 1, sizeof(*roles));
+    ek_autofree const char **roles = ek_xcalloc(ek__printer_len(labels) + 1, sizeof(*roles));
     size_t n = 0;
     const char *key;
     const json_t *v;
@@ -136,7 +136,7 @@ static const ek_column_t service_columns[] = {
 static char *external_ips(const json_t *svc, const char *none)
 {
     const json_t *ips = ek_json_path(svc, "spec", "externalIPs", NULL);
-    if (ek__len(ips) == 0) {
+    if (ek__printer_len(ips) == 0) {
         return none ? ek_xstrdup(none) : NULL;
     }
     ek_buf_t b = EK_BUF_INIT;
@@ -196,7 +196,7 @@ static const char *cluster_ip(const json_t *svc)
         return ip;
     }
     const json_t *ips = ek_json_path(svc, "spec", "clusterIPs", NULL);
-    if (ek__len(ips) == 0) {
+    if (ek__printer_len(ips) == 0) {
         return "<none>";
     }
     return ek__or(json_string_value(json_array_get(ips, 0)), "");
@@ -255,15 +255,15 @@ static void endpoints_subset(struct listing *l, const json_t *ss)
     const json_t *ports = ek_json_path(ss, "ports", NULL);
     size_t i, j;
     const json_t *a, *p;
-    if (ek__len(ports) == 0) {
-        l->total += ek__len(addrs);
+    if (ek__printer_len(ports) == 0) {
+        l->total += ek__printer_len(addrs);
         json_array_foreach (addrs, i, a) {
             listing_add(l, ek__or(ek_json_str(a, "ip", NULL), ""), 0, false);
         }
         return;
     }
     json_array_foreach (ports, j, p) {
-        l->total += ek__len(addrs);
+        l->total += ek__printer_len(addrs);
         json_array_foreach (addrs, i, a) {
             listing_add(l, ek__or(ek_json_str(a, "ip", NULL), ""), ek_json_int(p, 0, "port", NULL),
                         true);
@@ -275,7 +275,7 @@ static void endpoints_row(const json_t *ep, time_t now, json_t *cells)
 {
     const json_t *subsets = ek_json_path(ep, "subsets", NULL);
     ek__cell_name(cells, ep);
-    if (ek__len(subsets) == 0) {
+    if (ek__printer_len(subsets) == 0) {
         ek__cell_str(cells, "<none>");
     } else {
         struct listing l = { .text = EK_BUF_INIT };
@@ -307,8 +307,8 @@ static const ek_column_t configmap_columns[] = {
 static void configmap_row(const json_t *cm, time_t now, json_t *cells)
 {
     ek__cell_name(cells, cm);
-    ek__cell_int(cells, (long long)(ek__len(ek_json_path(cm, "data", NULL)) +
-                                    ek__len(ek_json_path(cm, "binaryData", NULL))));
+    ek__cell_int(cells, (long long)(ek__printer_len(ek_json_path(cm, "data", NULL)) +
+                                    ek__printer_len(ek_json_path(cm, "binaryData", NULL))));
     ek__cell_age(cells, cm, now);
 }
 
@@ -325,7 +325,7 @@ static void secret_row(const json_t *secret, time_t now, json_t *cells)
 {
     ek__cell_name(cells, secret);
     ek__cell_str(cells, ek_json_str(secret, "type", NULL));
-    ek__cell_int(cells, (long long)ek__len(ek_json_path(secret, "data", NULL)));
+    ek__cell_int(cells, (long long)ek__printer_len(ek_json_path(secret, "data", NULL)));
     ek__cell_age(cells, secret, now);
 }
 
@@ -340,7 +340,7 @@ static const ek_column_t serviceaccount_columns[] = {
 static void serviceaccount_row(const json_t *sa, time_t now, json_t *cells)
 {
     ek__cell_name(cells, sa);
-    ek__cell_int(cells, (long long)ek__len(ek_json_path(sa, "secrets", NULL)));
+    ek__cell_int(cells, (long long)ek__printer_len(ek_json_path(sa, "secrets", NULL)));
     ek__cell_age(cells, sa, now);
 }
 
@@ -609,7 +609,7 @@ static void resourcequota_row(const json_t *rq, time_t now, json_t *cells)
 {
     const json_t *hard = ek_json_path(rq, "status", "hard", NULL);
     const json_t *used = ek_json_path(rq, "status", "used", NULL);
-    ek_autofree const char **names = ek_xcalloc(ek__len(hard) + 1, sizeof(*names));
+    ek_autofree const char **names = ek_xcalloc(ek__printer_len(hard) + 1, sizeof(*names));
     size_t n = 0;
     const char *key;
     const json_t *v;

@@ -122,7 +122,7 @@ static bool scan_init_containers(struct pod_state *ps, const json_t *pod)
             set_reason(ps, "Init:", waiting);
         } else {
             ek_buf_reset(&ps->reason);
-            ek_buf_printf(&ps->reason, "Init:%zu/%zu", i, ek__len(specs));
+            ek_buf_printf(&ps->reason, "Init:%zu/%zu", i, ek__printer_len(specs));
         }
         return true;
     }
@@ -149,7 +149,7 @@ static void scan_containers(struct pod_state *ps, const json_t *pod)
     const json_t *list = ek_json_path(pod, "status", "containerStatuses", NULL);
     bool running = false;
     ps->all = ps->sidecar;
-    for (size_t i = ek__len(list); i-- > 0;) {
+    for (size_t i = ek__printer_len(list); i-- > 0;) {
         const json_t *st = json_array_get(list, i);
         const char *waiting = ek_json_str(st, "state", "waiting", "reason", NULL);
         const json_t *term = ek_json_path(st, "state", "terminated", NULL);
@@ -222,7 +222,7 @@ static const char *pod_ip(const json_t *pod)
 static void readiness_gates_cell(json_t *cells, const json_t *pod)
 {
     const json_t *gates = ek_json_path(pod, "spec", "readinessGates", NULL);
-    if (ek__len(gates) == 0) {
+    if (ek__printer_len(gates) == 0) {
         ek__cell_str(cells, "<none>");
         return;
     }
@@ -232,7 +232,7 @@ static void readiness_gates_cell(json_t *cells, const json_t *pod)
     json_array_foreach (gates, i, g) {
         n += ek__cond_true(conds, ek_json_str(g, "conditionType", NULL)) ? 1 : 0;
     }
-    ek__cell_strf(cells, "%zu/%zu", n, ek__len(gates));
+    ek__cell_strf(cells, "%zu/%zu", n, ek__printer_len(gates));
 }
 
 static void pod_row(const json_t *pod, time_t now, json_t *cells)
@@ -241,7 +241,7 @@ static void pod_row(const json_t *pod, time_t now, json_t *cells)
     const json_t *inits = ek_json_path(pod, "spec", "initContainers", NULL);
     size_t i;
     const json_t *c;
-    ps.total = (int)ek__len(ek_json_path(pod, "spec", "containers", NULL));
+    ps.total = (int)ek__printer_len(ek_json_path(pod, "spec", "containers", NULL));
     json_array_foreach (inits, i, c) {
         ps.total += restartable(c) ? 1 : 0;
     }
