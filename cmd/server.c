@@ -108,8 +108,8 @@ static int parse_range(const char *s, int *lo, int *hi, ek_error_t **err)
 static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **tls_out,
                  ek_error_t **err)
 {
-    mode_t mode;
-    int lo, hi;
+    mode_t mode = 0600;
+    int lo = 30000, hi = 32767;
     if (parse_mode(kubeconfig_mode, &mode, err) < 0 || parse_range(node_port_range, &lo, &hi, err) < 0) {
         return -1;
     }

@@ -228,7 +228,6 @@ int strategy_prepare_create(ek_apiserver_t *s, const ek_resource_t *res, json_t 
 int strategy_prepare_update(ek_apiserver_t *s, const ek_resource_t *res, json_t *obj,
                             const json_t *old, ek_error_t **err);
 bool strategy_is_heartbeat(const ek_resource_t *res, const json_t *obj, const json_t *old);
-int job_prepare_create(json_t *job, ek_error_t **err);
 const char *pod_qos_class(const json_t *pod);
 void new_uid(char out[static 37]);
 void generate_name_suffix(char out[static 6]);

@@ -207,7 +207,7 @@ static json_t *op(const ek_resource_t *r, const char *action, const char *verb_d
 
 static void add_paths(json_t *paths, const ek_resource_t *r, const char *kind_ref)
 {
-    char base[256], item[300], coll[300];
+    char base[256], item[600], coll[512];
     if (*r->group) {
         snprintf(base, sizeof(base), "/apis/%s/%s", r->group, r->version);
     } else {

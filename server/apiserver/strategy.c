@@ -305,29 +305,6 @@ static int prepare_service(ek_apiserver_t *s, json_t *obj, const json_t *old, ek
     return rc;
 }
 
-/* ---- Jobs: the generated selector (unless spec.manualSelector) ---- */
-
-int job_prepare_create(json_t *job, ek_error_t **err)
-{
-    EK_UNUSED(err);
-    json_t *spec = ek_json_obj_ensure(job, "spec");
-    if (ek_json_bool(spec, 0, "manualSelector", NULL)) {
-        return 0;
-    }
-    const char *uid = ek_json_str(job, "metadata", "uid", NULL);
-    const char *name = ek_json_str(job, "metadata", "name", NULL);
-    json_t *tmd = ek_json_obj_ensure(ek_json_obj_ensure(spec, "template"), "metadata");
-    json_t *labels = ek_json_obj_ensure(tmd, "labels");
-    ek_json_set_str(labels, "batch.kubernetes.io/controller-uid", uid);
-    ek_json_set_str(labels, "batch.kubernetes.io/job-name", name);
-    ek_json_set_str(labels, "controller-uid", uid);
-    ek_json_set_str(labels, "job-name", name);
-    json_object_set_new(spec, "selector",
-                        json_pack("{s:{s:s}}", "matchLabels",
-                                  "batch.kubernetes.io/controller-uid", uid));
-    return 0;
-}
-
 /* ---- hooks ---- */
 
 int strategy_prepare_create(ek_apiserver_t *s, const ek_resource_t *res, json_t *obj,
@@ -360,7 +337,8 @@ int strategy_prepare_create(ek_apiserver_t *s, const ek_resource_t *res, json_t 
         return prepare_service(s, obj, NULL, err);
     }
     if (is(res, "batch", "Job")) {
-        return job_prepare_create(obj, err);
+        /* The generated selector and pod labels come from the uid set just before. */
+        ek_defaults_prepare_create(res, obj);
     }
     return 0;
 }

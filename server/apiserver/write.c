@@ -280,8 +280,8 @@ static int merge_update(apireq_t *r, json_t *obj, const json_t *old, ek_error_t 
         /* Namespace finalize: only spec.finalizers may change. */
         json_t *fins = ek_json_path(obj, "spec", "finalizers", NULL);
         json_t *merged = json_deep_copy(old);
-        json_object_set(ek_json_obj_ensure(merged, "spec"), "finalizers",
-                        fins ? fins : json_array());
+        json_object_set_new(ek_json_obj_ensure(merged, "spec"), "finalizers",
+                            fins ? json_incref(fins) : json_array());
         json_object_clear(obj);
         json_object_update(obj, merged);
         json_decref(merged);
@@ -291,18 +291,25 @@ static int merge_update(apireq_t *r, json_t *obj, const json_t *old, ek_error_t 
         /* Status writes change the status and nothing else. */
         json_t *status = json_object_get(obj, "status");
         json_t *merged = json_deep_copy(old);
-        json_object_set(merged, "status", status ? status : json_object());
-        const char *rv = ek_json_str(md, "resourceVersion", NULL);
+        json_object_set_new(merged, "status", status ? json_incref(status) : json_object());
+        ek_autofree char *rv = ek_json_str(md, "resourceVersion", NULL)
+                                   ? ek_xstrdup(ek_json_str(md, "resourceVersion", NULL))
+                                   : NULL;
         json_object_clear(obj);
         json_object_update(obj, merged);
         json_decref(merged);
         md = ek_json_obj_ensure(obj, "metadata");
-        if (rv) {
+        if (rv && *rv) {
             ek_json_set_str(md, "resourceVersion", rv);
-        } else {
-            json_object_del(md, "resourceVersion");
         }
         return 0;
+    }
+    /* An unconditional update is validated as an update of the current version. */
+    if (!ek_json_str(md, "resourceVersion", NULL) || !*ek_json_str(md, "resourceVersion", NULL)) {
+        json_t *orv = json_object_get(omd, "resourceVersion");
+        if (orv) {
+            json_object_set(md, "resourceVersion", orv);
+        }
     }
     static const char *const keep[] = { "name", "namespace", "uid", "creationTimestamp",
                                         "deletionTimestamp", "deletionGracePeriodSeconds",
