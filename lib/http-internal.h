@@ -111,6 +111,10 @@ const char *ek__hdrs_get(const ek_http_header_t *list, size_t n, const char *nam
 /* True if the comma-separated header value list contains token (case-insensitive). */
 bool ek__header_has_token(const char *value, const char *token);
 
+/* Serves an already-connected stream socket as if accepted (fuzzing, socket activation).
+ * The server owns fd from here on, also on failure. */
+int ek__http_server_adopt(ek_http_server_t *srv, int fd, ek_error_t **err);
+
 /* Shared http_parser setup: the library's own header cap is process-wide, so we lift it once
  * and count header bytes ourselves per server. */
 void ek__http_parser_global_init(void);

@@ -204,6 +204,9 @@ const char *ek_http_response_header(const ek_http_response_t *r, const char *nam
 
 void ek__hdrs_field(ek__hdrs_t *h, const char *at, size_t len)
 {
+    if (h->list) {
+        return; /* a trailer after a chunked body: not kept */
+    }
     if (h->n == 0 || h->in_value) {
         if (h->n == h->cap) {
             h->cap = h->cap ? h->cap * 2 : 16;
@@ -222,7 +225,7 @@ void ek__hdrs_field(ek__hdrs_t *h, const char *at, size_t len)
 
 void ek__hdrs_value(ek__hdrs_t *h, const char *at, size_t len)
 {
-    if (h->n == 0) {
+    if (h->n == 0 || h->list) {
         return;
     }
     if (!h->in_value) {

@@ -533,12 +533,9 @@ static void run_stash(struct ek_conn *c)
 
 /* ---- server ---- */
 
-static void on_connection(uv_stream_t *l, int status)
+/* A new connection: registers it and returns it with its handles initialized. */
+static struct ek_conn *conn_new(ek_http_server_t *srv)
 {
-    ek_http_server_t *srv = l->data;
-    if (status < 0 || srv->closing) {
-        return;
-    }
     struct ek_conn *c = ek_new(struct ek_conn);
     c->srv = srv;
     ek__sock_init(&c->sock, srv->loop, &conn_ops, srv->rbuf, srv->tls);
@@ -548,17 +545,50 @@ static void on_connection(uv_stream_t *l, int status)
     }
     srv->conns = c;
     srv->n_conns++;
+    return c;
+}
+
+static void conn_begin(struct ek_conn *c)
+{
+    uv_tcp_nodelay(&c->sock.tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    ek__sock_peer_name(&c->sock, c->remote, sizeof(c->remote));
+    uv_timer_start(&c->sock.timer, conn_timeout, c->srv->opts.header_timeout_ms, 0);
+    ek__sock_read(&c->sock, true);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    ek_http_server_t *srv = l->data;
+    if (status < 0 || srv->closing) {
+        return;
+    }
+    struct ek_conn *c = conn_new(srv);
     if (uv_accept(l, (uv_stream_t *)&c->sock.tcp) != 0) {
         c->state = C_CLOSED;
         ek__sock_close(&c->sock);
         return;
     }
-    uv_tcp_nodelay(&c->sock.tcp, 1);
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    ek__sock_peer_name(&c->sock, c->remote, sizeof(c->remote));
-    uv_timer_start(&c->sock.timer, conn_timeout, srv->opts.header_timeout_ms, 0);
-    ek__sock_read(&c->sock, true);
+    conn_begin(c);
+}
+
+int ek__http_server_adopt(ek_http_server_t *srv, int fd, ek_error_t **err)
+{
+    if (srv->closing) {
+        close(fd);
+        return ek_error_make(err, ECANCELED, "adopt connection: server is closing");
+    }
+    struct ek_conn *c = conn_new(srv);
+    int r = uv_tcp_open(&c->sock.tcp, fd);
+    if (r < 0) {
+        close(fd);
+        c->state = C_CLOSED;
+        ek__sock_close(&c->sock);
+        return ek_error_make(err, -r, "adopt connection");
+    }
+    conn_begin(c);
+    return 0;
 }
 
 static int parse_bind(const char *host, int port, struct sockaddr_storage *ss)

@@ -377,7 +377,7 @@ static void raw_chunked_and_pipelined(void *arg)
     ek_test_client_t c;
     ek_test_client_open(&c, f->port, NULL, NULL);
     ek_test_client_sends(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                             "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n");
+                             "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
     ek_test_response_t r;
     ASSERT_EQ(ek_test_client_response(&c, &r, 5000), 0);
     ASSERT_EQ(r.status, 200);
