@@ -115,6 +115,11 @@ bool ek__header_has_token(const char *value, const char *token);
  * The server owns fd from here on, also on failure. */
 int ek__http_server_adopt(ek_http_server_t *srv, int fd, ek_error_t **err);
 
+/* Pools an already-connected stream socket as an idle plain-HTTP connection to host:port, so
+ * the next call there uses it (fuzzing the response path). The client owns fd from here on. */
+int ek__http_client_adopt(ek_http_client_t *cl, int fd, const char *host, int port,
+                          ek_error_t **err);
+
 /* Shared http_parser setup: the library's own header cap is process-wide, so we lift it once
  * and count header bytes ourselves per server. */
 void ek__http_parser_global_init(void);

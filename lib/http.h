@@ -3,8 +3,9 @@
  * HTTP/1.1 server and client on libuv (http_parser), optionally over TLS (lib/tls.h), plus
  * connection upgrades (WebSocket framing in lib/ws.h, raw streams for SPDY).
  *
- * Server model: one request at a time per connection (reading pauses while a request is being
- * handled, so pipelined requests wait their turn); the handler runs on the loop thread and
+ * Server model: one request at a time per connection (parsing pauses while a request is being
+ * handled, so pipelined requests wait their turn; reading goes on, up to 64 KiB, so that a
+ * client hanging up — EOF counts, as in Go — is noticed); the handler runs on the loop thread and
  * answers exactly once — at once or later (asynchronous handlers keep the request pointer) —
  * with ek_http_respond*, or starts a chunked stream and ends it. If the client goes away
  * first, the request stays valid until the handler answers/ends (those calls become no-ops
@@ -71,9 +72,8 @@ void ek_http_server_close(ek_http_server_t *s, void (*cb)(void *data), void *dat
 /* Live connection count (for /metrics and tests). */
 size_t ek_http_server_connections(const ek_http_server_t *s);
 
-/* Request accessors. */
-const char *ek_http_req_header(const ek_http_req_t *r,
-                               const char *name); /* case-insensitive; borrowed */
+/* Request accessors. The first header named name (case-insensitive), or NULL; borrowed. */
+const char *ek_http_req_header(const ek_http_req_t *r, const char *name);
 /* Value of a query parameter, percent-decoded (caller frees), or NULL if absent. */
 char *ek_http_query_get(const char *query, const char *key);
 /* Calls cb for each key=value pair in a query string, both percent-decoded. */
@@ -84,11 +84,12 @@ char *ek_http_unescape(const char *s, size_t len, bool form);
 /* Percent-encodes for a query value; caller frees. */
 char *ek_http_escape(const char *s);
 
-/* Responses. Headers added before responding are sent with the response. */
+/* Responses. Headers added before responding are sent with the response (CR/LF in values
+ * become spaces). After the answer the request is freed: do not touch it again. */
 void ek_http_add_header(ek_http_req_t *r, const char *name, const char *value);
 void ek_http_respond(ek_http_req_t *r, int status, const char *content_type, const void *body,
                      size_t len);
-/* Takes ownership of body's data. */
+/* Takes ownership of body's data (sent without a copy); *body is left empty. */
 void ek_http_respond_buf(ek_http_req_t *r, int status, const char *content_type, ek_buf_t *body);
 
 /* Chunked streaming response (watches, logs -f). */

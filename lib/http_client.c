@@ -268,7 +268,9 @@ static void cconn_on_read(ek__sock_t *s, char *data, size_t len)
     }
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if (e == HPE_PAUSED) {
-        call_finish(call, NULL, http_should_keep_alive(&c->parser) && n == len);
+        /* Reusable only if nothing follows the response and the protocol did not switch. */
+        bool reuse = http_should_keep_alive(&c->parser) && n == len && !c->parser.upgrade;
+        call_finish(call, NULL, reuse);
     } else if (e != HPE_OK) {
         ek_error_t *err = NULL;
         ek_error_make(&err, EPROTO, "bad HTTP response from %s:%d: %s", call->host, call->port,
@@ -568,6 +570,12 @@ static void build_request(ek_http_call_t *call, const ek_http_call_options_t *o,
     ek_buf_append(b, o->body, o->body_len);
 }
 
+/* Connections are shared only between calls to the same place with the same TLS config. */
+static char *pool_key(bool https, const char *host, int port, const ek_tls_config_t *tls)
+{
+    return ek_xasprintf("%s://%s:%d/%p", https ? "https" : "http", host, port, (const void *)tls);
+}
+
 /* Splits the URL and fills call->host/port/key and the request bytes. */
 static int call_prepare(ek_http_call_t *call, const ek_http_call_options_t *o, ek_error_t **err)
 {
@@ -607,8 +615,7 @@ static int call_prepare(ek_http_call_t *call, const ek_http_call_options_t *o, e
             call->cl->tls = ek_tls_config_ref(call->tls); /* the system bundle, loaded once */
         }
     }
-    call->key = ek_xasprintf("%s://%s:%d/%p", https ? "https" : "http", call->host, call->port,
-                             (void *)call->tls);
+    call->key = pool_key(https, call->host, call->port, call->tls);
     const char *method = o->method ? o->method : "GET";
     call->idempotent = method_idempotent(method);
     call->head = strcmp(method, "HEAD") == 0;
@@ -704,6 +711,26 @@ void ek_http_client_free(ek_http_client_t *cl, void (*cb)(void *data), void *dat
 size_t ek_http_client_idle_connections(const ek_http_client_t *cl)
 {
     return cl->n_idle;
+}
+
+int ek__http_client_adopt(ek_http_client_t *cl, int fd, const char *host, int port,
+                          ek_error_t **err)
+{
+    struct cconn *c = ek_new(struct cconn);
+    c->cl = cl;
+    c->key = pool_key(false, host, port, NULL);
+    c->server_name = ek_xstrdup(host);
+    ek__sock_init(&c->sock, cl->loop, &cconn_ops, cl->rbuf, NULL);
+    cl->n_handles++;
+    int r = uv_tcp_open(&c->sock.tcp, fd);
+    if (r < 0) {
+        close(fd);
+        ek__sock_close(&c->sock);
+        return ek_error_make(err, -r, "adopt connection to %s:%d", host, port);
+    }
+    ek__sock_read(&c->sock, true);
+    pool_put(c);
+    return 0;
 }
 
 /* ---- blocking fetch ---- */

@@ -5,6 +5,10 @@
  * request path runs: parsing, limits, pipelining, the handler's answers (whole, streamed,
  * upgraded to a raw stream or a WebSocket that echoes), and the connection's close. The
  * server lives across inputs; after each one it must be back to zero connections.
+ *
+ * An input starting with 0xFF is instead what a server answers to the HTTP client: the
+ * client adopts the socketpair as a pooled connection, sends a POST and must finish the call
+ * exactly once, whatever comes back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,10 +106,84 @@ static void setup(void)
     }
 }
 
+struct client_run {
+    int done;
+    size_t body;
+    bool freed;
+};
+
+static void c_body(ek_http_call_t *call, const char *data, size_t len, void *user)
+{
+    ((struct client_run *)user)->body += len;
+}
+
+static void c_done(ek_http_call_t *call, ek_error_t *err, void *user)
+{
+    ((struct client_run *)user)->done++;
+}
+
+static void c_freed(void *user)
+{
+    ((struct client_run *)user)->freed = true;
+}
+
+static void send_all(int fd, const uint8_t *data, size_t size)
+{
+    size_t off = 0;
+    while (off < size) {
+        ssize_t n = send(fd, data + off, size - off, MSG_NOSIGNAL);
+        if (n <= 0) {
+            break;
+        }
+        off += (size_t)n;
+    }
+}
+
+static void fuzz_client(const uint8_t *data, size_t size)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        abort();
+    }
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    ek_http_client_t *cl = ek_http_client_new(loop, NULL);
+    ek_error_t *err = NULL;
+    if (ek__http_client_adopt(cl, sv[0], "127.0.0.1", 9, &err) < 0) {
+        abort();
+    }
+    struct client_run run = { 0 };
+    static const ek_http_call_callbacks_t cbs = { NULL, c_body, c_done };
+    /* POST: not idempotent, so a failure is never retried on a real connection. */
+    ek_http_call_options_t o = {
+        .method = "POST", .url = "http://127.0.0.1:9/x", .body = "b", .body_len = 1
+    };
+    if (!ek_http_call(cl, &o, &cbs, &run, &err)) {
+        abort();
+    }
+    send_all(sv[1], data, size);
+    shutdown(sv[1], SHUT_WR);
+    char sink[4096];
+    while (!run.done) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        while (recv(sv[1], sink, sizeof(sink), 0) > 0) {
+        }
+    }
+    ek_http_client_free(cl, c_freed, &run);
+    while (!run.freed) {
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    ek_assert(run.done == 1);
+    close(sv[1]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!loop) {
         setup();
+    }
+    if (size > 0 && data[0] == 0xff) {
+        fuzz_client(data + 1, size - 1);
+        return 0;
     }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -117,14 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     /* The socket buffer takes a whole fuzz input; the peer then half-closes. */
-    size_t off = 0;
-    while (off < size) {
-        ssize_t n = send(sv[1], data + off, size - off, MSG_NOSIGNAL);
-        if (n <= 0) {
-            break;
-        }
-        off += (size_t)n;
-    }
+    send_all(sv[1], data, size);
     shutdown(sv[1], SHUT_WR);
     char sink[65536];
     while (ek_http_server_connections(server) > 0) {
