@@ -124,6 +124,9 @@ int ek_conn_writev(ek_conn_t *c, const uv_buf_t *bufs, unsigned n);
 size_t ek_conn_pending(const ek_conn_t *c);
 /* Stop/resume reading (flow control). Bytes already received are held until resumed. */
 void ek_conn_pause(ek_conn_t *c, bool paused);
+/* Puts back the unconsumed tail of the data on_data was just given (copied); it comes again,
+ * first, once the connection is (or is no longer) paused. */
+void ek_conn_unread(ek_conn_t *c, const char *data, size_t len);
 /* Closes the connection if no bytes arrive for ms (0 = never, the default after upgrade). */
 void ek_conn_set_timeout(ek_conn_t *c, uint64_t ms);
 /* Flushes queued writes, then closes; on_close follows (later, from the loop). */

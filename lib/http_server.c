@@ -49,9 +49,10 @@ struct ek_conn {
     ek_http_server_t *srv;
     struct ek_conn *prev, *next;
     http_parser parser;
-    struct req *req; /* being parsed, or being handled */
-    ek_buf_t stash;  /* received, not yet parsed (pipelining) or delivered (upgrade) */
-    size_t head_bytes;
+    struct req *req;   /* being parsed, or being handled */
+    ek_buf_t stash;    /* received, not yet parsed (pipelining) or delivered (upgrade) */
+    size_t head_bytes; /* name, value and target bytes of the head so far (the limit) */
+    size_t head_raw;   /* every byte of the head so far (bounds padding outside callbacks) */
     uint32_t n_requests;
     uint16_t err_status; /* set by a parser callback that rejects the request */
     uint8_t state;
@@ -334,10 +335,14 @@ static size_t conn_run(struct ek_conn *c, const char *data, size_t len)
             fail_request(c, c->err_status ? c->err_status : e == HPE_HEADER_OVERFLOW ? 431 : 400);
             break;
         }
-        /* Bytes outside callbacks (line ends, whitespace) still count toward the head. */
-        if (in_head && c->state == C_HEAD && count_head(c, n) < 0) {
+        /* Whitespace and line ends reach no callback; bound them loosely. */
+        if (in_head && c->state == C_HEAD &&
+            (c->head_raw += n) > 2 * c->srv->opts.max_header_bytes + 4096) {
             fail_request(c, 431);
             break;
+        }
+        if (n == 0) {
+            break; /* nothing moved: wait for more input */
         }
     }
     c->in_run = false;
@@ -515,6 +520,7 @@ static void conn_next(struct ek_conn *c)
     }
     c->state = C_HEAD;
     c->head_bytes = 0;
+    c->head_raw = 0;
     http_parser_pause(&c->parser, 0);
     uv_timer_start(&c->sock.timer, conn_timeout, c->srv->opts.idle_timeout_ms, 0);
     ek__sock_read(&c->sock, true);
@@ -889,6 +895,23 @@ void ek_conn_pause(ek_conn_t *c, bool paused)
     c->paused = paused;
     ek__sock_read(&c->sock, !paused);
     if (!paused && c->stash.len > 0) {
+        c->deliver_pending = true;
+        uv_timer_start(&c->sock.timer, conn_timeout, 0, 0);
+    }
+}
+
+void ek_conn_unread(ek_conn_t *c, const char *data, size_t len)
+{
+    if (c->state != C_UPGRADED || len == 0) {
+        return;
+    }
+    ek_buf_t b = EK_BUF_INIT;
+    ek_buf_reserve(&b, len + c->stash.len);
+    ek_buf_append(&b, data, len);
+    ek_buf_append(&b, c->stash.data, c->stash.len);
+    ek_buf_free(&c->stash);
+    c->stash = b;
+    if (!c->paused && !c->deliver_pending) {
         c->deliver_pending = true;
         uv_timer_start(&c->sock.timer, conn_timeout, 0, 0);
     }

@@ -354,19 +354,25 @@ static long take_header(ek_ws_parser_t *p, const char *data, size_t len)
     return (long)((size_t)r - old);
 }
 
-int ek_ws_parser_feed(ek_ws_parser_t *p, char *data, size_t len, ek_ws_event_cb cb, void *user)
+int ek_ws_parser_feed(ek_ws_parser_t *p, char *data, size_t len, ek_ws_event_cb cb, void *user,
+                      size_t *used)
 {
+    size_t ignored;
+    used = used ? used : &ignored;
+    *used = 0;
     if (p->failed) {
         return EK_WS_CLOSE_PROTOCOL_ERROR;
     }
+    const char *start = data;
     while (len > 0 || (p->in_frame && p->frame_pos == p->frame.len)) {
         if (!p->in_frame) {
-            long used = take_header(p, data, len);
-            if (used < 0) {
-                return parser_fail(p, (int)-used);
+            long took = take_header(p, data, len);
+            if (took < 0) {
+                *used = (size_t)(data - start);
+                return parser_fail(p, (int)-took);
             }
-            data += used;
-            len -= (size_t)used;
+            data += took;
+            len -= (size_t)took;
             if (!p->in_frame) {
                 continue;
             }
@@ -380,11 +386,12 @@ int ek_ws_parser_feed(ek_ws_parser_t *p, char *data, size_t len, ek_ws_event_cb 
                 p->in_frame = false;
                 p->msg_opcode = 0;
                 int r = deliver_message(p, f->opcode, data, (size_t)f->len, cb, user);
-                if (r != 0) {
-                    return r < 0 ? parser_fail(p, -r) : 0;
-                }
                 data += f->len;
                 len -= (size_t)f->len;
+                if (r != 0) {
+                    *used = (size_t)(data - start);
+                    return r < 0 ? parser_fail(p, -r) : 0;
+                }
                 continue;
             }
         }
@@ -404,10 +411,12 @@ int ek_ws_parser_feed(ek_ws_parser_t *p, char *data, size_t len, ek_ws_event_cb 
         if (p->frame_pos == f->len) {
             int r = frame_done(p, cb, user);
             if (r != 0) {
+                *used = (size_t)(data - start);
                 return r < 0 ? parser_fail(p, -r) : 0;
             }
         }
     }
+    *used = (size_t)(data - start);
     return 0;
 }
 
@@ -429,6 +438,7 @@ struct ek_ws {
     char *close_reason;
     bool close_sent;
     bool close_received;
+    bool paused;
 };
 
 static void set_close(ek_ws_t *ws, uint16_t code, const char *reason, size_t rlen)
@@ -464,7 +474,7 @@ static int ws_event(void *user, uint8_t opcode, char *data, size_t len, uint16_t
         if (!ws->close_sent && ws->cb.on_message) {
             ws->cb.on_message(ws, opcode, data, len, ws->user);
         }
-        return 0;
+        return ws->paused; /* paused by the owner: hold back the rest */
     case EK_WS_PING:
         if (!ws->close_sent) {
             uint8_t hdr[EK_WS_MAX_HEADER];
@@ -503,7 +513,11 @@ static void ws_on_data(ek_conn_t *c, char *data, size_t len, void *user)
     if (ws->close_received || ws->parser.failed) {
         return;
     }
-    int code = ek_ws_parser_feed(&ws->parser, data, len, ws_event, ws);
+    size_t used;
+    int code = ek_ws_parser_feed(&ws->parser, data, len, ws_event, ws, &used);
+    if (!code && used < len && ws->paused && !ws->close_received) {
+        ek_conn_unread(ws->conn, data + used, len - used);
+    }
     if (code) {
         const char *reason = fail_reason(code);
         set_close(ws, (uint16_t)code, reason, strlen(reason));
@@ -641,6 +655,7 @@ size_t ek_ws_pending(const ek_ws_t *ws)
 
 void ek_ws_pause(ek_ws_t *ws, bool paused)
 {
+    ws->paused = paused;
     ek_conn_pause(ws->conn, paused);
 }
 

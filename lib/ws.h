@@ -108,13 +108,16 @@ typedef struct ek_ws_parser {
 /*
  * One event. opcode: EK_WS_TEXT/BINARY (a whole message), PING, PONG, CLOSE. data is borrowed
  * for the call. For CLOSE, code is the status (1005 if the frame had none) and data/len the
- * reason (valid UTF-8). Return non-zero to stop parsing (the rest of the input is dropped).
+ * reason (valid UTF-8). Return non-zero to stop parsing after this event.
  */
 typedef int (*ek_ws_event_cb)(void *user, uint8_t opcode, char *data, size_t len, uint16_t code);
 
 /* Returns 0, or the close code to fail the connection with (1002 protocol error, 1007 bad
- * UTF-8, 1009 message too big). After a failure the parser refuses further input. */
-int ek_ws_parser_feed(ek_ws_parser_t *p, char *data, size_t len, ek_ws_event_cb cb, void *user);
+ * UTF-8, 1009 message too big). After a failure the parser refuses further input. *used (if
+ * not NULL) gets the bytes consumed: all of them, unless cb stopped the parser, in which case
+ * the rest is untouched (still masked) and can be fed again later. */
+int ek_ws_parser_feed(ek_ws_parser_t *p, char *data, size_t len, ek_ws_event_cb cb, void *user,
+                      size_t *used);
 void ek_ws_parser_free(ek_ws_parser_t *p);
 
 /* ---- connections ---- */
@@ -156,6 +159,8 @@ int ek_ws_send(ek_ws_t *ws, uint8_t opcode, const void *data, size_t len);
 int ek_ws_send_prefixed(ek_ws_t *ws, uint8_t opcode, uint8_t prefix, const void *data, size_t len);
 int ek_ws_ping(ek_ws_t *ws, const void *data, size_t len);
 size_t ek_ws_pending(const ek_ws_t *ws);
+/* Stops delivering messages (at once, even within data already received) and reading;
+ * resuming delivers what was held back first. */
 void ek_ws_pause(ek_ws_t *ws, bool paused);
 /* Starts the close handshake; on_close follows once the peer answers (or after a timeout). */
 void ek_ws_close(ek_ws_t *ws, uint16_t code, const char *reason);

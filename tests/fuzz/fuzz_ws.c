@@ -2,7 +2,8 @@
 /*
  * libFuzzer target: the WebSocket frame parser on arbitrary bytes. The first byte picks the
  * side (masked or not), the message limit and how the rest is cut into pieces. Oracles: the
- * same events and result whether the input comes whole or in pieces; every text message and
+ * same events and result whether the input comes whole or in pieces (optionally stopping the
+ * parser after every event and feeding the rest again, as pausing does); every text message and
  * close reason reported is valid UTF-8 within the limit; and every header the parser accepts
  * re-encodes to the same bytes.
  */
@@ -13,6 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct log {
     ek_buf_t text;
     size_t max;
+    bool stop_each; /* stop the parser after every event and feed the rest again */
 };
 
 static int record(void *user, uint8_t opcode, char *data, size_t len, uint16_t code)
@@ -28,7 +30,7 @@ static int record(void *user, uint8_t opcode, char *data, size_t len, uint16_t c
     }
     ek_buf_printf(&l->text, "%u/%u/%zu:", opcode, code, len);
     ek_buf_append(&l->text, data, len);
-    return 0;
+    return l->stop_each;
 }
 
 static int run(ek_ws_parser_t proto, const uint8_t *data, size_t size, uint32_t seed, struct log *l)
@@ -44,8 +46,10 @@ static int run(ek_ws_parser_t proto, const uint8_t *data, size_t size, uint32_t 
             seed = seed * 1103515245u + 12345u;
             n = EK_MIN(n, 1 + (seed >> 16) % 23);
         }
-        r = ek_ws_parser_feed(&p, copy + off, n, record, l);
-        off += n;
+        size_t used;
+        r = ek_ws_parser_feed(&p, copy + off, n, record, l, &used);
+        ek_assert(used <= n && (used == n || r != 0 || (l->stop_each && used > 0)));
+        off += used;
     }
     free(copy);
     ek_ws_parser_free(&p);
@@ -79,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++, size--;
     check_header_roundtrip(data, size);
     size_t max = proto.max_message ? proto.max_message : EK_WS_DEFAULT_MAX_MESSAGE;
-    struct log whole = { EK_BUF_INIT, max }, pieces = { EK_BUF_INIT, max };
+    struct log whole = { EK_BUF_INIT, max, false };
+    struct log pieces = { EK_BUF_INIT, max, (seed & 2) != 0 };
     int r1 = run(proto, data, size, 0, &whole);
     int r2 = run(proto, data, size, seed | 1, &pieces);
     ek_assert(r1 == r2);

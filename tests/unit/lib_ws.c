@@ -87,11 +87,11 @@ static int feed_both_ways(ek_ws_parser_t proto, const ek_buf_t *in, char **log)
     struct events e1 = { EK_BUF_INIT, 0, 0 }, e2 = { EK_BUF_INIT, 0, 0 };
     char *copy = ek_xmalloc(in->len + 1);
     memcpy(copy, in->data, in->len);
-    int r1 = ek_ws_parser_feed(&p1, copy, in->len, record, &e1);
+    int r1 = ek_ws_parser_feed(&p1, copy, in->len, record, &e1, NULL);
     memcpy(copy, in->data, in->len);
     int r2 = 0;
     for (size_t i = 0; i < in->len && r2 == 0; i++) {
-        r2 = ek_ws_parser_feed(&p2, copy + i, 1, record, &e2);
+        r2 = ek_ws_parser_feed(&p2, copy + i, 1, record, &e2, NULL);
     }
     free(copy);
     ek_buf_append(&e1.log, "", 0);
@@ -199,8 +199,8 @@ TEST(ws_parser_protocol_errors)
     ek_ws_parser_t p = server_parser(0);
     char junk[] = { (char)0x81, 0x01, 'x' };
     struct events e = { EK_BUF_INIT, 0, 0 };
-    ASSERT_EQ(ek_ws_parser_feed(&p, junk, sizeof(junk), record, &e), 1002);
-    ASSERT_EQ(ek_ws_parser_feed(&p, junk, sizeof(junk), record, &e), 1002);
+    ASSERT_EQ(ek_ws_parser_feed(&p, junk, sizeof(junk), record, &e, NULL), 1002);
+    ASSERT_EQ(ek_ws_parser_feed(&p, junk, sizeof(junk), record, &e, NULL), 1002);
     ek_ws_parser_free(&p);
     ek_buf_free(&e.log);
 }
@@ -246,8 +246,15 @@ TEST(ws_parser_utf8_and_close_frames)
     ek_ws_encode_frame(&in, EK_WS_TEXT, true, "b", 1, MASK);
     ek_ws_parser_t p = server_parser(0);
     struct events e = { EK_BUF_INIT, 1, 0 };
-    ASSERT_EQ(ek_ws_parser_feed(&p, in.data, in.len, record, &e), 0);
+    size_t used = 0;
+    ASSERT_EQ(ek_ws_parser_feed(&p, in.data, in.len, record, &e, &used), 0);
     ASSERT_EQ(e.n, 1);
+    ASSERT_EQ(used, in.len / 2); /* the second frame is left as it was, still masked */
+    e.stop_after = 0;
+    ASSERT_EQ(ek_ws_parser_feed(&p, in.data + used, in.len - used, record, &e, &used), 0);
+    ASSERT_EQ(used, in.len / 2);
+    ek_buf_append(&e.log, "", 0);
+    ASSERT_STREQ(e.log.data, "[1:0:a][1:0:b]");
     ek_ws_parser_free(&p);
     ek_buf_free(&e.log);
     /* Encoding a close truncates the reason at a character boundary. */
@@ -298,14 +305,34 @@ struct wsfx {
     bool closed;
     int rejected;
     const char *peer_cn;
+    uv_timer_t timer;
+    ek_ws_t *paused_ws;
+    bool paused;
+    int delivered_while_paused;
 };
 
 static struct wsfx W;
+
+static void resume(uv_timer_t *t)
+{
+    struct wsfx *w = t->data;
+    w->paused = false;
+    ek_ws_pause(w->paused_ws, false);
+}
 
 static void on_message(ek_ws_t *ws, uint8_t opcode, const char *data, size_t len, void *user)
 {
     struct wsfx *w = user;
     w->messages++;
+    w->delivered_while_paused += w->paused;
+    if (len == 8 && memcmp(data, "pause-me", 8) == 0) {
+        /* Flow control: nothing more arrives until the timer resumes reading. */
+        w->paused = true;
+        w->paused_ws = ws;
+        ek_ws_pause(ws, true);
+        uv_timer_start(&w->timer, resume, 150, 0);
+        return;
+    }
     if (len == 8 && memcmp(data, "close-me", 8) == 0) {
         ek_ws_close(ws, EK_WS_CLOSE_GOING_AWAY, "bye");
         ASSERT_EQ(ek_ws_send(ws, EK_WS_TEXT, "late", 4), -1);
@@ -374,6 +401,8 @@ static void wsfx_start(struct wsfx *w, ek_tls_config_t *tls)
     ASSERT_OK(ek_http_server_start(&w->loop, &opts, &w->srv, &err), &err);
     w->port = ek_http_server_port(w->srv);
     w->tls = tls;
+    uv_timer_init(&w->loop, &w->timer);
+    w->timer.data = w;
 }
 
 static void set_flag(void *data)
@@ -383,6 +412,7 @@ static void set_flag(void *data)
 
 static void wsfx_stop(struct wsfx *w)
 {
+    uv_close((uv_handle_t *)&w->timer, NULL);
     ek_http_server_close(w->srv, set_flag, &w->closed);
     ek_test_run_until(&w->loop, &w->closed, 15000);
     ek_tls_config_unref(w->tls);
@@ -667,4 +697,40 @@ TEST(ws_over_tls)
     wsfx_stop(&W);
     ek_test_cert_free(&ca);
     ek_test_cert_free(&server);
+}
+
+static void script_pause(void *arg)
+{
+    struct script *s = arg;
+    ek_test_client_t c;
+    open_ws(&c, s, NULL);
+    ek_autobuf b = EK_BUF_INIT;
+    ek_ws_encode_frame(&b, EK_WS_TEXT, true, "pause-me", 8, MASK);
+    ek_ws_encode_frame(&b, EK_WS_TEXT, true, "m1", 2, MASK);
+    ek_ws_encode_frame(&b, EK_WS_BINARY, true, "m2", 2, MASK);
+    ek_test_client_send(&c, b.data, b.len);
+    usleep(30 * 1000);
+    send_frame(&c, EK_WS_TEXT, true, "m3", 2);
+    ek_autobuf p = EK_BUF_INIT;
+    static const char *const want[] = { "m1", "m2", "m3" };
+    for (int i = 0; i < 3; i++) {
+        read_frame(&c, &p);
+        ASSERT_STREQ(p.data, want[i]);
+    }
+    ek_autobuf cl = EK_BUF_INIT;
+    ek_ws_encode_close(&cl, 1000, "", MASK);
+    ek_test_client_send(&c, cl.data, cl.len);
+    expect_close(&c, 1000);
+    expect_eof(&c);
+    ek_test_client_close(&c);
+}
+
+TEST(ws_pause_holds_messages_until_resumed)
+{
+    wsfx_start(&W, NULL);
+    struct script s = { &W, NULL };
+    ek_test_run_thread(&W.loop, script_pause, &s);
+    ASSERT_EQ(W.messages, 4);
+    ASSERT_EQ(W.delivered_while_paused, 0);
+    wsfx_stop(&W);
 }
