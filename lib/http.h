@@ -67,7 +67,8 @@ int ek_http_server_start(uv_loop_t *loop, const ek_http_server_options_t *opts,
 int ek_http_server_port(const ek_http_server_t *s);
 /* Stops listening, closes idle connections, lets in-flight streams be ended by their owners
  * (their on_close fires; so do upgraded connections'), waits for other in-flight requests to
- * be answered, then calls cb once every handle is closed. The server is freed after cb. */
+ * be answered and for connections closing gracefully (at most 10 s: flush, FIN, peer's EOF),
+ * then calls cb once every handle is closed. The server is freed before cb runs. */
 void ek_http_server_close(ek_http_server_t *s, void (*cb)(void *data), void *data);
 /* Live connection count (for /metrics and tests). */
 size_t ek_http_server_connections(const ek_http_server_t *s);

@@ -8,7 +8,7 @@
  * on_done; a pending getaddrinfo holds a second reference. A connection (struct cconn) is
  * freed in its sock's final close callback. Pooled connections keep reading so that a
  * server closing them is noticed at once, and a request that fails on a reused connection
- * before any response byte arrives is retried once on a fresh one if its method is
+ * before any response byte arrives is retried once on a newly dialled one if its method is
  * idempotent (the server may have closed the idle connection as we wrote).
  */
 #include <errno.h>
@@ -79,7 +79,7 @@ struct ek_http_call {
     bool cancel_requested;
 };
 
-static int call_start(ek_http_call_t *call, ek_error_t **err);
+static int call_start(ek_http_call_t *call, bool fresh, ek_error_t **err);
 static void call_finish(ek_http_call_t *call, ek_error_t *err, bool reuse);
 static void client_maybe_done(ek_http_client_t *cl);
 
@@ -301,9 +301,11 @@ static void cconn_on_end(ek__sock_t *s, int uverr, const char *why)
         call->conn = NULL;
         c->call = NULL;
         cconn_close(c);
-        if (call_start(call, &err) == 0) {
+        if (call_start(call, true, &err) == 0) {
             return;
         }
+    } else if (uverr == UV_EPROTO) {
+        ek_error_make(&err, EPROTO, "%s:%d: %s", call->host, call->port, why);
     } else {
         ek_error_make(&err, uverr == UV_EOF ? ECONNRESET : -uverr,
                       "%s:%d: connection closed before the response ended: %s", call->host,
@@ -437,10 +439,11 @@ static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
 }
 
-static int call_start(ek_http_call_t *call, ek_error_t **err)
+/* fresh: dial even if the pool has a connection (a retry after a stale one). */
+static int call_start(ek_http_call_t *call, bool fresh, ek_error_t **err)
 {
     ek_http_client_t *cl = call->cl;
-    struct cconn *c = pool_take(cl, call->key);
+    struct cconn *c = fresh ? NULL : pool_take(cl, call->key);
     if (c) {
         call->conn = c;
         c->call = call;
@@ -614,6 +617,9 @@ static int call_prepare(ek_http_call_t *call, const ek_http_call_options_t *o, e
             }
             call->cl->tls = ek_tls_config_ref(call->tls); /* the system bundle, loaded once */
         }
+        if (ek_tls_config_is_server(call->tls)) {
+            return ek_error_make(err, EINVAL, "%s: a server TLS config", url);
+        }
     }
     call->key = pool_key(https, call->host, call->port, call->tls);
     const char *method = o->method ? o->method : "GET";
@@ -639,7 +645,7 @@ ek_http_call_t *ek_http_call(ek_http_client_t *cl, const ek_http_call_options_t 
     uv_timer_init(cl->loop, &call->timer);
     call->timer.data = call;
     cl->n_handles++;
-    if (call_prepare(call, opts, err) < 0 || call_start(call, err) < 0) {
+    if (call_prepare(call, opts, err) < 0 || call_start(call, false, err) < 0) {
         /* Nothing started: no callbacks; the timer's close frees the call. */
         call->done = true;
         if (call->conn) {

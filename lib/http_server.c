@@ -630,6 +630,9 @@ int ek_http_server_start(uv_loop_t *loop, const ek_http_server_options_t *opts,
         return ek_error_make(err, EINVAL, "listen on `%s`: not an IP address", host);
     }
     ek_assert(opts->handler);
+    if (opts->tls && !ek_tls_config_is_server(opts->tls)) {
+        return ek_error_make(err, EINVAL, "listen on %s:%d: a client TLS config", host, opts->port);
+    }
     ek__http_parser_global_init();
     ek_http_server_t *srv = ek_new(ek_http_server_t);
     srv->loop = loop;

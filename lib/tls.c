@@ -305,17 +305,19 @@ ek_tls_config_t *ek_tls_client_config_new(const char *ca_pem, const char *cert_p
     return ek_steal(&cfg);
 }
 
+/* Atomic, so loops on different threads (ek_http_fetch from a CLI thread, say) can share a
+ * config; mbedtls' CTR_DRBG locks itself (MBEDTLS_THREADING_C). */
 ek_tls_config_t *ek_tls_config_ref(ek_tls_config_t *cfg)
 {
     if (cfg) {
-        cfg->refs++;
+        __atomic_fetch_add(&cfg->refs, 1, __ATOMIC_RELAXED);
     }
     return cfg;
 }
 
 void ek_tls_config_unref(ek_tls_config_t *cfg)
 {
-    if (cfg && --cfg->refs == 0) {
+    if (cfg && __atomic_sub_fetch(&cfg->refs, 1, __ATOMIC_ACQ_REL) == 0) {
         config_free(cfg);
     }
 }

@@ -5,8 +5,8 @@
  * verification against a CA, SNI with per-name certificates) and client configs (CA bundle
  * or the system's, optional client certificate, server name verification).
  *
- * A config owns one entropy source + CTR_DRBG shared by all its sessions; configs and
- * sessions are used from one loop thread.
+ * A config owns one entropy source + CTR_DRBG shared by all its sessions. A session belongs
+ * to one thread; a config, once set up (SNI names added), may be shared across threads.
  */
 #ifndef EK_LIB_TLS_H
 #define EK_LIB_TLS_H
@@ -49,7 +49,7 @@ int ek_tls_server_config_add_sni(ek_tls_config_t *cfg, const char *name, const c
 ek_tls_config_t *ek_tls_client_config_new(const char *ca_pem, const char *cert_pem,
                                           const char *key_pem, bool insecure_skip_verify,
                                           ek_error_t **err);
-/* Reference counting: configs are shared by servers, clients and sessions. Loop thread. */
+/* Reference counting (atomic): configs are shared by servers, clients and sessions. */
 ek_tls_config_t *ek_tls_config_ref(ek_tls_config_t *cfg);
 void ek_tls_config_unref(ek_tls_config_t *cfg);
 bool ek_tls_config_is_server(const ek_tls_config_t *cfg);

@@ -760,6 +760,24 @@ TEST(tls_config_errors)
     ASSERT_EQ(ek_tls_server_config_add_sni(cfg, "x", "bad", "bad", &err), -1);
     ASSERT_CONTAINS(ek_error_msg(err), "SNI certificate for `x`");
     ek_error_clear(&err);
+    /* Each side refuses the other's config. */
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ek_tls_config_t *ccfg = client_tls(p.ca.cert_pem, NULL);
+    ek_http_server_t *srv = NULL;
+    ek_http_server_options_t o = { .host = "127.0.0.1", .tls = ccfg, .handler = handler };
+    ASSERT_EQ(ek_http_server_start(&loop, &o, &srv, &err), -1);
+    ASSERT_CONTAINS(ek_error_msg(err), "a client TLS config");
+    ek_error_clear(&err);
+    ek_http_client_t *cl = ek_http_client_new(&loop, cfg);
+    struct result res;
+    ek_http_call_options_t co = { .url = "https://127.0.0.1:1/" };
+    ASSERT_TRUE(ek_http_call(cl, &co, &result_cbs, &res, &err) == NULL);
+    ASSERT_CONTAINS(ek_error_msg(err), "a server TLS config");
+    ek_error_clear(&err);
+    ek_http_client_free(cl, NULL, NULL);
+    ek_test_loop_finish(&loop);
+    ek_tls_config_unref(ccfg);
     ek_tls_config_unref(cfg);
     free_pki(&p);
 }
