@@ -6,6 +6,7 @@
  * Raw protocol checks use a blocking client on a thread while the test's loop serves.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -29,6 +30,9 @@ struct fx {
     uv_timer_t timer;
     ek_http_req_t *slow;
     int slow_sent;
+    size_t max_pending;
+    int raw_closed;
+    ek_buf_t raw_seen;
 };
 
 static struct fx F;
@@ -79,6 +83,39 @@ static void slow_tick(uv_timer_t *t)
         ek_http_stream_end(f->slow);
         f->slow = NULL;
     }
+}
+
+/* Writes as fast as the timer allows while the consumer does not read: backpressure. */
+static void flood_tick(uv_timer_t *t)
+{
+    struct fx *f = t->data;
+    static char chunk[64 * 1024];
+    size_t pending = ek_http_stream_pending(f->slow);
+    f->max_pending = EK_MAX(f->max_pending, pending);
+    if (pending < 8 * 1024 * 1024) {
+        memset(chunk, 'f', sizeof(chunk));
+        ASSERT_EQ(ek_http_stream_write(f->slow, chunk, sizeof(chunk)), 0);
+    }
+}
+
+static void raw_data(ek_conn_t *c, char *data, size_t len, void *user)
+{
+    struct fx *f = user;
+    ek_buf_append(&f->raw_seen, data, len);
+    for (size_t i = 0; i < len; i++) {
+        data[i] = (char)toupper((unsigned char)data[i]); /* data may be changed in place */
+    }
+    ASSERT_EQ(ek_conn_write(c, data, len), 0);
+    if (strstr(f->raw_seen.data, "bye")) {
+        ek_conn_close(c);
+        ASSERT_EQ(ek_conn_write(c, "x", 1), -1); /* closing: no more writes */
+    }
+}
+
+static void raw_closed(ek_conn_t *c, void *user)
+{
+    struct fx *f = user;
+    f->raw_closed++;
 }
 
 static void respond_echo(ek_http_req_t *r)
@@ -132,6 +169,18 @@ static void handler(ek_http_req_t *r, void *data)
         ek_http_req_on_close(r, slow_closed, f);
         ek_http_stream_begin(r, 200, "text/plain");
         uv_timer_start(&f->timer, slow_tick, 5, 5);
+    } else if (strcmp(r->path, "/flood") == 0) {
+        f->slow = r;
+        ek_http_req_on_close(r, slow_closed, f);
+        ek_http_stream_begin(r, 200, "application/octet-stream");
+        uv_timer_start(&f->timer, flood_tick, 1, 1);
+    } else if (strcmp(r->path, "/raw") == 0) {
+        static const ek_conn_callbacks_t cb = { raw_data, raw_closed };
+        ek_http_add_header(r, "X-Stream-Protocol-Version", "portforward.k8s.io");
+        ek_conn_t *c = ek_http_upgrade(r, "SPDY/3.1", &cb, f);
+        ASSERT_NOT_NULL(c);
+        ASSERT_TRUE(ek_conn_peer(c) == NULL);
+        ASSERT_CONTAINS(ek_conn_remote_addr(c), "127.0.0.1:");
     } else if (strcmp(r->path, "/hold") == 0) {
         f->held = r;
         ek_http_req_on_close(r, held_closed, f);
@@ -1231,4 +1280,82 @@ TEST(http_client_against_scripted_server)
     ek_http_client_free(cl, set_flag, &freed);
     ek_test_run_until(&loop, &freed, 5000);
     ek_test_loop_finish(&loop);
+}
+
+struct flood_ctx {
+    struct fx *f;
+    ek_tls_config_t *client;
+};
+
+static void raw_slow_reader(void *arg)
+{
+    struct flood_ctx *x = arg;
+    ek_test_client_t c;
+    ASSERT_EQ(ek_test_client_open(&c, x->f->port, x->client, NULL), 0);
+    ek_test_client_sends(&c, "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n");
+    char buf[4096];
+    ASSERT_CMP(ek_test_client_recv(&c, buf, sizeof(buf), 5000), >, 0);
+    usleep(400 * 1000); /* read nothing more: the server's queue grows */
+    ek_test_client_close(&c);
+}
+
+static void slow_reader_case(ek_tls_config_t *stls, ek_tls_config_t *ctls)
+{
+    fx_start(&F, stls);
+    struct flood_ctx x = { &F, ctls };
+    ek_test_run_thread(&F.loop, raw_slow_reader, &x);
+    while (F.on_close_fired < 1) {
+        uv_run(&F.loop, UV_RUN_ONCE);
+    }
+    /* The kernel buffers took some; the rest waited in our queue and was freed on close. */
+    ASSERT_CMP(F.max_pending, >, 1024 * 1024);
+    ASSERT_TRUE(F.slow == NULL);
+    fx_stop(&F, NULL);
+}
+
+TEST(http_slow_reader_backpressure_plain_and_tls)
+{
+    slow_reader_case(NULL, NULL);
+    struct pki p;
+    make_pki(&p);
+    ek_tls_config_t *ctls = client_tls(p.ca.cert_pem, NULL);
+    slow_reader_case(server_tls(&p, EK_TLS_CLIENT_CERT_NONE), ctls);
+    ek_tls_config_unref(ctls);
+    free_pki(&p);
+}
+
+static void raw_upgrade_script(void *arg)
+{
+    struct fx *f = arg;
+    ek_test_client_t c;
+    ek_test_client_open(&c, f->port, NULL, NULL);
+    /* The first bytes of the new protocol ride along with the request head. */
+    ek_test_client_sends(&c, "POST /raw HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                             "Upgrade: SPDY/3.1\r\n\r\nhello ");
+    ek_test_response_t r;
+    ASSERT_EQ(ek_test_client_response(&c, &r, 5000), 0);
+    ASSERT_EQ(r.status, 101);
+    ASSERT_CONTAINS(r.head, "Upgrade: SPDY/3.1");
+    ASSERT_CONTAINS(r.head, "X-Stream-Protocol-Version: portforward.k8s.io");
+    ek_test_response_free(&r);
+    char buf[6];
+    ek_test_client_read_n(&c, buf, 6);
+    ASSERT_TRUE(memcmp(buf, "HELLO ", 6) == 0);
+    ek_test_client_sends(&c, "world bye");
+    size_t n;
+    ek_autofree char *rest = ek_test_client_read_all(&c, &n, 5000);
+    ASSERT_STREQ(rest, "WORLD BYE");
+    ek_test_client_close(&c);
+}
+
+TEST(http_raw_upgrade_carries_early_bytes)
+{
+    fx_start(&F, NULL);
+    ek_test_run_thread(&F.loop, raw_upgrade_script, &F);
+    while (F.raw_closed < 1) {
+        uv_run(&F.loop, UV_RUN_ONCE);
+    }
+    ASSERT_STREQ(F.raw_seen.data, "hello world bye");
+    ek_buf_free(&F.raw_seen);
+    fx_stop(&F, NULL);
 }
