@@ -373,9 +373,9 @@ void ek__sock_peer_name(ek__sock_t *s, char *buf, size_t cap)
             port = ntohs(sin->sin_port);
         } else if (ss.ss_family == AF_INET6) {
             const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
-            ip[0] = '[';
-            uv_ip6_name(sin6, ip + 1, sizeof(ip) - 2);
-            strcat(ip, "]");
+            char ip6[INET6_ADDRSTRLEN] = "?";
+            uv_ip6_name(sin6, ip6, sizeof(ip6));
+            snprintf(ip, sizeof(ip), "[%s]", ip6);
             port = ntohs(sin6->sin6_port);
         }
     }

@@ -357,7 +357,7 @@ static long take_header(ek_ws_parser_t *p, const char *data, size_t len)
 int ek_ws_parser_feed(ek_ws_parser_t *p, char *data, size_t len, ek_ws_event_cb cb, void *user,
                       size_t *used)
 {
-    size_t ignored;
+    size_t ignored = 0;
     used = used ? used : &ignored;
     *used = 0;
     if (p->failed) {
