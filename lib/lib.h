@@ -15,5 +15,8 @@
 #include "lib/json.h"
 #include "lib/yaml.h"
 #include "lib/flags.h"
+#include "lib/tls.h"
+#include "lib/http.h"
+#include "lib/ws.h"
 
 #endif
