@@ -19,5 +19,6 @@
 #include "lib/encoding.h"
 #include "lib/tls.h"
 #include "lib/http.h"
+#include "lib/ws.h"
 
 #endif
