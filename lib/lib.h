@@ -20,5 +20,6 @@
 #include "lib/tls.h"
 #include "lib/http.h"
 #include "lib/ws.h"
+#include "lib/pb.h"
 
 #endif

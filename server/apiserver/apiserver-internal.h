@@ -235,7 +235,7 @@ void generate_name_suffix(char out[static 6]);
 /* The write path (write.c). */
 void answer_object(apireq_t *r, int status, const json_t *obj);
 void answer_entry(apireq_t *r, int status, const ek_kv_entry_t *e);
-void write_object(apireq_t *r, json_t *obj, obj_t *old);
+void write_object(apireq_t *r, json_t *obj, obj_t *old, bool system);
 void write_object_detached(ek_apiserver_t *s, const ek_resource_t *res, json_t *obj, obj_t *old);
 json_t *patch_document(apireq_t *r, const json_t *doc, const json_t *patch, ek_error_t **err);
 void apply_create(apireq_t *r);
@@ -253,6 +253,7 @@ void node_proxy(apireq_t *r);
 void handle_request(apireq_t *r);
 void handle_discovery(apireq_t *r);
 void handle_openapi(apireq_t *r);
+void handle_openapi_v2(apireq_t *r);
 void handle_get(apireq_t *r);
 void handle_list(apireq_t *r);
 void handle_watch(apireq_t *r);

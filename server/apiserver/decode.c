@@ -71,12 +71,14 @@ int check_type_meta(apireq_t *r, json_t *obj, ek_error_t **err)
     ek_resource_api_version(res, av);
     const char *kind = ek_json_str(obj, "kind", NULL);
     const char *apiv = ek_json_str(obj, "apiVersion", NULL);
+    /* Like kube-apiserver, the URL supplies what the body leaves out. */
     if (!kind || !*kind) {
-        ek_autofree char *body = ek_json_dumps(obj);
-        if (strlen(body) > 200) {
-            strcpy(body + 197, "...");
-        }
-        return ek_error_status(err, 400, "Object 'Kind' is missing in '%s'", body);
+        ek_json_set_str(obj, "kind", res->kind);
+        kind = res->kind;
+    }
+    if (!apiv || !*apiv) {
+        ek_json_set_str(obj, "apiVersion", av);
+        apiv = ek_json_str(obj, "apiVersion", NULL);
     }
     if (strcmp(kind, res->kind) != 0) {
         return ek_error_status(err, 400,

@@ -226,7 +226,7 @@ static void delete_one(apireq_t *r, obj_t *o, const delete_opts_t *opts, del_ctx
         json_decref(obj);
         return;
     }
-    write_object(r, obj, o);
+    write_object(r, obj, o, true);
     json_decref(obj);
 }
 

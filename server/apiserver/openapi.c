@@ -4,7 +4,7 @@
  * /openapi/v3 naming one document per group-version (with a content hash, so kubectl can
  * cache them), and each document's paths (kubectl looks for the kind's PATCH operation and
  * its fieldValidation parameter to delegate validation to us) and components.schemas (which
- * `kubectl explain` renders). /openapi/v2 is protobuf-only for kubectl and is not served.
+ * `kubectl explain` renders). /openapi/v2 (protobuf, for older kubectl) is in openapi_v2.c.
  */
 #include <stdio.h>
 
@@ -341,7 +341,11 @@ static void build_index(ek_apiserver_t *s, const char *name, ek_buf_t *out)
 
 void handle_openapi(apireq_t *r)
 {
-    if (r->rt.kind == ROUTE_OPENAPI_V2 || (r->rt.gv_path && !*r->rt.gv_path)) {
+    if (r->rt.kind == ROUTE_OPENAPI_V2) {
+        handle_openapi_v2(r);
+        return;
+    }
+    if (r->rt.gv_path && !*r->rt.gv_path) {
         send_status(r, 404, "NotFound", NULL, NULL,
                     "the server could not find the requested resource");
         return;

@@ -105,7 +105,7 @@ void handle_scale_update(apireq_t *r, json_t *patch)
     /* Validated and written as the workload itself, answered as a Scale. */
     r->rt.sub = EK_SUB_NONE;
     r->answer = ANSWER_SCALE;
-    write_object(r, obj, old);
+    write_object(r, obj, old, false);
     json_decref(obj);
 }
 
@@ -173,7 +173,7 @@ static void handle_binding(apireq_t *r)
                                            "True", "lastProbeTime", "lastTransitionTime", ts));
     r->rt.sub = EK_SUB_NONE;
     r->answer = ANSWER_STATUS_CREATED;
-    write_object(r, obj, old);
+    write_object(r, obj, old, true);
     json_decref(obj);
 }
 

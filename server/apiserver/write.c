@@ -26,6 +26,7 @@ static void now_rfc3339(char buf[static 21])
 
 typedef struct write_ctx {
     apireq_t *r;
+    bool system;
     int ok_status;
     json_t *patch;   /* PATCH: the decoded patch, for retries on conflict */
     int attempts;
@@ -370,6 +371,7 @@ static bool finalized(const ek_resource_t *res, const json_t *obj)
 /* Validates and writes obj over old (both private/borrowed); answers the request. */
 static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
 {
+    bool system = c->system;
     const ek_resource_t *res = r->rt.res;
     ek_error_t *err = NULL;
     if (strategy_prepare_update(r->srv, res, obj, old->json, &err) < 0) {
@@ -379,7 +381,9 @@ static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
         free(c);
         return;
     }
-    if (admit(r, obj, old->json) < 0) {
+    /* System writes (deletion marks, bindings) are not user updates: no update validation,
+     * as kube-apiserver's delete and binding paths do not run it either. */
+    if (!system && admit(r, obj, old->json) < 0) {
         json_decref(c->patch);
         free(c);
         return;
@@ -610,12 +614,13 @@ void apply_create(apireq_t *r)
     ek_kv_create(r->srv->kv, key, bytes, strlen(bytes), res->ttl_s, 0, on_written, c);
 }
 
-/* Writes a server-built object over old (subresources: scale, binding, approval) with the
- * same validation and answer path as an update. */
-void write_object(apireq_t *r, json_t *obj, obj_t *old)
+/* Writes a server-built object over old with the answer path of an update: validated like
+ * one (scale), or as a system write without update validation (deletion marks, binding). */
+void write_object(apireq_t *r, json_t *obj, obj_t *old, bool system)
 {
     write_ctx_t *c = ek_new(write_ctx_t);
     c->r = r;
+    c->system = system;
     c->ok_status = 200;
     write_update(r, obj, old, c);
 }

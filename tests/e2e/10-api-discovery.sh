@@ -38,8 +38,9 @@ expect_contains "$(k get endpoints kubernetes)" "127.0.0.1:" "kubernetes endpoin
 port=$(sed -n 's/.*server: https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$E2E_KUBECONFIG")
 code=$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/api/v1/pods")
 expect_eq "$code" 401 "anonymous request"
-out=$(expect_fail kubectl.1.32 --server "https://127.0.0.1:$port" --insecure-skip-tls-verify get pods 2>&1)
-expect_contains "$out" "Unauthorized" "kubectl without credentials"
+out=$(expect_fail "$KUBECTL_DIR/kubectl.1.32" --kubeconfig /dev/null --server "https://127.0.0.1:$port" \
+	--insecure-skip-tls-verify --token not-a-valid-token get pods </dev/null)
+expect_contains "$out" "error: You must be logged in to the server (Unauthorized)" "bad token"
 # A client certificate from another CA is not accepted either.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=mallory/O=system:masters" \
 	-keyout "$E2E_DIR/k.pem" -out "$E2E_DIR/c.pem" -days 1 2>/dev/null

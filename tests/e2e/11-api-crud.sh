@@ -36,7 +36,10 @@ k get deploy web -o json | grep -q '"kind": "Deployment"' || e2e_fail "-o json"
 expect_eq "$(k get cm -l tier=backend -o name)" "configmap/settings" "label selector"
 expect_eq "$(k get cm -l 'tier in (frontend)' -o name)" "" "set-based selector"
 expect_contains "$(k get ns -A --show-labels)" "kubernetes.io/metadata.name=default" "--show-labels"
-expect_contains "$(k get cm -A)" "kube-system" "-A lists every namespace"
+mkcm -n kube-public elsewhere a=1
+out=$(k get cm -A)
+expect_contains "$out" "kube-public   elsewhere" "-A lists every namespace"
+expect_contains "$out" "default       settings" "-A lists every namespace"
 mkns sorting
 for n in zeta alpha mid; do mkcm -n sorting $n a=1; done
 out=$(k -n sorting get cm --sort-by=.metadata.name -o name | tr '\n' ' ')

@@ -35,6 +35,9 @@ e2e_init() {
 	E2E_DIR=$(mktemp -d "/tmp/ek-e2e-$E2E_NAME-XXXXXX")
 	export E2E_DIR
 	trap e2e_cleanup EXIT
+	# A command failing under `set -e` names itself instead of ending the test silently.
+	set -o errtrace
+	trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: \`$BASH_COMMAND\` exited with $?" >&2' ERR
 	if ! command -v "$KUBECTL_DIR/$KUBECTL" >/dev/null 2>&1 && ! command -v "$KUBECTL" >/dev/null; then
 		e2e_skip "kubectl ($KUBECTL) is not installed"
 	fi

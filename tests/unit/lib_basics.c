@@ -223,3 +223,40 @@ TEST(base64_round_trips)
     ASSERT_TRUE(ek_base64_decode("Zm9v!", NULL) == NULL);
     ASSERT_TRUE(ek_base64url_decode("A", NULL) == NULL);
 }
+
+TEST(pb_write_and_read)
+{
+    ek_autobuf msg = EK_BUF_INIT;
+    ek_autobuf inner = EK_BUF_INIT;
+    ek_pb_string(&inner, 1, "apps");
+    ek_pb_uint(&inner, 2, 300);
+    ek_pb_message(&msg, 7, &inner);
+    ek_pb_bool(&msg, 3, true);
+    ek_pb_double(&msg, 4, 1.5);
+    /* Field 7 (len 7: "apps" tag+len+4, 300 = 0xac 0x02 with tag) */
+    ASSERT_EQ((unsigned char)msg.data[0], (7 << 3) | 2);
+    ek_pb_reader_t r;
+    ek_pb_field_t f;
+    ek_pb_reader_init(&r, msg.data, msg.len);
+    ASSERT_EQ(ek_pb_next(&r, &f), 1);
+    ASSERT_EQ(f.number, 7);
+    ek_pb_reader_t ri;
+    ek_pb_reader_init(&ri, f.data, f.len);
+    ek_pb_field_t g;
+    ASSERT_EQ(ek_pb_next(&ri, &g), 1);
+    ASSERT_EQ(g.len, 4);
+    ASSERT_TRUE(memcmp(g.data, "apps", 4) == 0);
+    ASSERT_EQ(ek_pb_next(&ri, &g), 1);
+    ASSERT_EQ(g.varint, 300);
+    ASSERT_EQ(ek_pb_next(&ri, &g), 0);
+    ASSERT_EQ(ek_pb_next(&r, &f), 1);
+    ASSERT_EQ(f.varint, 1);
+    ASSERT_EQ(ek_pb_next(&r, &f), 1);
+    double d;
+    memcpy(&d, &f.varint, 8);
+    ASSERT_TRUE(d == 1.5);
+    ASSERT_EQ(ek_pb_next(&r, &f), 0);
+    const uint8_t bad[] = { 0x0a, 0x05, 'a' }; /* length beyond the end */
+    ek_pb_reader_init(&r, bad, sizeof(bad));
+    ASSERT_EQ(ek_pb_next(&r, &f), -1);
+}
