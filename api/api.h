@@ -312,11 +312,11 @@ int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issu
 /* ---- table printers: `kubectl get` columns (api/printers.c) ---- */
 
 typedef struct ek_column {
-    const char *name;        /* "Name", "Ready", "Status", ... as Kubernetes names them */
-    const char *type;        /* "string", "integer", "number", "boolean", "date" */
-    const char *format;      /* "name" for the name column, else "" */
+    const char *name;   /* "Name", "Ready", "Status", ... as Kubernetes names them */
+    const char *type;   /* "string", "integer", "number", "boolean", "date" */
+    const char *format; /* "name" for the name column, else "" */
     const char *description;
-    int priority;            /* 0 = always shown, 1 = only with -o wide */
+    int priority; /* 0 = always shown, 1 = only with -o wide */
 } ek_column_t;
 
 typedef struct ek_printer {
@@ -378,18 +378,18 @@ typedef enum {
 #define EK_RES_NO_SMP     0x20 /* strategic merge patch not supported (custom resources) */
 
 typedef struct ek_resource {
-    const char *group;      /* "" for the core group */
+    const char *group; /* "" for the core group */
     const char *version;
     const char *kind;
     const char *plural;
     const char *singular;
     bool namespaced;
-    const char *short_names;  /* space-separated, or NULL */
-    const char *categories;   /* space-separated, or NULL */
+    const char *short_names; /* space-separated, or NULL */
+    const char *categories;  /* space-separated, or NULL */
     unsigned verbs;
-    unsigned subresources;    /* EK_SUBBIT(...) */
+    unsigned subresources; /* EK_SUBBIT(...) */
     unsigned flags;
-    const char *schema_type;  /* name in the schema tables, or NULL (custom resources) */
+    const char *schema_type;     /* name in the schema tables, or NULL (custom resources) */
     const char *field_selectors; /* space-separated extra fields beyond metadata.name/namespace */
     int64_t ttl_s;               /* objects expire (events: 3600) */
     const char *storage_plural;  /* shares storage with another resource ("events"), or NULL */
@@ -401,8 +401,7 @@ typedef struct ek_resource {
 /* Looks up by group/version/plural. Borrowed; valid until the resource is removed. */
 const ek_resource_t *ek_resource_find(const char *group, const char *version, const char *plural);
 /* Preferred-version resource for group/kind (version NULL) or an exact group/version/kind. */
-const ek_resource_t *ek_resource_by_kind(const char *group, const char *version,
-                                         const char *kind);
+const ek_resource_t *ek_resource_by_kind(const char *group, const char *version, const char *kind);
 /* All resources in registration order: built-ins first, then custom resources. */
 size_t ek_resource_count(void);
 const ek_resource_t *ek_resource_at(size_t i);
@@ -427,12 +426,12 @@ const char *ek_verb_name(unsigned verb);
 
 /* One field error, as Kubernetes' field.Error. */
 typedef struct ek_field_error {
-    const char *type;  /* cause reason: "FieldValueRequired", "FieldValueInvalid",
-                          "FieldValueNotSupported", "FieldValueDuplicate", "FieldValueForbidden",
-                          "FieldValueTooLong", "FieldValueTooMany", "FieldValueNotFound",
-                          "InternalError" */
-    char *field;       /* "spec.template.spec.containers[0].name" */
-    char *message;     /* cause message: "Required value", "Invalid value: \"x\": must be ..." */
+    const char *type; /* cause reason: "FieldValueRequired", "FieldValueInvalid",
+                         "FieldValueNotSupported", "FieldValueDuplicate", "FieldValueForbidden",
+                         "FieldValueTooLong", "FieldValueTooMany", "FieldValueNotFound",
+                         "InternalError" */
+    char *field;      /* "spec.template.spec.containers[0].name" */
+    char *message;    /* cause message: "Required value", "Invalid value: \"x\": must be ..." */
 } ek_field_error_t;
 
 typedef struct ek_field_errors {

@@ -497,7 +497,7 @@ static void default_service_ip_fields(json_t *spec)
     bool headless = strcmp(ek__sstr(spec, "clusterIP"), "None") == 0;
     set_if_nil(spec, "ipFamilyPolicy",
                json_string(headless && ek__validate_len(spec, "selector") == 0 ? "RequireDualStack"
-                                                                      : "SingleStack"));
+                                                                               : "SingleStack"));
     if (ek__validate_len(spec, "ipFamilies") == 0) {
         json_t *fams = json_array();
         int fam = ek__ip_family(json_string_value(json_array_get(ek__arr(spec, "clusterIPs"), 0)));

@@ -8,8 +8,8 @@
 
 #include "api/api.h"
 
-#define ST EK_SUBBIT(EK_SUB_STATUS)
-#define SC EK_SUBBIT(EK_SUB_SCALE)
+#define ST         EK_SUBBIT(EK_SUB_STATUS)
+#define SC         EK_SUBBIT(EK_SUB_SCALE)
 #define GEN_STATUS (EK_RES_GENERATION | EK_RES_STATUS)
 
 /* clang-format off */
@@ -180,8 +180,7 @@ const ek_resource_t *ek_resource_find(const char *group, const char *version, co
     return NULL;
 }
 
-const ek_resource_t *ek_resource_by_kind(const char *group, const char *version,
-                                         const char *kind)
+const ek_resource_t *ek_resource_by_kind(const char *group, const char *version, const char *kind)
 {
     for (size_t i = 0, n = ek_resource_count(); i < n; i++) {
         const ek_resource_t *r = ek_resource_at(i);

@@ -26,10 +26,10 @@ static const struct {
     const char *name;
     ek_schema_kind_t kind;
 } prim_names[] = {
-    { "string", EK_ST_STRING },   { "boolean", EK_ST_BOOL },   { "int32", EK_ST_INT32 },
-    { "int64", EK_ST_INT64 },     { "number", EK_ST_NUMBER },  { "quantity", EK_ST_QUANTITY },
-    { "intstr", EK_ST_INTSTR },   { "time", EK_ST_TIME },      { "bytes", EK_ST_BYTES },
-    { "any", EK_ST_ANY },         { "object", EK_ST_OBJECT },
+    { "string", EK_ST_STRING }, { "boolean", EK_ST_BOOL },  { "int32", EK_ST_INT32 },
+    { "int64", EK_ST_INT64 },   { "number", EK_ST_NUMBER }, { "quantity", EK_ST_QUANTITY },
+    { "intstr", EK_ST_INTSTR }, { "time", EK_ST_TIME },     { "bytes", EK_ST_BYTES },
+    { "any", EK_ST_ANY },       { "object", EK_ST_OBJECT },
 };
 
 static int type_cmp(const void *a, const void *b)
@@ -153,8 +153,7 @@ static int parse_field(ek_schema_type_t *t, char *s, int line, ek_error_t **err)
     char *name = strtok_r(s, " ", &save);
     char *ty = strtok_r(NULL, " ", &save);
     if (!name || !ty) {
-        return ek_error_make(err, 0, "schema line %d: want `name type [flags]: description`",
-                             line);
+        return ek_error_make(err, 0, "schema line %d: want `name type [flags]: description`", line);
     }
     t->fields = ek_xrealloc(t->fields, (t->n_fields + 1) * sizeof(*t->fields));
     ek_schema_field_t *f = &t->fields[t->n_fields++];
@@ -284,8 +283,7 @@ const char *ek_schema_openapi_name(const ek_schema_type_t *t, char *buf, size_t 
     if (ek_has_prefix(t->package, "meta.")) {
         snprintf(buf, len, "io.k8s.apimachinery.pkg.apis.%s.%s", t->package, t->name);
     } else if (ek_has_prefix(t->package, "apiextensions.")) {
-        snprintf(buf, len, "io.k8s.apiextensions-apiserver.pkg.apis.%s.%s", t->package,
-                 t->name);
+        snprintf(buf, len, "io.k8s.apiextensions-apiserver.pkg.apis.%s.%s", t->package, t->name);
     } else {
         snprintf(buf, len, "io.k8s.api.%s.%s", t->package, t->name);
     }
@@ -431,8 +429,7 @@ static void check_enum(struct check *c, const ek_schema_field_t *f, const json_t
     /* Lists of enumerated strings (accessModes, policyTypes...): each element. */
     size_t base = c->path.len, i;
     json_t *item;
-    json_array_foreach((json_t *)v, i, item)
-    {
+    json_array_foreach ((json_t *)v, i, item) {
         ek_buf_printf(&c->path, "[%zu]", i);
         enum_one(c, f, item);
         c->path.len = base;
@@ -445,8 +442,7 @@ static void check_object(struct check *c, const ek_schema_type_t *t, const json_
     size_t base = c->path.len;
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v)
-    {
+    json_object_foreach ((json_t *)obj, key, v) {
         if (base) {
             ek_buf_putc(&c->path, '.');
         }
@@ -530,8 +526,7 @@ static void check_value(struct check *c, const ek_schema_ty_t *t, const json_t *
         }
         size_t base = c->path.len, i;
         json_t *item;
-        json_array_foreach((json_t *)v, i, item)
-        {
+        json_array_foreach ((json_t *)v, i, item) {
             ek_buf_printf(&c->path, "[%zu]", i);
             if (!json_is_null(item)) {
                 check_value(c, t->elem, item, parent);
@@ -549,8 +544,7 @@ static void check_value(struct check *c, const ek_schema_ty_t *t, const json_t *
         size_t base = c->path.len;
         const char *k;
         json_t *item;
-        json_object_foreach((json_t *)v, k, item)
-        {
+        json_object_foreach ((json_t *)v, k, item) {
             ek_buf_printf(&c->path, "[%s]", k);
             if (!json_is_null(item)) {
                 check_value(c, t->elem, item, parent);
@@ -570,8 +564,7 @@ static void check_value(struct check *c, const ek_schema_ty_t *t, const json_t *
     }
 }
 
-int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb,
-                    void *data)
+int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb, void *data)
 {
     struct check c = { .cb = cb, .data = data };
     if (!json_is_object(obj)) {

@@ -250,7 +250,8 @@ void ek__v_daemonset(ek_field_errors_t *e, const json_t *o, const json_t *old)
     const json_t *spec = ek__obj(o, "spec"), *sel = ek__obj(spec, "selector");
     ek__v_label_selector(e, sel, "spec.selector");
     v_selects_template(e, spec, false);
-    if (sel && ek__validate_len(sel, "matchLabels") + ek__validate_len(sel, "matchExpressions") == 0) {
+    if (sel &&
+        ek__validate_len(sel, "matchLabels") + ek__validate_len(sel, "matchExpressions") == 0) {
         ek_autofree char *raw = ek__go_selector(sel);
         ek__fe_invalid_raw(e, "spec.selector", raw, "empty selector is invalid for daemonset");
     }

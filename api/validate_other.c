@@ -411,7 +411,8 @@ static void v_policy_rule(ek_field_errors_t *e, const json_t *r, bool namespaced
         if (namespaced) {
             ek__fe_invalid_j(e, up, urls, "namespaced rules cannot apply to non-resource URLs");
         }
-        if (ek__validate_len(r, "apiGroups") || ek__validate_len(r, "resources") || ek__validate_len(r, "resourceNames")) {
+        if (ek__validate_len(r, "apiGroups") || ek__validate_len(r, "resources") ||
+            ek__validate_len(r, "resourceNames")) {
             ek__fe_invalid_j(e, up, urls,
                              "rules cannot apply to both regular resources and non-resource URLs");
         }

@@ -635,7 +635,8 @@ void ek__v_endpoints(ek_field_errors_t *e, const json_t *o, const json_t *old)
     json_t *ss, *x;
     json_array_foreach (ek__arr(o, "subsets"), i, ss) {
         ek_autofree char *sp = ek__p("subsets[%zu]", i);
-        if (ek__validate_len(ss, "addresses") == 0 && ek__validate_len(ss, "notReadyAddresses") == 0) {
+        if (ek__validate_len(ss, "addresses") == 0 &&
+            ek__validate_len(ss, "notReadyAddresses") == 0) {
             ek__fe_required(e, sp, "must specify `addresses` or `notReadyAddresses`");
         }
         json_array_foreach (ek__arr(ss, "addresses"), j, x) {

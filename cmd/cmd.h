@@ -10,9 +10,10 @@ typedef struct ek_cmd {
     const char *summary;
     const char *usage;      /* argument synopsis after the command name */
     const ek_flag_t *flags; /* may be NULL */
-    /* argv[1..nargs] are the positional arguments; flags are already parsed. Returns exit status. */
+    /* argv[1..nargs] are the positional arguments; flags are already parsed. Returns exit status.
+     */
     int (*run)(int nargs, char **argv);
-    bool hidden;            /* internal commands (shim) are not listed in help */
+    bool hidden; /* internal commands (shim) are not listed in help */
 } ek_cmd_t;
 
 extern const ek_cmd_t ek_cmd_version;

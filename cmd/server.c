@@ -38,8 +38,8 @@ static const ek_flag_t server_flags[] = {
       "extra host name or IP in the serving certificate (repeatable)" },
     { "write-kubeconfig", 'o', EK_FLAG_STRING, &kubeconfig, "EDGEK_KUBECONFIG_OUTPUT", "FILE",
       "where to write the admin kubeconfig (default /etc/edgek/edgek.yaml)" },
-    { "write-kubeconfig-mode", 0, EK_FLAG_STRING, &kubeconfig_mode, "EDGEK_KUBECONFIG_MODE",
-      "MODE", "file mode of the kubeconfig (default 0600)" },
+    { "write-kubeconfig-mode", 0, EK_FLAG_STRING, &kubeconfig_mode, "EDGEK_KUBECONFIG_MODE", "MODE",
+      "file mode of the kubeconfig (default 0600)" },
     { "disable-agent", 0, EK_FLAG_BOOL, &disable_agent, NULL, NULL,
       "run the control plane only, without a local node" },
     { "node-name", 0, EK_FLAG_STRING, &node_name, "EDGEK_NODE_NAME", "NAME",
@@ -110,12 +110,14 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
 {
     mode_t mode = 0600;
     int lo = 30000, hi = 32767;
-    if (parse_mode(kubeconfig_mode, &mode, err) < 0 || parse_range(node_port_range, &lo, &hi, err) < 0) {
+    if (parse_mode(kubeconfig_mode, &mode, err) < 0 ||
+        parse_range(node_port_range, &lo, &hi, err) < 0) {
         return -1;
     }
     if (!disable_agent) {
-        return ek_error_make(err, 0, "the local agent is not available in this build yet: run "
-                                     "`edgek server --disable-agent` for the control plane alone");
+        return ek_error_make(err, 0,
+                             "the local agent is not available in this build yet: run "
+                             "`edgek server --disable-agent` for the control plane alone");
     }
     ek_autofree char *tls_dir = ek_xasprintf("%s/server/tls", data_dir);
     ek_pki_options_t po = {
@@ -135,10 +137,9 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
     if (ek_pki_token_load_or_create(*pki_out, token_path, &token, err) < 0) {
         return -1;
     }
-    *tls_out = ek_tls_server_config_new(ek_pki_serving_cert_pem(*pki_out),
-                                        ek_pki_serving_key_pem(*pki_out),
-                                        ek_pki_ca_cert_pem(*pki_out), EK_TLS_CLIENT_CERT_OPTIONAL,
-                                        err);
+    *tls_out = ek_tls_server_config_new(
+        ek_pki_serving_cert_pem(*pki_out), ek_pki_serving_key_pem(*pki_out),
+        ek_pki_ca_cert_pem(*pki_out), EK_TLS_CLIENT_CERT_OPTIONAL, err);
     if (!*tls_out) {
         return ek_error_wrap(err, "TLS configuration");
     }

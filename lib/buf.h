@@ -11,7 +11,10 @@ typedef struct ek_buf {
     size_t cap;
 } ek_buf_t;
 
-#define EK_BUF_INIT { NULL, 0, 0 }
+#define EK_BUF_INIT \
+    {               \
+        NULL, 0, 0  \
+    }
 
 void ek_buf_reserve(ek_buf_t *b, size_t extra);
 void ek_buf_append(ek_buf_t *b, const void *data, size_t len);

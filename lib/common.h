@@ -19,8 +19,7 @@
 #define EK_MIN(a, b)     ((a) < (b) ? (a) : (b))
 #define EK_MAX(a, b)     ((a) > (b) ? (a) : (b))
 
-#define ek_container_of(ptr, type, member)                                                         \
-    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define ek_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define EK_PRINTF(fmt_idx, args_idx) __attribute__((format(printf, fmt_idx, args_idx)))
 #define EK_NORETURN                  __attribute__((noreturn))
@@ -29,7 +28,7 @@
 
 /* Aborts with file:line and the failed expression. Stays on in release builds. */
 EK_NORETURN void ek__assert_fail(const char *expr, const char *file, int line, const char *func);
-#define ek_assert(expr)                                                                            \
+#define ek_assert(expr) \
     (EK_LIKELY(expr) ? (void)0 : ek__assert_fail(#expr, __FILE__, __LINE__, __func__))
 
 /* Allocation: out-of-memory aborts, so callers never check. */
@@ -46,17 +45,17 @@ char *ek_xasprintf(const char *fmt, ...) EK_PRINTF(1, 2);
 void ek__freep(void *p);
 void ek__closep(int *fd);
 void ek__fclosep(void *f);
-#define ek_autofree  __attribute__((cleanup(ek__freep)))
-#define ek_autoclose __attribute__((cleanup(ek__closep)))
+#define ek_autofree   __attribute__((cleanup(ek__freep)))
+#define ek_autoclose  __attribute__((cleanup(ek__closep)))
 #define ek_autofclose __attribute__((cleanup(ek__fclosep)))
 /* ek_auto(T) x = ...; calls ek_cleanup_T(&x) at scope exit (define it with EK_DEFINE_CLEANUP). */
 #define ek_auto(type) __attribute__((cleanup(ek_cleanup_##type))) type *
-#define EK_DEFINE_CLEANUP(type, fn)                                                                \
-    static inline void ek_cleanup_##type(type **p)                                                 \
-    {                                                                                              \
-        if (*p) {                                                                                  \
-            fn(*p);                                                                                \
-        }                                                                                          \
+#define EK_DEFINE_CLEANUP(type, fn)                \
+    static inline void ek_cleanup_##type(type **p) \
+    {                                              \
+        if (*p) {                                  \
+            fn(*p);                                \
+        }                                          \
     }
 
 /* Hands ownership on: returns *pp and sets *pp to NULL. */

@@ -10,9 +10,9 @@
 #include "lib/common.h"
 
 typedef struct ek_error {
-    int errnum;  /* errno-style cause, 0 if none */
-    int status;  /* HTTP-style status for the API edge, 0 if unset */
-    char *msg;   /* "context: context: cause" */
+    int errnum; /* errno-style cause, 0 if none */
+    int status; /* HTTP-style status for the API edge, 0 if unset */
+    char *msg;  /* "context: context: cause" */
 } ek_error_t;
 
 /*

@@ -54,8 +54,8 @@ static int set_value(const ek_flag_t *f, const char *val, const char *origin, ek
         } else if (strcmp(val, "false") == 0 || strcmp(val, "0") == 0) {
             *b = false;
         } else {
-            return ek_error_make(err, 0, "%s: --%s wants true or false, not `%s`", origin,
-                                 f->name, val);
+            return ek_error_make(err, 0, "%s: --%s wants true or false, not `%s`", origin, f->name,
+                                 val);
         }
         return 0;
     }
@@ -110,10 +110,9 @@ static int apply_config_value(const ek_flag_t *f, json_t *v, const char *path, e
     if (f->type == EK_FLAG_LIST && json_is_array(v)) {
         size_t i;
         json_t *item;
-        json_array_foreach(v, i, item)
-        {
-            ek_autofree char *s = json_is_string(item) ? ek_xstrdup(json_string_value(item))
-                                                      : ek_json_dumps(item);
+        json_array_foreach (v, i, item) {
+            ek_autofree char *s =
+                json_is_string(item) ? ek_xstrdup(json_string_value(item)) : ek_json_dumps(item);
             if (set_value(f, s, path, err) < 0) {
                 return -1;
             }
@@ -133,8 +132,7 @@ static int apply_config_value(const ek_flag_t *f, json_t *v, const char *path, e
     return ek_error_make(err, 0, "%s: key `%s` has an unsupported value type", path, f->name);
 }
 
-static int load_config(const ek_flag_t *flags, const bool *set, const char *path,
-                       ek_error_t **err)
+static int load_config(const ek_flag_t *flags, const bool *set, const char *path, ek_error_t **err)
 {
     size_t len;
     ek_autofree char *text = ek_file_read(path, 1 << 20, &len, err);
@@ -153,8 +151,7 @@ static int load_config(const ek_flag_t *flags, const bool *set, const char *path
     }
     const char *key;
     json_t *v;
-    json_object_foreach(doc, key, v)
-    {
+    json_object_foreach (doc, key, v) {
         const ek_flag_t *f = find_flag(flags, key);
         if (!f) {
             /* One config file serves server and agent, as in k3s: keys for the other are fine. */
@@ -283,8 +280,8 @@ static void usage_line(FILE *out, const ek_flag_t *f)
 {
     char left[64];
     if (f->short_name) {
-        snprintf(left, sizeof(left), "-%c, --%s%s%s", f->short_name, f->name,
-                 f->metavar ? " " : "", f->metavar ? f->metavar : "");
+        snprintf(left, sizeof(left), "-%c, --%s%s%s", f->short_name, f->name, f->metavar ? " " : "",
+                 f->metavar ? f->metavar : "");
     } else {
         snprintf(left, sizeof(left), "    --%s%s%s", f->name, f->metavar ? " " : "",
                  f->metavar ? f->metavar : "");

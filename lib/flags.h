@@ -14,10 +14,10 @@
 #include "lib/error.h"
 
 typedef enum {
-    EK_FLAG_BOOL,     /* bool *; `--x`, `--x=true|false` */
-    EK_FLAG_STRING,   /* char ** (owned by the flags module after parsing; free with ek_flags_free) */
-    EK_FLAG_INT,      /* int * */
-    EK_FLAG_LIST,     /* ek_strlist_t *; repeatable, comma-separated values split */
+    EK_FLAG_BOOL,   /* bool *; `--x`, `--x=true|false` */
+    EK_FLAG_STRING, /* char ** (owned by the flags module after parsing; free with ek_flags_free) */
+    EK_FLAG_INT,    /* int * */
+    EK_FLAG_LIST,   /* ek_strlist_t *; repeatable, comma-separated values split */
     EK_FLAG_DURATION, /* int64_t * in milliseconds; Go syntax (10s, 5m, 1h) */
 } ek_flag_type_t;
 
@@ -30,11 +30,11 @@ void ek_strlist_add(ek_strlist_t *l, const char *s);
 void ek_strlist_free(ek_strlist_t *l);
 
 typedef struct ek_flag {
-    const char *name;  /* long option and config key */
-    char short_name;   /* 0 if none */
+    const char *name; /* long option and config key */
+    char short_name;  /* 0 if none */
     ek_flag_type_t type;
     void *ptr;
-    const char *env;   /* environment variable or NULL */
+    const char *env; /* environment variable or NULL */
     const char *metavar;
     const char *help;
 } ek_flag_t;

@@ -70,8 +70,8 @@ int ek_log_configure(const char *spec, ek_error_t **err)
         const char *lvl = eq ? eq + 1 : tok;
         int l = ek_log_level_parse(lvl);
         if (l < 0) {
-            return ek_error_make(err, 0, "unknown log level `%s` (want error|warn|info|debug|trace)",
-                                 lvl);
+            return ek_error_make(err, 0,
+                                 "unknown log level `%s` (want error|warn|info|debug|trace)", lvl);
         }
         if (!eq) {
             new_default = l;
@@ -113,7 +113,10 @@ void ek_log_write(int level, const char *comp, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
     n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ %s %s ", ts.tv_nsec / 1000000,
-                          level_tags[level < 0 ? 0 : level > EK_TRACE ? EK_TRACE : level], comp);
+                          level_tags[level < 0          ? 0
+                                     : level > EK_TRACE ? EK_TRACE
+                                                        : level],
+                          comp);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);

@@ -24,11 +24,11 @@ extern int ek__log_max;
 bool ek_log_enabled(int level, const char *comp);
 void ek_log_write(int level, const char *comp, const char *fmt, ...) EK_PRINTF(3, 4);
 
-#define EK_LOG(level, comp, ...)                                                                   \
-    do {                                                                                           \
-        if ((level) <= ek__log_max && ek_log_enabled((level), (comp))) {                           \
-            ek_log_write((level), (comp), __VA_ARGS__);                                            \
-        }                                                                                          \
+#define EK_LOG(level, comp, ...)                                         \
+    do {                                                                 \
+        if ((level) <= ek__log_max && ek_log_enabled((level), (comp))) { \
+            ek_log_write((level), (comp), __VA_ARGS__);                  \
+        }                                                                \
     } while (0)
 
 /*

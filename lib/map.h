@@ -20,7 +20,10 @@ typedef struct ek_map {
     size_t n;
 } ek_map_t;
 
-#define EK_MAP_INIT { NULL, 0, 0 }
+#define EK_MAP_INIT \
+    {               \
+        NULL, 0, 0  \
+    }
 
 void *ek_map_get(const ek_map_t *m, const char *key);
 /* Inserts or replaces; returns the previous value (or NULL). */

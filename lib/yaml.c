@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <yaml.h>
 
-#define MAX_DEPTH        512
-#define MAX_TOTAL_NODES  (1000 * 1000)
-#define MAX_ANCHORS      10000
+#define MAX_DEPTH       512
+#define MAX_TOTAL_NODES (1000 * 1000)
+#define MAX_ANCHORS     10000
 
 struct anchor {
     char *name;
@@ -82,12 +82,12 @@ static bool is_one_of(const char *s, const char *const *list)
 }
 
 static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
-static const char *const trues[] = { "y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
-                                     "true", "True", "TRUE", NULL };
-static const char *const falses[] = { "n", "N", "no", "No", "NO", "off", "Off", "OFF",
-                                      "false", "False", "FALSE", NULL };
-static const char *const infs[] = { ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
-                                    "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", NULL };
+static const char *const trues[] = { "y",  "Y",  "yes",  "Yes",  "YES",  "on",
+                                     "On", "ON", "true", "True", "TRUE", NULL };
+static const char *const falses[] = { "n",   "N",   "no",    "No",    "NO",    "off",
+                                      "Off", "OFF", "false", "False", "FALSE", NULL };
+static const char *const infs[] = { ".inf",  ".Inf",  ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
+                                    "-.Inf", "-.INF", ".nan", ".NaN",  ".NAN",  NULL };
 
 /* Go's strconv.ParseInt(s, 0, 64) after underscores are removed; also 0b and 0o prefixes. */
 static bool parse_int(const char *s, long long *out, bool *overflow)
@@ -353,15 +353,13 @@ static int merge_into(struct conv *c, json_t *obj, json_t *explicit_keys, json_t
         size_t i;
         json_t *item;
         /* Earlier mappings in a merge sequence take precedence over later ones. */
-        json_array_foreach(src, i, item)
-        {
+        json_array_foreach (src, i, item) {
             if (!json_is_object(item)) {
                 return conv_fail(c, m, "map merge requires map or sequence of maps");
             }
             const char *k;
             json_t *v;
-            json_object_foreach(item, k, v)
-            {
+            json_object_foreach (item, k, v) {
                 if (!json_object_get(obj, k)) {
                     json_object_set(obj, k, v);
                 }
@@ -374,8 +372,7 @@ static int merge_into(struct conv *c, json_t *obj, json_t *explicit_keys, json_t
     }
     const char *k;
     json_t *v;
-    json_object_foreach(src, k, v)
-    {
+    json_object_foreach (src, k, v) {
         if (!json_object_get(explicit_keys, k)) {
             json_object_set(obj, k, v);
         }
@@ -608,8 +605,7 @@ json_t *ek_yaml_to_json_docs(const char *data, size_t len, ek_error_t **err)
     json_t *docs = json_array();
     size_t i;
     json_t *d;
-    json_array_foreach(all, i, d)
-    {
+    json_array_foreach (all, i, d) {
         if (!json_is_null(d)) {
             json_array_append(docs, d);
         }
@@ -721,8 +717,7 @@ static void emit(ek_buf_t *b, const json_t *v, int ind, bool inline_start)
         const char *k;
         json_t *val;
         bool first = true;
-        json_object_foreach((json_t *)v, k, val)
-        {
+        json_object_foreach ((json_t *)v, k, val) {
             if (!(first && inline_start)) {
                 indent(b, ind);
             }
@@ -743,8 +738,7 @@ static void emit(ek_buf_t *b, const json_t *v, int ind, bool inline_start)
     if (json_is_array(v) && json_array_size(v) > 0) {
         size_t i;
         json_t *item;
-        json_array_foreach((json_t *)v, i, item)
-        {
+        json_array_foreach ((json_t *)v, i, item) {
             if (!(i == 0 && inline_start)) {
                 indent(b, ind);
             }

@@ -164,18 +164,18 @@ typedef struct ek_pki ek_pki_t;
 typedef struct ek_apiserver ek_apiserver_t;
 
 typedef struct ek_apiserver_options {
-    const char *data_dir;          /* <data-dir>; the store lives in <data-dir>/server/db */
-    const char *bind_address;      /* default "0.0.0.0" */
-    int port;                      /* default 6443 */
-    const char *service_cidr;      /* default 10.43.0.0/16 */
-    const char *cluster_cidr;      /* default 10.42.0.0/16 */
-    const char *cluster_dns;       /* default 10.43.0.10 */
-    const char *cluster_domain;    /* default cluster.local */
+    const char *data_dir;       /* <data-dir>; the store lives in <data-dir>/server/db */
+    const char *bind_address;   /* default "0.0.0.0" */
+    int port;                   /* default 6443 */
+    const char *service_cidr;   /* default 10.43.0.0/16 */
+    const char *cluster_cidr;   /* default 10.42.0.0/16 */
+    const char *cluster_dns;    /* default 10.43.0.10 */
+    const char *cluster_domain; /* default cluster.local */
     int node_port_min, node_port_max;
     int64_t volatile_flush_ms;
-    size_t watch_window;           /* events kept per resource for watches from the past */
-    int64_t event_ttl_s;           /* default 3600 */
-    bool kv_no_sync;               /* benchmarks only */
+    size_t watch_window; /* events kept per resource for watches from the past */
+    int64_t event_ttl_s; /* default 3600 */
+    bool kv_no_sync;     /* benchmarks only */
 } ek_apiserver_options_t;
 
 /* Opens the store, loads the cache, creates first-start objects and starts serving HTTPS

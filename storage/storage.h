@@ -22,17 +22,18 @@ typedef struct ek_kv ek_kv_t;
 typedef struct ek_kv_watch ek_kv_watch_t;
 
 typedef struct ek_kv_options {
-    const char *path;           /* database file; parent directories are created */
-    int64_t volatile_flush_ms;  /* max delay before volatile writes reach disk; default 60000 */
-    int64_t history_revisions;  /* compaction keeps at least this many past revisions; default 10000 */
-    size_t watch_window;        /* recent events kept in memory for watches from the past; default 10000 */
-    bool no_sync;               /* tests/benchmarks only: skip fsync */
+    const char *path;          /* database file; parent directories are created */
+    int64_t volatile_flush_ms; /* max delay before volatile writes reach disk; default 60000 */
+    int64_t
+        history_revisions; /* compaction keeps at least this many past revisions; default 10000 */
+    size_t watch_window; /* recent events kept in memory for watches from the past; default 10000 */
+    bool no_sync;        /* tests/benchmarks only: skip fsync */
 } ek_kv_options_t;
 
 /* An immutable, reference-counted record. */
 typedef struct ek_kv_entry {
     const char *key;
-    const char *value;  /* NUL-terminated for convenience; value_len excludes the NUL */
+    const char *value; /* NUL-terminated for convenience; value_len excludes the NUL */
     size_t value_len;
     int64_t create_rev;
     int64_t mod_rev;
@@ -80,8 +81,8 @@ typedef void (*ek_kv_write_cb)(int64_t rev, const ek_kv_entry_t *entry, const ek
 void ek_kv_create(ek_kv_t *kv, const char *key, const void *value, size_t len, int64_t ttl_s,
                   int flags, ek_kv_write_cb cb, void *data);
 /* Replaces key's value if its mod_rev equals expected_rev (0 = any; the key must exist). */
-void ek_kv_update(ek_kv_t *kv, const char *key, const void *value, size_t len,
-                  int64_t expected_rev, int64_t ttl_s, int flags, ek_kv_write_cb cb, void *data);
+void ek_kv_update(ek_kv_t *kv, const char *key, const void *value, size_t len, int64_t expected_rev,
+                  int64_t ttl_s, int flags, ek_kv_write_cb cb, void *data);
 /* Deletes key if its mod_rev equals expected_rev (0 = any). */
 void ek_kv_delete(ek_kv_t *kv, const char *key, int64_t expected_rev, ek_kv_write_cb cb,
                   void *data);
@@ -118,19 +119,19 @@ void ek_kv_list_result_free(ek_kv_list_result_t *r);
  * borrowed for the call.
  */
 typedef void (*ek_kv_watch_cb)(const ek_kv_event_t *ev, void *data);
-ek_kv_watch_t *ek_kv_watch(ek_kv_t *kv, const char *prefix, int64_t from_rev,
-                           ek_kv_watch_cb cb, void *data, ek_error_t **err);
+ek_kv_watch_t *ek_kv_watch(ek_kv_t *kv, const char *prefix, int64_t from_rev, ek_kv_watch_cb cb,
+                           void *data, ek_error_t **err);
 void ek_kv_watch_cancel(ek_kv_watch_t *w);
 
 /* Counters for /metrics and benchmarks. */
 typedef struct ek_kv_stats {
     int64_t rev;
     int64_t keys;
-    int64_t writes;        /* acknowledged writes */
-    int64_t commits;       /* transactions (fsyncs) */
+    int64_t writes;  /* acknowledged writes */
+    int64_t commits; /* transactions (fsyncs) */
     int64_t volatile_pending;
     int64_t compacted_rev;
-    int64_t db_bytes;      /* database + WAL file sizes */
+    int64_t db_bytes; /* database + WAL file sizes */
 } ek_kv_stats_t;
 void ek_kv_stats(ek_kv_t *kv, ek_kv_stats_t *out);
 

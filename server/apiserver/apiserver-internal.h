@@ -33,10 +33,10 @@ bool user_in_group(const user_t *u, const char *group);
 typedef struct obj {
     int refs;
     char *key;
-    json_t *json;       /* metadata.resourceVersion set */
-    int64_t rev;        /* mod revision */
+    json_t *json; /* metadata.resourceVersion set */
+    int64_t rev;  /* mod revision */
     int64_t create_rev;
-    char *bytes;        /* compact JSON, serialised on first use */
+    char *bytes; /* compact JSON, serialised on first use */
     size_t len;
 } obj_t;
 
@@ -57,18 +57,18 @@ typedef struct watcher watcher_t;
 /* All objects under one storage prefix ("/registry/apps/deployments/"). */
 typedef struct bucket {
     char *prefix;
-    ek_map_t objs;        /* key → obj_t* */
-    event_t *ring;        /* recent events, oldest at ring[head] */
+    ek_map_t objs; /* key → obj_t* */
+    event_t *ring; /* recent events, oldest at ring[head] */
     size_t ring_cap, ring_head, ring_n;
-    int64_t evicted_rev;  /* newest revision no longer in the ring (watch before it: 410) */
-    watcher_t *watchers;  /* intrusive list */
+    int64_t evicted_rev; /* newest revision no longer in the ring (watch before it: 410) */
+    watcher_t *watchers; /* intrusive list */
 } bucket_t;
 
 typedef struct store {
     ek_kv_t *kv;
     ek_kv_watch_t *kv_watch;
-    ek_map_t buckets;     /* prefix → bucket_t* */
-    int64_t rev;          /* newest revision applied to the cache */
+    ek_map_t buckets; /* prefix → bucket_t* */
+    int64_t rev;      /* newest revision applied to the cache */
     size_t ring_cap;
 } store_t;
 
@@ -89,15 +89,15 @@ obj_t *obj_from_entry(const ek_kv_entry_t *e);
 typedef enum {
     ROUTE_NONE,
     ROUTE_VERSION,
-    ROUTE_HEALTH,       /* /healthz /livez /readyz (+ /<check>) */
+    ROUTE_HEALTH, /* /healthz /livez /readyz (+ /<check>) */
     ROUTE_METRICS,
-    ROUTE_API,          /* /api */
-    ROUTE_APIS,         /* /apis */
-    ROUTE_GROUP,        /* /apis/<group> */
-    ROUTE_GROUP_VERSION,/* /api/v1, /apis/<group>/<version> */
+    ROUTE_API,           /* /api */
+    ROUTE_APIS,          /* /apis */
+    ROUTE_GROUP,         /* /apis/<group> */
+    ROUTE_GROUP_VERSION, /* /api/v1, /apis/<group>/<version> */
     ROUTE_OPENAPI_V2,
-    ROUTE_OPENAPI_V3,   /* /openapi/v3 and /openapi/v3/<gv> */
-    ROUTE_RESOURCE,     /* a collection, an object or a subresource */
+    ROUTE_OPENAPI_V3, /* /openapi/v3 and /openapi/v3/<gv> */
+    ROUTE_RESOURCE,   /* a collection, an object or a subresource */
 } route_kind_t;
 
 typedef struct route {
@@ -105,12 +105,12 @@ typedef struct route {
     char *group;
     char *version;
     char *plural;
-    char *ns;                  /* namespace from the path, or NULL */
-    char *name;                /* object name, or NULL for a collection */
+    char *ns;   /* namespace from the path, or NULL */
+    char *name; /* object name, or NULL for a collection */
     ek_subresource_t sub;
-    char *sub_path;            /* rest after a subresource (proxy paths) */
-    const ek_resource_t *res;  /* resolved resource (ROUTE_RESOURCE) */
-    char *gv_path;             /* openapi: "api/v1", "apis/apps/v1" */
+    char *sub_path;           /* rest after a subresource (proxy paths) */
+    const ek_resource_t *res; /* resolved resource (ROUTE_RESOURCE) */
+    char *gv_path;            /* openapi: "api/v1", "apis/apps/v1" */
 } route_t;
 
 typedef struct params {
@@ -121,15 +121,15 @@ typedef struct params {
     char *cont;
     long long limit;
     bool watch;
-    long long timeout_seconds;     /* -1 = unset */
+    long long timeout_seconds; /* -1 = unset */
     bool allow_bookmarks;
     bool send_initial_events;
     bool dry_run;
-    char *field_validation;        /* Strict, Warn, Ignore; NULL = server default */
+    char *field_validation; /* Strict, Warn, Ignore; NULL = server default */
     char *field_manager;
     char *propagation_policy;
-    long long grace_period;        /* -1 = unset */
-    char *include_object;          /* None, Metadata, Object */
+    long long grace_period; /* -1 = unset */
+    char *include_object;   /* None, Metadata, Object */
     bool force;
     char *pretty;
 } params_t;
@@ -170,13 +170,13 @@ struct apireq {
     params_t p;
     ek_strlist_t warnings;
     uint64_t start_ns;
-    unsigned verb;             /* EK_VERB_* (watch, list, ...) for metrics and authz */
-    int status;                /* response status, for metrics */
+    unsigned verb; /* EK_VERB_* (watch, list, ...) for metrics and authz */
+    int status;    /* response status, for metrics */
     bool streaming;
-    bool closed;               /* the client went away */
-    watcher_t *watcher;        /* active watch, if any */
+    bool closed;        /* the client went away */
+    watcher_t *watcher; /* active watch, if any */
     const apireq_ops_t *ops;
-    void *tp;                  /* transport state */
+    void *tp; /* transport state */
     void (*on_close)(apireq_t *r);
 };
 
@@ -201,8 +201,7 @@ void send_status(apireq_t *r, int code, const char *reason, const char *details_
 void send_not_found(apireq_t *r, const ek_resource_t *res, const char *name);
 void send_invalid(apireq_t *r, const ek_resource_t *res, const char *name,
                   const ek_field_errors_t *errs);
-void send_success_status(apireq_t *r, const ek_resource_t *res, const char *name,
-                         const char *uid);
+void send_success_status(apireq_t *r, const ek_resource_t *res, const char *name, const char *uid);
 /* An ek_error_t with a status (400, 404, 409, 413, 415, 422, 500, 503, 507) as a Status. */
 void send_error(apireq_t *r, const ek_resource_t *res, const char *name, const ek_error_t *err);
 /* "deployments.apps" / "pods" */
@@ -279,13 +278,13 @@ void watchers_close_all(store_t *s);
 /* Fills r->user from the client certificate or bearer token; false = 401 already sent. */
 bool authn_request(apireq_t *r, const ek_tls_peer_t *peer);
 typedef struct authz_attrs {
-    const char *verb;         /* get, list, watch, create, update, patch, delete, ... */
+    const char *verb; /* get, list, watch, create, update, patch, delete, ... */
     const char *group;
-    const char *resource;     /* "pods" */
-    const char *subresource;  /* "log" or NULL */
+    const char *resource;    /* "pods" */
+    const char *subresource; /* "log" or NULL */
     const char *ns;
     const char *name;
-    const char *path;         /* non-resource requests */
+    const char *path; /* non-resource requests */
 } authz_attrs_t;
 bool authz_allowed(ek_apiserver_t *s, const user_t *u, const authz_attrs_t *a, char **reason);
 
@@ -306,14 +305,14 @@ struct ek_apiserver {
     bool closing;
     /* discovery and OpenAPI documents, rebuilt when the resource table changes */
     uint64_t docs_generation;
-    ek_map_t docs;  /* name → ek_buf_t* */
+    ek_map_t docs; /* name → ek_buf_t* */
     void (*close_cb)(void *data);
     void *close_data;
 };
 
 /* Cached generated documents (discovery.c, openapi.c). */
-const ek_buf_t *docs_get(ek_apiserver_t *s, const char *name, void (*build)(ek_apiserver_t *s,
-                         const char *name, ek_buf_t *out));
+const ek_buf_t *docs_get(ek_apiserver_t *s, const char *name,
+                         void (*build)(ek_apiserver_t *s, const char *name, ek_buf_t *out));
 
 /* Metrics (metrics.c). */
 metrics_t *metrics_new(void);

@@ -12,9 +12,9 @@
 
 static void send_unauthorized(apireq_t *r)
 {
-    ek_auto(json_t) st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status",
-                                   "apiVersion", "v1", "metadata", "status", "Failure", "message",
-                                   "Unauthorized", "reason", "Unauthorized", "code", 401);
+    ek_auto(json_t) st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion",
+                                   "v1", "metadata", "status", "Failure", "message", "Unauthorized",
+                                   "reason", "Unauthorized", "code", 401);
     apireq_respond_json(r, 401, st);
 }
 
@@ -100,8 +100,8 @@ void token_review(apireq_t *r, json_t *review)
         for (size_t i = 0; i < u.groups.n; i++) {
             json_array_append_new(groups, json_string(u.groups.v[i]));
         }
-        status = json_pack("{s:b,s:{s:s,s:s,s:o}}", "authenticated", 1, "user", "username",
-                           u.name, "uid", u.uid ? u.uid : "", "groups", groups);
+        status = json_pack("{s:b,s:{s:s,s:s,s:o}}", "authenticated", 1, "user", "username", u.name,
+                           "uid", u.uid ? u.uid : "", "groups", groups);
     } else {
         status = json_pack("{s:b,s:s}", "authenticated", 0, "error",
                            err ? ek_error_msg(err) : "no token");
@@ -145,23 +145,23 @@ void handle_token_request(apireq_t *r)
     }
     char sub[512];
     snprintf(sub, sizeof(sub), "system:serviceaccount:%s:%s", r->rt.ns, r->rt.name);
-    json_t *k8s = json_pack("{s:s,s:{s:s,s:s}}", "namespace", r->rt.ns, "serviceaccount", "name",
-                            r->rt.name, "uid",
-                            ek_json_str(sa->json, "metadata", "uid", NULL) ?: "");
+    json_t *k8s =
+        json_pack("{s:s,s:{s:s,s:s}}", "namespace", r->rt.ns, "serviceaccount", "name", r->rt.name,
+                  "uid", ek_json_str(sa->json, "metadata", "uid", NULL) ?: "");
     const char *bkind = ek_json_str(tr, "spec", "boundObjectRef", "kind", NULL);
     if (bkind && strcmp(bkind, "Pod") == 0) {
-        json_object_set_new(k8s, "pod",
-                            json_pack("{s:s,s:s}", "name",
-                                      ek_json_str(tr, "spec", "boundObjectRef", "name", NULL) ?: "",
-                                      "uid",
-                                      ek_json_str(tr, "spec", "boundObjectRef", "uid", NULL) ?: ""));
+        json_object_set_new(
+            k8s, "pod",
+            json_pack("{s:s,s:s}", "name",
+                      ek_json_str(tr, "spec", "boundObjectRef", "name", NULL) ?: "", "uid",
+                      ek_json_str(tr, "spec", "boundObjectRef", "uid", NULL) ?: ""));
     }
-    json_t *audv = aud ? json_incref(aud)
-                       : json_pack("[s]", "https://kubernetes.default.svc.cluster.local");
-    ek_auto(json_t) claims = json_pack(
-        "{s:s,s:s,s:o,s:I,s:I,s:I,s:o}", "iss", "https://kubernetes.default.svc.cluster.local",
-        "sub", sub, "aud", audv, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp", (json_int_t)(now + exp),
-        "kubernetes.io", k8s);
+    json_t *audv =
+        aud ? json_incref(aud) : json_pack("[s]", "https://kubernetes.default.svc.cluster.local");
+    ek_auto(json_t) claims = json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:o}", "iss",
+                                       "https://kubernetes.default.svc.cluster.local", "sub", sub,
+                                       "aud", audv, "iat", (json_int_t)now, "nbf", (json_int_t)now,
+                                       "exp", (json_int_t)(now + exp), "kubernetes.io", k8s);
     ek_autofree char *token = NULL;
     if (ek_jwt_sign(s->pki, claims, &token, &err) < 0) {
         send_error(r, r->rt.res, r->rt.name, err);
@@ -169,9 +169,9 @@ void handle_token_request(apireq_t *r)
         return;
     }
     char ts[21];
-    json_object_set_new(tr, "status", json_pack("{s:s,s:s}", "token", token,
-                                                "expirationTimestamp",
-                                                ek_time_rfc3339(now + exp, ts)));
+    json_object_set_new(tr, "status",
+                        json_pack("{s:s,s:s}", "token", token, "expirationTimestamp",
+                                  ek_time_rfc3339(now + exp, ts)));
     ek_json_set_str(tr, "kind", "TokenRequest");
     ek_json_set_str(tr, "apiVersion", "authentication.k8s.io/v1");
     json_t *md = ek_json_obj_ensure(tr, "metadata");

@@ -117,8 +117,9 @@ static json_t *parse(const char *text)
     return v;
 }
 
-#define RBAC_META "\"labels\":{\"kubernetes.io/bootstrapping\":\"rbac-defaults\"}," \
-                  "\"annotations\":{\"rbac.authorization.kubernetes.io/autoupdate\":\"true\"}"
+#define RBAC_META                                                     \
+    "\"labels\":{\"kubernetes.io/bootstrapping\":\"rbac-defaults\"}," \
+    "\"annotations\":{\"rbac.authorization.kubernetes.io/autoupdate\":\"true\"}"
 
 static const char *const cluster_roles[] = {
     "{\"metadata\":{\"name\":\"cluster-admin\"," RBAC_META "},\"rules\":["
@@ -218,9 +219,8 @@ void bootstrap_run(ek_apiserver_t *s)
                      "metadata", "name", "kubernetes", "labels", "component", "apiserver",
                      "provider", "kubernetes", "spec", "type", "ClusterIP", "clusterIP", svc_ip,
                      "clusterIPs", svc_ip, "sessionAffinity", "None", "ipFamilies", "IPv4",
-                     "ipFamilyPolicy", "SingleStack", "internalTrafficPolicy", "Cluster",
-                     "ports", "name", "https", "protocol", "TCP", "port", 443, "targetPort",
-                     port));
+                     "ipFamilyPolicy", "SingleStack", "internalTrafficPolicy", "Cluster", "ports",
+                     "name", "https", "protocol", "TCP", "port", 443, "targetPort", port));
     ensure(b, "", "endpoints", "default",
            json_pack("{s:{s:s,s:{s:s}},s:[{s:[{s:s}],s:[{s:s,s:i,s:s}]}]}", "metadata", "name",
                      "kubernetes", "labels", "endpointslice.kubernetes.io/skip-mirror", "true",

@@ -95,7 +95,7 @@ int check_type_meta(apireq_t *r, json_t *obj, ek_error_t **err)
 }
 
 struct field_check {
-    ek_buf_t unknown;    /* `unknown field "x"`, ... */
+    ek_buf_t unknown; /* `unknown field "x"`, ... */
     size_t n_unknown;
     ek_buf_t type_error; /* first decode error */
     json_t *unknown_paths;
@@ -177,15 +177,13 @@ int check_fields(apireq_t *r, json_t *obj, ek_error_t **err)
         if (strcmp(mode, "Warn") == 0) {
             size_t i;
             json_t *p;
-            json_array_foreach(fc.unknown_paths, i, p)
-            {
+            json_array_foreach (fc.unknown_paths, i, p) {
                 apireq_warn(r, "unknown field \"%s\"", json_string_value(p));
             }
         }
         size_t i;
         json_t *p;
-        json_array_foreach(fc.unknown_paths, i, p)
-        {
+        json_array_foreach (fc.unknown_paths, i, p) {
             remove_path(obj, json_string_value(p));
         }
     }

@@ -12,8 +12,8 @@
 #include "server/apiserver/apiserver-internal.h"
 
 typedef struct delete_opts {
-    long long grace;      /* -1 = unset */
-    char *propagation;    /* Orphan, Background, Foreground or NULL */
+    long long grace;   /* -1 = unset */
+    char *propagation; /* Orphan, Background, Foreground or NULL */
     char *pre_uid;
     char *pre_rv;
     bool dry_run;
@@ -93,8 +93,7 @@ static void collection_done(struct collection *c)
     send_success_status(r, r->rt.res, NULL, NULL);
 }
 
-static void on_deleted(int64_t rev, const ek_kv_entry_t *entry, const ek_error_t *err,
-                       void *data)
+static void on_deleted(int64_t rev, const ek_kv_entry_t *entry, const ek_error_t *err, void *data)
 {
     del_ctx_t *d = data;
     apireq_t *r = d->r;
@@ -128,8 +127,7 @@ static bool has_finalizer(const json_t *obj, const char *f)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(ek_json_path(obj, "metadata", "finalizers", NULL), i, v)
-    {
+    json_array_foreach (ek_json_path(obj, "metadata", "finalizers", NULL), i, v) {
         if (json_is_string(v) && strcmp(json_string_value(v), f) == 0) {
             return true;
         }
@@ -164,13 +162,13 @@ static void delete_one(apireq_t *r, obj_t *o, const delete_opts_t *opts, del_ctx
     bool pending = ek_json_str(cur, "metadata", "deletionTimestamp", NULL) != NULL;
     long long grace = (res->flags & EK_RES_GRACEFUL) ? pod_grace(cur, opts->grace) : 0;
     bool has_finalizers = json_array_size(ek_json_path(cur, "metadata", "finalizers", NULL)) > 0;
-    bool needs_fin = (prop && strcmp(prop, "Foreground") == 0 &&
-                      !has_finalizer(cur, "foregroundDeletion")) ||
-                     (prop && strcmp(prop, "Orphan") == 0 && !has_finalizer(cur, "orphan"));
+    bool needs_fin =
+        (prop && strcmp(prop, "Foreground") == 0 && !has_finalizer(cur, "foregroundDeletion")) ||
+        (prop && strcmp(prop, "Orphan") == 0 && !has_finalizer(cur, "orphan"));
     bool is_ns = strcmp(res->plural, "namespaces") == 0 && !*res->group;
     if (grace == 0 && !has_finalizers && !needs_fin && !is_ns) {
-        ek_autofree char *key = ek_resource_key(res, r->rt.ns, ek_json_str(cur, "metadata",
-                                                                           "name", NULL));
+        ek_autofree char *key =
+            ek_resource_key(res, r->rt.ns, ek_json_str(cur, "metadata", "name", NULL));
         if (opts->dry_run) {
             if (d->coll) {
                 collection_done(d->coll);
@@ -193,8 +191,7 @@ static void delete_one(apireq_t *r, obj_t *o, const delete_opts_t *opts, del_ctx
         ek_json_set_str(md, "deletionTimestamp", ek_time_rfc3339(now + grace, ts));
         json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(grace));
     } else if ((res->flags & EK_RES_GRACEFUL) && opts->grace >= 0 &&
-               opts->grace < ek_json_int(cur, 0, "metadata", "deletionGracePeriodSeconds",
-                                         NULL)) {
+               opts->grace < ek_json_int(cur, 0, "metadata", "deletionGracePeriodSeconds", NULL)) {
         /* A second delete may only shorten the grace period. */
         ek_json_set_str(md, "deletionTimestamp", ek_time_rfc3339(now + opts->grace, ts));
         json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(opts->grace));
@@ -205,8 +202,8 @@ static void delete_one(apireq_t *r, obj_t *o, const delete_opts_t *opts, del_ctx
             fins = json_array();
             json_object_set_new(md, "finalizers", fins);
         }
-        json_array_append_new(fins, json_string(strcmp(prop, "Orphan") == 0 ? "orphan"
-                                                                            : "foregroundDeletion"));
+        json_array_append_new(
+            fins, json_string(strcmp(prop, "Orphan") == 0 ? "orphan" : "foregroundDeletion"));
     }
     if (is_ns) {
         ek_json_set_str(ek_json_obj_ensure(obj, "status"), "phase", "Terminating");
@@ -251,13 +248,14 @@ void handle_delete(apireq_t *r)
     if ((opts.pre_uid && (!uid || strcmp(opts.pre_uid, uid) != 0)) ||
         (opts.pre_rv && strtoll(opts.pre_rv, NULL, 10) != o->rev)) {
         char q[160];
-        send_status(r, 409, "Conflict", r->rt.name, res,
-                    "Operation cannot be fulfilled on %s \"%s\": Precondition failed: %s in "
-                    "precondition: %s, %s in object meta: %s",
-                    resource_qualified(res, q), r->rt.name, opts.pre_uid ? "UID" : "ResourceVersion",
-                    opts.pre_uid ? opts.pre_uid : opts.pre_rv, opts.pre_uid ? "UID" : "ResourceVersion",
-                    opts.pre_uid ? (uid ? uid : "") : ek_json_str(o->json, "metadata",
-                                                                   "resourceVersion", NULL));
+        send_status(
+            r, 409, "Conflict", r->rt.name, res,
+            "Operation cannot be fulfilled on %s \"%s\": Precondition failed: %s in "
+            "precondition: %s, %s in object meta: %s",
+            resource_qualified(res, q), r->rt.name, opts.pre_uid ? "UID" : "ResourceVersion",
+            opts.pre_uid ? opts.pre_uid : opts.pre_rv, opts.pre_uid ? "UID" : "ResourceVersion",
+            opts.pre_uid ? (uid ? uid : "")
+                         : ek_json_str(o->json, "metadata", "resourceVersion", NULL));
         opts_clear(&opts);
         return;
     }

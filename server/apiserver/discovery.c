@@ -89,11 +89,11 @@ static json_t *aggregated_resource(const ek_resource_t *r)
         if (sub_info[i].sub == EK_SUB_PROXY) {
             kind = proxy_kind(r);
         }
-        json_array_append_new(subs, json_pack("{s:s,s:{s:s,s:s,s:s},s:o}", "subresource",
-                                              ek_subresource_name(sub_info[i].sub),
-                                              "responseKind", "group", sub_info[i].group,
-                                              "version", sub_info[i].version, "kind", kind,
-                                              "verbs", words(sub_info[i].verbs)));
+        json_array_append_new(subs,
+                              json_pack("{s:s,s:{s:s,s:s,s:s},s:o}", "subresource",
+                                        ek_subresource_name(sub_info[i].sub), "responseKind",
+                                        "group", sub_info[i].group, "version", sub_info[i].version,
+                                        "kind", kind, "verbs", words(sub_info[i].verbs)));
     }
     if (json_array_size(subs)) {
         json_object_set_new(o, "subresources", subs);
@@ -112,8 +112,7 @@ static json_t *group_names(void)
         bool seen = false;
         size_t k;
         json_t *v;
-        json_array_foreach(names, k, v)
-        {
+        json_array_foreach (names, k, v) {
             seen = seen || strcmp(json_string_value(v), g) == 0;
         }
         if (!seen) {
@@ -135,8 +134,7 @@ static json_t *group_versions(const char *group)
         bool seen = false;
         size_t k;
         json_t *v;
-        json_array_foreach(vs, k, v)
-        {
+        json_array_foreach (vs, k, v) {
             seen = seen || strcmp(json_string_value(v), r->version) == 0;
         }
         if (!seen) {
@@ -154,14 +152,14 @@ static void build_aggregated(ek_apiserver_t *s, const char *name, ek_buf_t *out)
     bool core = ek_has_suffix(name, ":api");
     json_t *doc = json_object();
     ek_json_set_str(doc, "kind", "APIGroupDiscoveryList");
-    ek_json_set_str(doc, "apiVersion", v2 ? "apidiscovery.k8s.io/v2" : "apidiscovery.k8s.io/v2beta1");
+    ek_json_set_str(doc, "apiVersion",
+                    v2 ? "apidiscovery.k8s.io/v2" : "apidiscovery.k8s.io/v2beta1");
     json_object_set_new(doc, "metadata", json_object());
     json_t *items = json_array();
     ek_auto(json_t) groups = group_names();
     size_t gi;
     json_t *gv;
-    json_array_foreach(groups, gi, gv)
-    {
+    json_array_foreach (groups, gi, gv) {
         const char *g = json_string_value(gv);
         if (core != (*g == '\0')) {
             continue;
@@ -170,8 +168,7 @@ static void build_aggregated(ek_apiserver_t *s, const char *name, ek_buf_t *out)
         ek_auto(json_t) vs = group_versions(g);
         size_t vi;
         json_t *vv;
-        json_array_foreach(vs, vi, vv)
-        {
+        json_array_foreach (vs, vi, vv) {
             json_t *resources = json_array();
             for (size_t i = 0, n = ek_resource_count(); i < n; i++) {
                 const ek_resource_t *r = ek_resource_at(i);
@@ -179,9 +176,8 @@ static void build_aggregated(ek_apiserver_t *s, const char *name, ek_buf_t *out)
                     json_array_append_new(resources, aggregated_resource(r));
                 }
             }
-            json_array_append_new(versions, json_pack("{s:O,s:o,s:s}", "version", vv,
-                                                      "resources", resources, "freshness",
-                                                      "Current"));
+            json_array_append_new(versions, json_pack("{s:O,s:o,s:s}", "version", vv, "resources",
+                                                      resources, "freshness", "Current"));
         }
         json_array_append_new(items, json_pack("{s:{s:s,s:n},s:o}", "metadata", "name", g,
                                                "creationTimestamp", "versions", versions));
@@ -199,9 +195,9 @@ static json_t *legacy_resources(const char *group, const char *version)
         if (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0) {
             continue;
         }
-        json_t *o = json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", r->plural, "singularName",
-                              r->singular, "namespaced", r->namespaced, "kind", r->kind, "verbs",
-                              verbs_json(r->verbs));
+        json_t *o =
+            json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", r->plural, "singularName", r->singular,
+                      "namespaced", r->namespaced, "kind", r->kind, "verbs", verbs_json(r->verbs));
         if (r->short_names) {
             json_object_set_new(o, "shortNames", words(r->short_names));
         }
@@ -219,9 +215,9 @@ static json_t *legacy_resources(const char *group, const char *version)
             if (sub_info[k].sub == EK_SUB_PROXY) {
                 kind = proxy_kind(r);
             }
-            json_t *so = json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", name, "singularName", "",
-                                   "namespaced", r->namespaced, "kind", kind, "verbs",
-                                   words(sub_info[k].verbs));
+            json_t *so =
+                json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", name, "singularName", "", "namespaced",
+                          r->namespaced, "kind", kind, "verbs", words(sub_info[k].verbs));
             if (*sub_info[k].group) {
                 ek_json_set_str(so, "group", sub_info[k].group);
                 ek_json_set_str(so, "version", sub_info[k].version);
@@ -238,8 +234,7 @@ static json_t *group_json(const char *g)
     ek_auto(json_t) vs = group_versions(g);
     size_t vi;
     json_t *vv;
-    json_array_foreach(vs, vi, vv)
-    {
+    json_array_foreach (vs, vi, vv) {
         char gvs[256];
         snprintf(gvs, sizeof(gvs), "%s/%s", g, json_string_value(vv));
         json_array_append_new(versions, json_pack("{s:s,s:O}", "groupVersion", gvs, "version", vv));
@@ -253,16 +248,15 @@ static void build_legacy(ek_apiserver_t *s, const char *name, ek_buf_t *out)
     EK_UNUSED(s);
     json_t *doc;
     if (strcmp(name, "legacy:api") == 0) {
-        doc = json_pack("{s:s,s:[s],s:[{s:s,s:s}]}", "kind", "APIVersions", "versions", "v1",
-                        "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress",
-                        "");
+        doc =
+            json_pack("{s:s,s:[s],s:[{s:s,s:s}]}", "kind", "APIVersions", "versions", "v1",
+                      "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress", "");
     } else if (strcmp(name, "legacy:apis") == 0) {
         json_t *groups = json_array();
         ek_auto(json_t) names = group_names();
         size_t i;
         json_t *g;
-        json_array_foreach(names, i, g)
-        {
+        json_array_foreach (names, i, g) {
             if (*json_string_value(g)) {
                 json_array_append_new(groups, group_json(json_string_value(g)));
             }
@@ -280,11 +274,10 @@ static void build_legacy(ek_apiserver_t *s, const char *name, ek_buf_t *out)
         ek_autofree char *group = ek_xstrndup(gvs, (size_t)(slash - gvs));
         const char *version = slash + 1;
         char groupversion[256];
-        snprintf(groupversion, sizeof(groupversion), "%s%s%s", group, *group ? "/" : "",
-                 version);
-        doc = json_pack("{s:s,s:s,s:s,s:o}", "kind", "APIResourceList", "apiVersion", "v1",
-                        "groupVersion", groupversion, "resources",
-                        legacy_resources(group, version));
+        snprintf(groupversion, sizeof(groupversion), "%s%s%s", group, *group ? "/" : "", version);
+        doc =
+            json_pack("{s:s,s:s,s:s,s:o}", "kind", "APIResourceList", "apiVersion", "v1",
+                      "groupVersion", groupversion, "resources", legacy_resources(group, version));
     }
     ek_json_dump_buf(doc, out);
     json_decref(doc);
@@ -386,8 +379,8 @@ void handle_discovery(apireq_t *r)
         bool known = false;
         for (size_t i = 0, n = ek_resource_count(); i < n && !known; i++) {
             const ek_resource_t *res = ek_resource_at(i);
-            known = strcmp(res->group, r->rt.group) == 0 &&
-                    strcmp(res->version, r->rt.version) == 0;
+            known =
+                strcmp(res->group, r->rt.group) == 0 && strcmp(res->version, r->rt.version) == 0;
         }
         if (!known) {
             send_status(r, 404, "NotFound", NULL, NULL,

@@ -96,7 +96,8 @@ static const char *field_value(const char *field, void *data)
         snprintf(g->buf, sizeof(g->buf), "%lld", (long long)json_integer_value(v));
         return g->buf;
     }
-    if (!v && (strcmp(field, "spec.unschedulable") == 0 || strcmp(field, "spec.hostNetwork") == 0)) {
+    if (!v &&
+        (strcmp(field, "spec.unschedulable") == 0 || strcmp(field, "spec.hostNetwork") == 0)) {
         return "false";
     }
     return NULL;

@@ -93,9 +93,8 @@ static bool authorize(apireq_t *r, const char *verb)
         return true;
     }
     if (r->rt.kind != ROUTE_RESOURCE) {
-        send_status(r, 403, "Forbidden", NULL, NULL,
-                    "forbidden: User \"%s\" cannot %s path \"%s\"", r->user.name,
-                    strcasecmp(r->method, "GET") == 0 ? "get" : verb, r->path);
+        send_status(r, 403, "Forbidden", NULL, NULL, "forbidden: User \"%s\" cannot %s path \"%s\"",
+                    r->user.name, strcasecmp(r->method, "GET") == 0 ? "get" : verb, r->path);
         return false;
     }
     char res[200];
@@ -287,8 +286,9 @@ static int decode_continue(const char *tok, int64_t *rev, char **key, ek_error_t
     ek_auto(json_t) t = raw ? json_loadb(raw, len, 0, NULL) : NULL;
     const char *start = ek_json_str(t, "start", NULL);
     if (!start || !json_is_integer(json_object_get(t, "rv"))) {
-        return ek_error_status(err, 400, "continue key is not valid: incorrect encoded start "
-                                         "resourceVersion (version meta.k8s.io/v1)");
+        return ek_error_status(err, 400,
+                               "continue key is not valid: incorrect encoded start "
+                               "resourceVersion (version meta.k8s.io/v1)");
     }
     *rev = json_integer_value(json_object_get(t, "rv"));
     *key = ek_xstrdup(start);
@@ -322,14 +322,15 @@ static int check_list_rv(apireq_t *r, int64_t cur)
     return 0;
 }
 
-static void list_respond_json(apireq_t *r, obj_t **objs, size_t n, int64_t rev,
-                              const char *cont, long long remaining)
+static void list_respond_json(apireq_t *r, obj_t **objs, size_t n, int64_t rev, const char *cont,
+                              long long remaining)
 {
     const ek_resource_t *res = r->rt.res;
     char av[128];
     ek_buf_t b = EK_BUF_INIT;
-    ek_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":"
-                      "{\"resourceVersion\":\"%lld\"",
+    ek_buf_printf(&b,
+                  "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":"
+                  "{\"resourceVersion\":\"%lld\"",
                   res->kind, ek_resource_api_version(res, av), (long long)rev);
     if (cont) {
         ek_buf_printf(&b, ",\"continue\":\"%s\"", cont);

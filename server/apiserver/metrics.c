@@ -160,9 +160,10 @@ void handle_metrics(apireq_t *r)
                       verb, res, (unsigned long long)h->n, verb, res, h->sum, verb, res,
                       (unsigned long long)h->n);
     }
-    ek_buf_printf(&b, "# HELP apiserver_registered_watchers Open watch streams.\n"
-                      "# TYPE apiserver_registered_watchers gauge\n"
-                      "apiserver_registered_watchers %ld\n",
+    ek_buf_printf(&b,
+                  "# HELP apiserver_registered_watchers Open watch streams.\n"
+                  "# TYPE apiserver_registered_watchers gauge\n"
+                  "apiserver_registered_watchers %ld\n",
                   m->watches);
     ek_buf_puts(&b, "# HELP apiserver_storage_objects Objects in the cache by storage prefix.\n"
                     "# TYPE apiserver_storage_objects gauge\n");

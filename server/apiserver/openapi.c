@@ -122,9 +122,9 @@ static json_t *type_schema(const ek_schema_type_t *t, json_t *pending)
 
 static void add_gvk(json_t *schema, const ek_resource_t *r)
 {
-    json_object_set_new(schema, "x-kubernetes-group-version-kind",
-                        json_pack("[{s:s,s:s,s:s}]", "group", r->group, "kind", r->kind,
-                                  "version", r->version));
+    json_object_set_new(
+        schema, "x-kubernetes-group-version-kind",
+        json_pack("[{s:s,s:s,s:s}]", "group", r->group, "kind", r->kind, "version", r->version));
 }
 
 static void add_builtin_schemas(json_t *schemas)
@@ -162,9 +162,9 @@ static json_t *op(const ek_resource_t *r, const char *action, const char *verb_d
     snprintf(desc, sizeof(desc), "%s %s", verb_desc, r->kind);
     ek_json_set_str(o, "description", desc);
     ek_json_set_str(o, "x-kubernetes-action", action);
-    json_object_set_new(o, "x-kubernetes-group-version-kind",
-                        json_pack("{s:s,s:s,s:s}", "group", r->group, "kind", r->kind, "version",
-                                  r->version));
+    json_object_set_new(
+        o, "x-kubernetes-group-version-kind",
+        json_pack("{s:s,s:s,s:s}", "group", r->group, "kind", r->kind, "version", r->version));
     json_t *params = json_array();
     if (write) {
         json_array_append_new(params, param("dryRun", "query", false));
@@ -192,11 +192,10 @@ static json_t *op(const ek_resource_t *r, const char *action, const char *verb_d
                                               "io.k8s.apimachinery.pkg.apis.meta.v1.Patch"));
             }
         } else {
-            json_object_set_new(content, "application/json",
-                                json_pack("{s:O}", "schema", ref));
+            json_object_set_new(content, "application/json", json_pack("{s:O}", "schema", ref));
         }
-        json_object_set_new(o, "requestBody", json_pack("{s:o,s:b}", "content", content,
-                                                        "required", 1));
+        json_object_set_new(o, "requestBody",
+                            json_pack("{s:o,s:b}", "content", content, "required", 1));
     }
     json_object_set_new(o, "responses",
                         json_pack("{s:{s:s,s:{s:{s:O}}}}", "200", "description", "OK", "content",
@@ -218,8 +217,8 @@ static void add_paths(json_t *paths, const ek_resource_t *r, const char *kind_re
     snprintf(item, sizeof(item), "%s/{name}", coll);
     json_t *c = json_object();
     if (r->verbs & EK_VERB_LIST) {
-        json_object_set_new(c, "get", op(r, "list", "list objects of kind", kind_ref, false,
-                                         false, false));
+        json_object_set_new(c, "get",
+                            op(r, "list", "list objects of kind", kind_ref, false, false, false));
     }
     if (r->verbs & EK_VERB_CREATE) {
         json_object_set_new(c, "post", op(r, "post", "create a", kind_ref, true, true, false));
@@ -230,20 +229,21 @@ static void add_paths(json_t *paths, const ek_resource_t *r, const char *kind_re
     }
     json_t *i = json_object();
     if (r->verbs & EK_VERB_GET) {
-        json_object_set_new(i, "get", op(r, "get", "read the specified", kind_ref, false, false,
-                                         false));
+        json_object_set_new(i, "get",
+                            op(r, "get", "read the specified", kind_ref, false, false, false));
     }
     if (r->verbs & EK_VERB_UPDATE) {
-        json_object_set_new(i, "put", op(r, "put", "replace the specified", kind_ref, true, true,
-                                         false));
+        json_object_set_new(i, "put",
+                            op(r, "put", "replace the specified", kind_ref, true, true, false));
     }
     if (r->verbs & EK_VERB_PATCH) {
-        json_object_set_new(i, "patch", op(r, "patch", "partially update the specified",
-                                           kind_ref, true, true, true));
+        json_object_set_new(
+            i, "patch",
+            op(r, "patch", "partially update the specified", kind_ref, true, true, true));
     }
     if (r->verbs & EK_VERB_DELETE) {
-        json_object_set_new(i, "delete", op(r, "delete", "delete a", kind_ref, false, false,
-                                            false));
+        json_object_set_new(i, "delete",
+                            op(r, "delete", "delete a", kind_ref, false, false, false));
     }
     json_object_set_new(paths, item, i);
 }

@@ -19,14 +19,14 @@
 #define INFO_TITLE   1
 #define INFO_VERSION 2
 /* Paths, NamedPathItem, PathItem */
-#define PATHS_PATH   2
-#define NAMED_NAME   1
-#define NAMED_VALUE  2
-#define PATH_GET     2
-#define PATH_PUT     3
-#define PATH_POST    4
-#define PATH_DELETE  5
-#define PATH_PATCH   8
+#define PATHS_PATH  2
+#define NAMED_NAME  1
+#define NAMED_VALUE 2
+#define PATH_GET    2
+#define PATH_PUT    3
+#define PATH_POST   4
+#define PATH_DELETE 5
+#define PATH_PATCH  8
 /* Operation */
 #define OP_DESCRIPTION 3
 #define OP_ID          5
@@ -35,43 +35,43 @@
 #define OP_RESPONSES   9
 #define OP_VENDOR_EXT  13
 /* ParametersItem → Parameter → Body/NonBody → QueryParameterSubSchema */
-#define PITEM_PARAMETER     1
-#define PARAM_BODY          1
-#define PARAM_NONBODY       2
-#define NONBODY_QUERY       3
-#define QUERY_REQUIRED      1
-#define QUERY_IN            2
-#define QUERY_DESCRIPTION   3
-#define QUERY_NAME          4
-#define QUERY_TYPE          6
-#define BODY_NAME           2
-#define BODY_IN             3
-#define BODY_REQUIRED       4
-#define BODY_SCHEMA         5
+#define PITEM_PARAMETER   1
+#define PARAM_BODY        1
+#define PARAM_NONBODY     2
+#define NONBODY_QUERY     3
+#define QUERY_REQUIRED    1
+#define QUERY_IN          2
+#define QUERY_DESCRIPTION 3
+#define QUERY_NAME        4
+#define QUERY_TYPE        6
+#define BODY_NAME         2
+#define BODY_IN           3
+#define BODY_REQUIRED     4
+#define BODY_SCHEMA       5
 /* Responses, NamedResponseValue, ResponseValue, Response */
-#define RESPONSES_CODE      1
-#define RVALUE_RESPONSE     1
-#define RESPONSE_DESC       1
-#define RESPONSE_SCHEMA     2
-#define SCHEMAITEM_SCHEMA   1
+#define RESPONSES_CODE    1
+#define RVALUE_RESPONSE   1
+#define RESPONSE_DESC     1
+#define RESPONSE_SCHEMA   2
+#define SCHEMAITEM_SCHEMA 1
 /* Schema */
-#define SCHEMA_REF          1
-#define SCHEMA_FORMAT       2
-#define SCHEMA_DESCRIPTION  4
-#define SCHEMA_REQUIRED     19
-#define SCHEMA_ENUM         20
-#define SCHEMA_ADDL         21
-#define SCHEMA_TYPE         22
-#define SCHEMA_ITEMS        23
-#define SCHEMA_PROPERTIES   25
-#define SCHEMA_VENDOR_EXT   31
-#define ADDL_SCHEMA         1
-#define TYPEITEM_VALUE      1
-#define ITEMS_SCHEMA        1
-#define PROPS_ADDL          1
+#define SCHEMA_REF         1
+#define SCHEMA_FORMAT      2
+#define SCHEMA_DESCRIPTION 4
+#define SCHEMA_REQUIRED    19
+#define SCHEMA_ENUM        20
+#define SCHEMA_ADDL        21
+#define SCHEMA_TYPE        22
+#define SCHEMA_ITEMS       23
+#define SCHEMA_PROPERTIES  25
+#define SCHEMA_VENDOR_EXT  31
+#define ADDL_SCHEMA        1
+#define TYPEITEM_VALUE     1
+#define ITEMS_SCHEMA       1
+#define PROPS_ADDL         1
 /* Definitions, NamedSchema; NamedAny, Any */
-#define DEFS_ADDL           1
-#define ANY_YAML            2
+#define DEFS_ADDL 1
+#define ANY_YAML  2
 
 /* A vendor extension: name and the YAML text of its value. */
 static void vendor_ext(ek_buf_t *b, uint32_t field, const char *name, const char *yaml)
@@ -189,8 +189,8 @@ static const ek_resource_t *kind_resource(const ek_schema_type_t *t)
 
 static void gvk_yaml(const ek_resource_t *r, bool list, char *buf, size_t len)
 {
-    snprintf(buf, len, "%sgroup: \"%s\"\n%skind: %s\n%sversion: %s\n", list ? "- " : "",
-             r->group, list ? "  " : "", r->kind, list ? "  " : "", r->version);
+    snprintf(buf, len, "%sgroup: \"%s\"\n%skind: %s\n%sversion: %s\n", list ? "- " : "", r->group,
+             list ? "  " : "", r->kind, list ? "  " : "", r->version);
 }
 
 static void type_definition(ek_buf_t *defs, const ek_schema_type_t *t)
@@ -376,7 +376,8 @@ static void build_v2(ek_apiserver_t *s, const char *name, ek_buf_t *out)
         if (t) {
             ek_schema_openapi_name(t, def_name, sizeof(def_name));
         } else if (r->custom && ek_json_str(r->custom, "openapi_name", NULL)) {
-            snprintf(def_name, sizeof(def_name), "%s", ek_json_str(r->custom, "openapi_name", NULL));
+            snprintf(def_name, sizeof(def_name), "%s",
+                     ek_json_str(r->custom, "openapi_name", NULL));
         } else {
             continue;
         }

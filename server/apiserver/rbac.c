@@ -30,8 +30,7 @@ static bool list_has(const json_t *list, const char *s)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(list, i, v)
-    {
+    json_array_foreach (list, i, v) {
         if (json_is_string(v) && strcmp(json_string_value(v), s) == 0) {
             return true;
         }
@@ -47,8 +46,7 @@ static bool resource_matches(const json_t *resources, const authz_attrs_t *a)
     }
     size_t i;
     json_t *v;
-    json_array_foreach(resources, i, v)
-    {
+    json_array_foreach (resources, i, v) {
         const char *r = json_string_value(v);
         if (!r) {
             continue;
@@ -71,8 +69,7 @@ static bool path_matches(const json_t *urls, const char *path)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(urls, i, v)
-    {
+    json_array_foreach (urls, i, v) {
         const char *u = json_string_value(v);
         if (!u) {
             continue;
@@ -154,8 +151,7 @@ static bool bindings_allow(ek_apiserver_t *s, const user_t *u, const authz_attrs
         bool match = false;
         size_t k;
         json_t *subj;
-        json_array_foreach(json_object_get(b, "subjects"), k, subj)
-        {
+        json_array_foreach (json_object_get(b, "subjects"), k, subj) {
             match = match || subject_matches(subj, u, bns ? bns : "");
         }
         if (!match) {
@@ -168,14 +164,12 @@ static bool bindings_allow(ek_apiserver_t *s, const user_t *u, const authz_attrs
         }
         const json_t *rules = role_rules(s, rkind, rname, bns);
         json_t *rule;
-        json_array_foreach(rules, k, rule)
-        {
+        json_array_foreach (rules, k, rule) {
             if (rule_allows(rule, a)) {
                 if (reason) {
                     *reason = ek_xasprintf("RBAC: allowed by %s \"%s\" of %s \"%s\"",
                                            ns ? "RoleBinding" : "ClusterRoleBinding",
-                                           ek_json_str(b, "metadata", "name", NULL), rkind,
-                                           rname);
+                                           ek_json_str(b, "metadata", "name", NULL), rkind, rname);
                 }
                 return true;
             }

@@ -245,9 +245,8 @@ int ek_apiserver_start(uv_loop_t *loop, const ek_apiserver_options_t *opts, ek_p
         ek_error_wrap(err, "serve the API on %s:%d", s->opts.bind_address, s->opts.port);
         goto fail;
     }
-    EK_LOG(EK_INFO, "apiserver", "serving addr=%s:%d rev=%lld load_ms=%.1f",
-           s->opts.bind_address, ek_http_server_port(s->http), (long long)s->store.rev,
-           (double)(ek_now_ns() - t0) / 1e6);
+    EK_LOG(EK_INFO, "apiserver", "serving addr=%s:%d rev=%lld load_ms=%.1f", s->opts.bind_address,
+           ek_http_server_port(s->http), (long long)s->store.rev, (double)(ek_now_ns() - t0) / 1e6);
     bootstrap_run(s);
     *out = s;
     return 0;

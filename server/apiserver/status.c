@@ -76,8 +76,7 @@ void send_not_found(apireq_t *r, const ek_resource_t *res, const char *name)
                 name);
 }
 
-void send_success_status(apireq_t *r, const ek_resource_t *res, const char *name,
-                         const char *uid)
+void send_success_status(apireq_t *r, const ek_resource_t *res, const char *name, const char *uid)
 {
     ek_auto(json_t) st = status_object(200, NULL, NULL);
     add_details(st, res, name, false);
@@ -91,8 +90,8 @@ void send_invalid(apireq_t *r, const ek_resource_t *res, const char *name,
                   const ek_field_errors_t *errs)
 {
     ek_autobuf msg = EK_BUF_INIT;
-    ek_buf_printf(&msg, "%s%s%s \"%s\" is invalid: ", res->kind, *res->group ? "." : "",
-                  res->group, name ? name : "");
+    ek_buf_printf(&msg, "%s%s%s \"%s\" is invalid: ", res->kind, *res->group ? "." : "", res->group,
+                  name ? name : "");
     if (errs->n > 1) {
         ek_buf_putc(&msg, '[');
     }

@@ -151,8 +151,7 @@ int store_open(store_t *s, ek_kv_t *kv, size_t ring_cap, ek_error_t **err)
         ek_autofree char *prefix = prefix_of(res.entries[i]->key);
         obj_t *o = prefix ? obj_from_entry(res.entries[i]) : NULL;
         if (!o) {
-            EK_LOG(EK_WARN, "apiserver", "ignoring undecodable object key=%s",
-                   res.entries[i]->key);
+            EK_LOG(EK_WARN, "apiserver", "ignoring undecodable object key=%s", res.entries[i]->key);
             continue;
         }
         bucket_t *b = bucket_for_prefix(s, prefix);

@@ -21,9 +21,9 @@ void new_uid(char out[static 37])
     ek_random_bytes(b, sizeof(b));
     b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
     b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 /* Kubernetes' generateName suffix alphabet (no vowels, no confusable characters). */
@@ -73,8 +73,7 @@ const char *pod_qos_class(const json_t *pod)
         json_t *cs = ek_json_path(pod, "spec", lists[l], NULL);
         size_t i;
         json_t *c;
-        json_array_foreach(cs, i, c)
-        {
+        json_array_foreach (cs, i, c) {
             bool eq_cpu = true, eq_mem = true;
             bool cpu = has_both(c, "cpu", &eq_cpu);
             bool mem = has_both(c, "memory", &eq_mem);
@@ -128,8 +127,7 @@ static void used_service_values(ek_apiserver_t *s, ek_map_t *ips, bool nodeports
         json_t *ports = ek_json_path(all[i]->json, "spec", "ports", NULL);
         size_t k;
         json_t *p;
-        json_array_foreach(ports, k, p)
-        {
+        json_array_foreach (ports, k, p) {
             long long np = ek_json_int(p, 0, "nodePort", NULL);
             if (np > 0 && np < 65536) {
                 nodeports[np] = true;
@@ -138,8 +136,7 @@ static void used_service_values(ek_apiserver_t *s, ek_map_t *ips, bool nodeports
     }
 }
 
-static int allocate_cluster_ip(ek_apiserver_t *s, json_t *spec, ek_map_t *used,
-                               ek_error_t **err)
+static int allocate_cluster_ip(ek_apiserver_t *s, json_t *spec, ek_map_t *used, ek_error_t **err)
 {
     const char *want = ek_json_str(spec, "clusterIP", NULL);
     if (want && strcmp(want, "None") == 0) {
@@ -190,8 +187,9 @@ static int allocate_cluster_ip(ek_apiserver_t *s, json_t *spec, ek_map_t *used,
         json_object_set_new(spec, "clusterIPs", json_pack("[s]", ip));
         return 0;
     }
-    return ek_error_status(err, 500, "Internal error occurred: failed to allocate a serviceIP: "
-                                     "range is full");
+    return ek_error_status(err, 500,
+                           "Internal error occurred: failed to allocate a serviceIP: "
+                           "range is full");
 }
 
 static int allocate_node_ports(ek_apiserver_t *s, json_t *spec, bool used[65536],
@@ -204,14 +202,12 @@ static int allocate_node_ports(ek_apiserver_t *s, json_t *spec, bool used[65536]
     json_t *ports = json_object_get(spec, "ports");
     size_t i;
     json_t *p;
-    json_array_foreach(ports, i, p)
-    {
+    json_array_foreach (ports, i, p) {
         long long np = ek_json_int(p, 0, "nodePort", NULL);
         long long old = 0;
         json_t *op;
         size_t k;
-        json_array_foreach(json_object_get(old_spec, "ports"), k, op)
-        {
+        json_array_foreach (json_object_get(old_spec, "ports"), k, op) {
             if (ek_json_int(op, 0, "port", NULL) == ek_json_int(p, -1, "port", NULL)) {
                 old = ek_json_int(op, 0, "nodePort", NULL);
             }
@@ -250,8 +246,9 @@ static int allocate_node_ports(ek_apiserver_t *s, json_t *spec, bool used[65536]
             }
         }
         if (!got) {
-            return ek_error_status(err, 500, "Internal error occurred: failed to allocate a "
-                                             "nodePort: range is full");
+            return ek_error_status(err, 500,
+                                   "Internal error occurred: failed to allocate a "
+                                   "nodePort: range is full");
         }
         json_object_set_new(p, "nodePort", json_integer(got));
     }
@@ -284,8 +281,7 @@ static int prepare_service(ek_apiserver_t *s, json_t *obj, const json_t *old, ek
         }
         size_t k;
         json_t *op;
-        json_array_foreach(json_object_get(oldspec, "ports"), k, op)
-        {
+        json_array_foreach (json_object_get(oldspec, "ports"), k, op) {
             long long np = ek_json_int(op, 0, "nodePort", NULL);
             if (np > 0 && np < 65536) {
                 ports[np] = false;
@@ -404,8 +400,7 @@ bool strategy_is_heartbeat(const ek_resource_t *res, const json_t *obj, const js
             json_object_del(ek_json_obj_ensure(objs[i], "metadata"), "managedFields");
             size_t k;
             json_t *c;
-            json_array_foreach(ek_json_path(objs[i], "status", "conditions", NULL), k, c)
-            {
+            json_array_foreach (ek_json_path(objs[i], "status", "conditions", NULL), k, c) {
                 json_object_del(c, "lastHeartbeatTime");
             }
         }

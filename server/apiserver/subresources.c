@@ -27,14 +27,14 @@ json_t *scale_view(const ek_resource_t *res, const json_t *obj)
         }
     }
     json_object_set_new(s, "metadata", smd);
-    json_object_set_new(s, "spec", json_pack("{s:I}", "replicas",
-                                             (json_int_t)ek_json_int(obj, 1, "spec", "replicas",
-                                                                     NULL)));
-    json_t *st = json_pack("{s:I}", "replicas",
-                           (json_int_t)ek_json_int(obj, 0, "status", "replicas", NULL));
+    json_object_set_new(
+        s, "spec",
+        json_pack("{s:I}", "replicas", (json_int_t)ek_json_int(obj, 1, "spec", "replicas", NULL)));
+    json_t *st =
+        json_pack("{s:I}", "replicas", (json_int_t)ek_json_int(obj, 0, "status", "replicas", NULL));
     ek_error_t *err = NULL;
-    ek_auto(ek_labelsel_t) ls = ek_labelsel_from_json(ek_json_path(obj, "spec", "selector", NULL),
-                                                     &err);
+    ek_auto(ek_labelsel_t) ls =
+        ek_labelsel_from_json(ek_json_path(obj, "spec", "selector", NULL), &err);
     ek_error_free(err);
     ek_autofree char *sel = ls ? ek_labelsel_string(ls) : NULL;
     if (sel && *sel) {
@@ -99,8 +99,7 @@ void handle_scale_update(apireq_t *r, json_t *patch)
     json_decref(scale);
     long long g = ek_json_int(old->json, 1, "metadata", "generation", NULL);
     if (!json_equal(ek_json_path(obj, "spec", NULL), ek_json_path(old->json, "spec", NULL))) {
-        json_object_set_new(ek_json_obj_ensure(obj, "metadata"), "generation",
-                            json_integer(g + 1));
+        json_object_set_new(ek_json_obj_ensure(obj, "metadata"), "generation", json_integer(g + 1));
     }
     /* Validated and written as the workload itself, answered as a Scale. */
     r->rt.sub = EK_SUB_NONE;
@@ -143,10 +142,11 @@ static void handle_binding(apireq_t *r)
         return;
     }
     if (ek_json_str(old->json, "metadata", "deletionTimestamp", NULL)) {
-        send_status(r, 409, "Conflict", r->rt.name, pods,
-                    "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, "
-                    "cannot be assigned to a host",
-                    r->rt.name, r->rt.name);
+        send_status(
+            r, 409, "Conflict", r->rt.name, pods,
+            "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, "
+            "cannot be assigned to a host",
+            r->rt.name, r->rt.name);
         return;
     }
     json_t *obj = json_deep_copy(old->json);
@@ -162,8 +162,7 @@ static void handle_binding(apireq_t *r)
     ek_time_rfc3339(time(NULL), ts);
     size_t i;
     json_t *c;
-    json_array_foreach(conds, i, c)
-    {
+    json_array_foreach (conds, i, c) {
         if (ek_streq(ek_json_str(c, "type", NULL), "PodScheduled")) {
             json_array_remove(conds, i);
             break;
@@ -276,8 +275,7 @@ void handle_virtual(apireq_t *r)
         u.name = ek_xstrdup(ek_json_str(body, "spec", "user", NULL) ?: "");
         size_t i;
         json_t *g;
-        json_array_foreach(ek_json_path(body, "spec", "groups", NULL), i, g)
-        {
+        json_array_foreach (ek_json_path(body, "spec", "groups", NULL), i, g) {
             if (json_is_string(g)) {
                 ek_strlist_add(&u.groups, json_string_value(g));
             }
@@ -287,7 +285,8 @@ void handle_virtual(apireq_t *r)
         return;
     }
     if (strcmp(res->kind, "SelfSubjectReview") == 0) {
-        json_object_set_new(body, "status", json_pack("{s:o}", "userInfo", user_info_json(&r->user)));
+        json_object_set_new(body, "status",
+                            json_pack("{s:o}", "userInfo", user_info_json(&r->user)));
         apireq_respond_json(r, 201, body);
         return;
     }

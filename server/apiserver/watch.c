@@ -250,9 +250,8 @@ void handle_watch(apireq_t *r)
     r->on_close = on_client_close;
     r->streaming = true;
     metrics_watch_delta(r->srv->metrics, +1);
-    r->ops->stream_begin(r, 200,
-                         w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io"
-                                  : "application/json");
+    r->ops->stream_begin(
+        r, 200, w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json");
     uv_timer_init(r->srv->loop, &w->timeout);
     uv_timer_init(r->srv->loop, &w->bookmark);
     w->timeout.data = w->bookmark.data = w;

@@ -28,7 +28,7 @@ typedef struct write_ctx {
     apireq_t *r;
     bool system;
     int ok_status;
-    json_t *patch;   /* PATCH: the decoded patch, for retries on conflict */
+    json_t *patch; /* PATCH: the decoded patch, for retries on conflict */
     int attempts;
 } write_ctx_t;
 
@@ -56,8 +56,9 @@ void answer_entry(apireq_t *r, int status, const ek_kv_entry_t *e)
 {
     obj_t *o = obj_from_entry(e);
     if (!o) {
-        send_status(r, 500, "InternalError", NULL, NULL, "Internal error occurred: stored object "
-                                                         "does not decode");
+        send_status(r, 500, "InternalError", NULL, NULL,
+                    "Internal error occurred: stored object "
+                    "does not decode");
         return;
     }
     if (r->answer != ANSWER_OBJECT) {
@@ -84,8 +85,7 @@ static void send_conflict(apireq_t *r, const char *name)
 
 static void retry_patch(write_ctx_t *c);
 
-static void on_written(int64_t rev, const ek_kv_entry_t *entry, const ek_error_t *err,
-                       void *data)
+static void on_written(int64_t rev, const ek_kv_entry_t *entry, const ek_error_t *err, void *data)
 {
     write_ctx_t *c = data;
     apireq_t *r = c->r;
@@ -178,8 +178,9 @@ static int prepare_create_meta(apireq_t *r, json_t *obj, ek_error_t **err)
     if (res->namespaced) {
         const char *ns = ek_json_str(md, "namespace", NULL);
         if (ns && *ns && strcmp(ns, r->rt.ns) != 0) {
-            return ek_error_status(err, 400, "the namespace of the provided object does not "
-                                             "match the namespace sent on the request");
+            return ek_error_status(err, 400,
+                                   "the namespace of the provided object does not "
+                                   "match the namespace sent on the request");
         }
         ek_json_set_str(md, "namespace", r->rt.ns);
     } else {
@@ -273,8 +274,9 @@ static int merge_update(apireq_t *r, json_t *obj, const json_t *old, ek_error_t 
     if (res->namespaced) {
         const char *ns = ek_json_str(md, "namespace", NULL);
         if (ns && *ns && strcmp(ns, r->rt.ns) != 0) {
-            return ek_error_status(err, 400, "the namespace of the provided object does not "
-                                             "match the namespace sent on the request");
+            return ek_error_status(err, 400,
+                                   "the namespace of the provided object does not "
+                                   "match the namespace sent on the request");
         }
     }
     if (r->rt.sub == EK_SUB_FINALIZE) {
@@ -312,9 +314,14 @@ static int merge_update(apireq_t *r, json_t *obj, const json_t *old, ek_error_t 
             json_object_set(md, "resourceVersion", orv);
         }
     }
-    static const char *const keep[] = { "name", "namespace", "uid", "creationTimestamp",
-                                        "deletionTimestamp", "deletionGracePeriodSeconds",
-                                        "generation", "selfLink" };
+    static const char *const keep[] = { "name",
+                                        "namespace",
+                                        "uid",
+                                        "creationTimestamp",
+                                        "deletionTimestamp",
+                                        "deletionGracePeriodSeconds",
+                                        "generation",
+                                        "selfLink" };
     for (size_t i = 0; i < EK_ARRAY_SIZE(keep); i++) {
         json_t *v = json_object_get(omd, keep[i]);
         if (v) {
@@ -406,8 +413,7 @@ static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
     }
     int flags = strategy_is_heartbeat(res, obj, old->json) ? EK_KV_VOLATILE : 0;
     ek_autofree char *bytes = serialize_for_store(obj);
-    ek_kv_update(r->srv->kv, key, bytes, strlen(bytes), old->rev, res->ttl_s, flags, on_written,
-                 c);
+    ek_kv_update(r->srv->kv, key, bytes, strlen(bytes), old->rev, res->ttl_s, flags, on_written, c);
 }
 
 /* Checks a client-given resourceVersion against the stored one. */
@@ -461,10 +467,11 @@ static json_t *apply_patch(apireq_t *r, const json_t *cur, const json_t *patch, 
     const char *ct = apireq_header(r, "Content-Type");
     const ek_resource_t *res = r->rt.res;
     if (!ct) {
-        ek_error_status(err, 415, "the body of the request was in an unknown format - accepted "
-                                  "media types include: application/json-patch+json, "
-                                  "application/merge-patch+json, application/apply-patch+yaml, "
-                                  "application/strategic-merge-patch+json");
+        ek_error_status(err, 415,
+                        "the body of the request was in an unknown format - accepted "
+                        "media types include: application/json-patch+json, "
+                        "application/merge-patch+json, application/apply-patch+yaml, "
+                        "application/strategic-merge-patch+json");
         return NULL;
     }
     if (ek_has_prefix(ct, "application/json-patch+json")) {
@@ -485,10 +492,11 @@ static json_t *apply_patch(apireq_t *r, const json_t *cur, const json_t *patch, 
         ek_smp_schema_t schema = ek_smp_schema_builtin(res->group, res->kind);
         return ek_patch_strategic(cur, patch, &schema, err);
     }
-    ek_error_status(err, 415, "the body of the request was in an unknown format - accepted media "
-                              "types include: application/json-patch+json, "
-                              "application/merge-patch+json, application/apply-patch+yaml, "
-                              "application/strategic-merge-patch+json");
+    ek_error_status(err, 415,
+                    "the body of the request was in an unknown format - accepted media "
+                    "types include: application/json-patch+json, "
+                    "application/merge-patch+json, application/apply-patch+yaml, "
+                    "application/strategic-merge-patch+json");
     return NULL;
 }
 
@@ -658,6 +666,6 @@ void write_object_detached(ek_apiserver_t *s, const ek_resource_t *res, json_t *
         return;
     }
     ek_autofree char *bytes = serialize_for_store(obj);
-    ek_kv_update(s->kv, d->key, bytes, strlen(bytes), old->rev, res->ttl_s, 0,
-                 on_detached_written, d);
+    ek_kv_update(s->kv, d->key, bytes, strlen(bytes), old->rev, res->ttl_s, 0, on_detached_written,
+                 d);
 }

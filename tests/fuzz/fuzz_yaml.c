@@ -15,8 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     size_t i;
     json_t *d;
-    json_array_foreach(docs, i, d)
-    {
+    json_array_foreach (docs, i, d) {
         char *y = ek_json_to_yaml(d);
         json_t *back = ek_yaml_to_json(y, strlen(y), &err);
         if (!back) {

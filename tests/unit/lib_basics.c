@@ -138,8 +138,18 @@ TEST(flags_cli_env_config_precedence)
                        "tls-san: [a.example, b.example]\nagent-only-key: x\n";
     ASSERT_OK(ek_file_write_atomic(cfg, text, strlen(text), 0600, &err), &err);
     setenv("EK_TEST_TOKEN", "envtoken", 1);
-    char *argv[] = { "server", "pos1", "--config", cfg, "-d", "/from/cli", "--disable-agent",
-                     "--volatile-flush=2m", "--tls-san", "c.example", "pos2", NULL };
+    char *argv[] = { "server",
+                     "pos1",
+                     "--config",
+                     cfg,
+                     "-d",
+                     "/from/cli",
+                     "--disable-agent",
+                     "--volatile-flush=2m",
+                     "--tls-san",
+                     "c.example",
+                     "pos2",
+                     NULL };
     int nargs = 0;
     ASSERT_OK(ek_flags_parse(flags, 11, argv, &nargs, &err), &err);
     ASSERT_EQ(nargs, 2);

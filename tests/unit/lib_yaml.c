@@ -50,14 +50,16 @@ TEST(yaml_flow_and_block)
     expect_json("spec: {replicas: 3, selector: {matchLabels: {app: web}}}\nports: [80, 443]\n",
                 "{\"spec\":{\"replicas\":3,\"selector\":{\"matchLabels\":{\"app\":\"web\"}}},"
                 "\"ports\":[80,443]}");
-    expect_json("list:\n- a\n- b: 1\n  c: 2\n- - x\n", "{\"list\":[\"a\",{\"b\":1,\"c\":2},[\"x\"]]}");
+    expect_json("list:\n- a\n- b: 1\n  c: 2\n- - x\n",
+                "{\"list\":[\"a\",{\"b\":1,\"c\":2},[\"x\"]]}");
 }
 
 TEST(yaml_anchors_and_merge)
 {
-    expect_json("base: &b\n  cpu: 100m\n  mem: 1Gi\nx:\n  <<: *b\n  mem: 2Gi\nz: *b\n",
-                "{\"base\":{\"cpu\":\"100m\",\"mem\":\"1Gi\"},\"x\":{\"cpu\":\"100m\",\"mem\":\"2Gi\"},"
-                "\"z\":{\"cpu\":\"100m\",\"mem\":\"1Gi\"}}");
+    expect_json(
+        "base: &b\n  cpu: 100m\n  mem: 1Gi\nx:\n  <<: *b\n  mem: 2Gi\nz: *b\n",
+        "{\"base\":{\"cpu\":\"100m\",\"mem\":\"1Gi\"},\"x\":{\"cpu\":\"100m\",\"mem\":\"2Gi\"},"
+        "\"z\":{\"cpu\":\"100m\",\"mem\":\"1Gi\"}}");
     expect_json("a: &a {p: 1}\nb: &b {p: 2, q: 2}\nc:\n  <<: [*a, *b]\n",
                 "{\"a\":{\"p\":1},\"b\":{\"p\":2,\"q\":2},\"c\":{\"p\":1,\"q\":2}}");
 }

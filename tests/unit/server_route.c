@@ -38,8 +38,8 @@ TEST(route_resource_paths)
 {
     expect("/api/v1/namespaces/default/pods", ROUTE_RESOURCE, "", "v1", "pods", "default", NULL,
            EK_SUB_NONE);
-    expect("/api/v1/namespaces/default/pods/web-0/log", ROUTE_RESOURCE, "", "v1", "pods",
-           "default", "web-0", EK_SUB_LOG);
+    expect("/api/v1/namespaces/default/pods/web-0/log", ROUTE_RESOURCE, "", "v1", "pods", "default",
+           "web-0", EK_SUB_LOG);
     expect("/api/v1/pods", ROUTE_RESOURCE, "", "v1", "pods", NULL, NULL, EK_SUB_NONE);
     expect("/api/v1/namespaces", ROUTE_RESOURCE, "", "v1", "namespaces", NULL, NULL, EK_SUB_NONE);
     expect("/api/v1/namespaces/kube-system", ROUTE_RESOURCE, "", "v1", "namespaces", NULL,
