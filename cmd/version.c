@@ -5,17 +5,6 @@
 
 #include "cmd/cmd.h"
 
-#ifndef EK_VERSION
-#define EK_VERSION "v0.1.0-dev"
-#endif
-#ifndef EK_GIT_COMMIT
-#define EK_GIT_COMMIT "unknown"
-#endif
-
-const char ek_version[] = EK_VERSION;
-const char ek_git_commit[] = EK_GIT_COMMIT;
-const char ek_kube_version[] = "v1.32.4";
-
 static int run_version(int nargs, char **argv)
 {
     EK_UNUSED(argv);

@@ -14,6 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Build identity (lib/version.c). */
+extern const char ek_version[];
+extern const char ek_git_commit[];
+extern const char ek_kube_version[]; /* the Kubernetes API level implemented: "v1.32.4" */
+
 #define EK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define EK_UNUSED(x)     ((void)(x))
 #define EK_MIN(a, b)     ((a) < (b) ? (a) : (b))

@@ -10,7 +10,6 @@
 
 static void send_version(apireq_t *r)
 {
-    extern const char ek_git_commit[];
     ek_auto(json_t) v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor",
                                   "32", "gitVersion", "v1.32.4+edgek", "gitCommit", ek_git_commit,
                                   "gitTreeState", "clean", "buildDate", "2026-11-25T00:00:00Z",
