@@ -479,4 +479,120 @@ int ek_validate_dns1123_label(const char *s, char *msg, size_t len);
 
 /* ---- API client and informers (api/client.c, api/informer.c) ---- */
 
+/*
+ * A client of the Kubernetes API for edgek's own components (controllers, scheduler,
+ * kubelet, proxy, DNS). The same calls run over HTTPS (ek_api_client_https) or in-process
+ * over a transport the API server provides (no HTTP, no TLS; same handlers, same answers).
+ * Everything here runs on the client's loop thread; callbacks are never called from inside
+ * the call that started the request.
+ */
+typedef struct ek_api_client ek_api_client_t;
+typedef struct ek_api_call ek_api_call_t;
+
+/* A finished request: status is the HTTP status (0 when the request never got an answer, err
+ * says why); body is the decoded JSON answer (a Status on failures) or NULL. Both borrowed. */
+typedef void (*ek_api_done_cb)(int status, json_t *body, const ek_error_t *err, void *data);
+/* A watch event: type "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or "ERROR"; obj borrowed. */
+typedef void (*ek_api_event_cb)(const char *type, json_t *obj, void *data);
+
+/* How requests travel. The server's in-process transport and the HTTPS one implement it. */
+typedef struct ek_api_request {
+    const char *method;
+    const char *path_query;   /* "/api/v1/namespaces/default/pods?watch=true" */
+    const char *content_type; /* of body, or NULL */
+    const char *body;
+    size_t body_len;
+} ek_api_request_t;
+
+typedef struct ek_api_stream_callbacks {
+    void (*on_head)(int status, const char *content_type, void *data);
+    void (*on_body)(const char *chunk, size_t len, void *data);
+    /* Exactly once, last; err NULL on a complete answer. err is borrowed. */
+    void (*on_done)(const ek_error_t *err, void *data);
+} ek_api_stream_callbacks_t;
+
+typedef struct ek_api_transport_ops {
+    /* Starts a request; returns a handle for cancel. Callbacks run on later loop turns. */
+    void *(*start)(void *tp, const ek_api_request_t *req, const ek_api_stream_callbacks_t *cb,
+                   void *data);
+    /* Stops a request; on_done then runs with a "cancelled" error (possibly inside cancel). */
+    void (*cancel)(void *tp, void *handle);
+    void (*release)(void *tp);
+} ek_api_transport_ops_t;
+
+/* A client over a transport (tp is released with the client). */
+ek_api_client_t *ek_api_client_new(uv_loop_t *loop, const ek_api_transport_ops_t *ops, void *tp);
+/* A client over HTTPS: server "https://host:port", TLS config with CA and client certificate
+ * (borrowed reference taken), or a bearer token (NULL if none). */
+ek_api_client_t *ek_api_client_https(uv_loop_t *loop, const char *server, ek_tls_config_t *tls,
+                                     const char *bearer_token, ek_error_t **err);
+/* Cancels every call, then frees the client; cb (may be NULL) when all is released. */
+void ek_api_client_free(ek_api_client_t *c, void (*cb)(void *data), void *data);
+uv_loop_t *ek_api_client_loop(const ek_api_client_t *c);
+
+/* "/apis/apps/v1/namespaces/default/deployments/web/status"; ns ignored for cluster-scoped
+ * kinds, name NULL for the collection, sub EK_SUB_NONE for none. Caller frees. */
+char *ek_api_path(const ek_resource_t *r, const char *ns, const char *name, ek_subresource_t sub);
+
+/* Any request; body (may be NULL) is serialised as JSON unless content_type says otherwise. */
+ek_api_call_t *ek_api_request(ek_api_client_t *c, const char *method, const char *path_query,
+                              const char *content_type, const json_t *body, ek_api_done_cb cb,
+                              void *data);
+ek_api_call_t *ek_api_get(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
+                          const char *name, ek_api_done_cb cb, void *data);
+/* label_sel / field_sel may be NULL. */
+ek_api_call_t *ek_api_list(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
+                           const char *label_sel, const char *field_sel, ek_api_done_cb cb,
+                           void *data);
+ek_api_call_t *ek_api_create(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
+                             const json_t *obj, ek_api_done_cb cb, void *data);
+/* PUT of obj (its metadata.resourceVersion is the precondition) to the object or sub. */
+ek_api_call_t *ek_api_update(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
+                             const json_t *obj, ek_subresource_t sub, ek_api_done_cb cb,
+                             void *data);
+/* patch_type: "merge", "strategic", "json" or "apply" (then field_manager is required). */
+ek_api_call_t *ek_api_patch(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
+                            const char *name, ek_subresource_t sub, const char *patch_type,
+                            const json_t *patch, ek_api_done_cb cb, void *data);
+/* options: a DeleteOptions object or NULL. */
+ek_api_call_t *ek_api_delete(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
+                             const char *name, const json_t *options, ek_api_done_cb cb,
+                             void *data);
+/* Watches from resource_version ("" or "0" for the current state first); done_cb ends it. */
+ek_api_call_t *ek_api_watch(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
+                            const char *label_sel, const char *field_sel,
+                            const char *resource_version, ek_api_event_cb event_cb,
+                            ek_api_done_cb done_cb, void *data);
+/* Stops a call; its done callback runs with status 0 and a "cancelled" error. */
+void ek_api_call_cancel(ek_api_call_t *call);
+
+/*
+ * Informers: a local cache of one resource (optionally one namespace and selectors) kept by
+ * list + watch, re-listing after 410 Expired, re-watching with backoff after errors, and
+ * calling handlers on changes (and every resync_ms with update(obj, obj), 0 = never). Cached
+ * objects are immutable and reference-counted: handlers and getters borrow them.
+ */
+typedef struct ek_informer ek_informer_t;
+typedef struct ek_informer_handlers {
+    void (*on_add)(json_t *obj, void *data);
+    void (*on_update)(json_t *old_obj, json_t *new_obj, void *data);
+    void (*on_delete)(json_t *obj, void *data);
+} ek_informer_handlers_t;
+
+ek_informer_t *ek_informer_new(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
+                               const char *label_sel, const char *field_sel, uint64_t resync_ms);
+/* Several handler sets may be added; each sees the current objects as adds on start. */
+void ek_informer_add_handlers(ek_informer_t *inf, const ek_informer_handlers_t *h, void *data);
+void ek_informer_start(ek_informer_t *inf);
+/* True once the first list has been delivered. */
+bool ek_informer_synced(const ek_informer_t *inf);
+/* Cached object or NULL (ns ignored for cluster-scoped kinds). Borrowed. */
+json_t *ek_informer_get(const ek_informer_t *inf, const char *ns, const char *name);
+/* Calls fn for every cached object (no changes to the informer meanwhile). */
+void ek_informer_each(const ek_informer_t *inf, void (*fn)(json_t *obj, void *data), void *data);
+size_t ek_informer_count(const ek_informer_t *inf);
+/* The last resourceVersion seen. */
+const char *ek_informer_revision(const ek_informer_t *inf);
+void ek_informer_free(ek_informer_t *inf);
+
 #endif

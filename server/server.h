@@ -6,6 +6,7 @@
 #ifndef EK_SERVER_SERVER_H
 #define EK_SERVER_SERVER_H
 
+#include "api/api.h"
 #include "lib/lib.h"
 
 /* ---- auth: PKI and credentials (server/auth/pki.c) ---- */
@@ -184,6 +185,11 @@ int ek_apiserver_start(uv_loop_t *loop, const ek_apiserver_options_t *opts, ek_p
                        ek_tls_config_t *tls, ek_apiserver_t **out, ek_error_t **err);
 /* The bound port (when 0 was asked). */
 int ek_apiserver_port(const ek_apiserver_t *s);
+/* An API client for components in this process: requests go to the handlers directly (no
+ * HTTP, no TLS), authenticated as user name in groups (NULL-terminated list). Free it with
+ * ek_api_client_free before closing the server. */
+ek_api_client_t *ek_apiserver_client(ek_apiserver_t *s, const char *user,
+                                     const char *const *groups);
 /* Stops serving, ends watches, flushes and closes the store, then calls cb. */
 void ek_apiserver_close(ek_apiserver_t *s, void (*cb)(void *data), void *data);
 
