@@ -77,7 +77,8 @@ build/gen/schema_data.c: $(SCHEMA_FILES) scripts/embed.sh
 	$(Q)scripts/embed.sh ek__schema_text $(SCHEMA_FILES) > $@
 
 edgek: $(DEV_OBJS)
-	$(CC) -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -o $@ $^ $(LIBS)
 
 build/dev/%.o: %.c | deps
 	@mkdir -p $(dir $@)
@@ -100,7 +101,8 @@ build/fuzz/%.o: %.c | deps
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
 
 build/asan/unit: $(ASAN_OBJS)
-	$(CC) -fsanitize=address,undefined -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -fsanitize=address,undefined -o $@ $^ $(LIBS)
 
 ## run: build and start a single-node cluster in the foreground
 run: all
@@ -120,12 +122,12 @@ e2e: all
 
 ## release: optimized, stripped binary, statically linked except libc and libmnl
 release: deps edgek-release
-	@size=$$(stat -c %s edgek-release); \
-	printf 'edgek-release: %s bytes (%.2f MB)\n' $$size $$(echo "$$size/1048576" | bc -l)
+	@stat -c %s edgek-release | awk '{ printf "edgek-release: %d bytes (%.2f MB)\n", $$1, $$1 / 1048576 }'
 
 edgek-release: $(REL_OBJS)
-	$(CC) -Wl,--gc-sections -Wl,-O1 -o $@ $^ $(REL_LIBS)
-	strip --strip-all $@
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -Wl,--gc-sections -Wl,-O1 -o $@ $^ $(REL_LIBS)
+	$(Q)strip --strip-all $@
 
 ## format: clang-format every C file in place; format-check: fail if any is not formatted
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
@@ -137,7 +139,7 @@ format-check:
 ## lint: cppcheck and clang-tidy
 lint: deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--suppress=missingIncludeSystem -D_GNU_SOURCE -I. $(PART_DIRS) cmd
+		--suppress=missingIncludeSystem --suppress=varFuncNullUB -D_GNU_SOURCE -I. $(PART_DIRS) cmd
 	clang-tidy --quiet $(PART_SRCS) $(CMD_SRCS) -- $(BASE_CFLAGS)
 
 ## fuzz: run every libFuzzer target for FUZZ_SECONDS each (corpora in build/fuzz/corpus-*)
@@ -151,7 +153,8 @@ fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_NAMES))
 	done
 
 build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
-	$(CLANG) -fsanitize=address,undefined,fuzzer -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CLANG) -fsanitize=address,undefined,fuzzer -o $@ $^ $(LIBS)
 
 ## bench-NAME: run tests/bench/NAME (prints the peer measured in the same run and the ratio)
 bench-%: all

@@ -83,7 +83,7 @@ static char *get_range(const char *expr, const bounds_t *b)
     if (dash && strchr(dash + 1, '-')) {
         return ek__p("too many hyphens: %s", expr);
     }
-    unsigned start, end, step = 1;
+    unsigned start = 0, end = 0, step = 1;
     char *err = NULL;
     if (strcmp(copy, "*") == 0 || strcmp(copy, "?") == 0) {
         start = b->min;

@@ -61,7 +61,7 @@ bool ek_log_enabled(int level, const char *comp)
 int ek_log_configure(const char *spec, ek_error_t **err)
 {
     int new_default = default_level;
-    struct override new_over[MAX_OVERRIDES];
+    struct override new_over[MAX_OVERRIDES] = { 0 };
     int n = 0;
     ek_autofree char *copy = ek_xstrdup(spec);
     char *save = NULL;

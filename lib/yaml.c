@@ -292,6 +292,9 @@ static json_t *scalar_value(struct conv *c, const yaml_event_t *ev)
 /* The JSON object key for a resolved key value, as sigs.k8s.io/yaml writes it. */
 static char *key_string(const json_t *k)
 {
+    if (!k) {
+        return NULL;
+    }
     switch (json_typeof(k)) {
     case JSON_STRING:
         return ek_xstrdup(json_string_value(k));
