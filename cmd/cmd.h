@@ -14,12 +14,13 @@ typedef struct ek_cmd {
      */
     int (*run)(int nargs, char **argv);
     bool hidden; /* internal commands (shim) are not listed in help */
+    /* Read when present and no --config / EDGEK_CONFIG_FILE is given (like k3s's config.yaml). */
+    const char *default_config;
 } ek_cmd_t;
 
 extern const ek_cmd_t ek_cmd_version;
 extern const ek_cmd_t ek_cmd_server;
 extern const ek_cmd_t ek_cmd_db;
-
 
 /* Prints "edgek: <msg>" on stderr for a failed command, frees err, returns 1. */
 int ek_cmd_fail(ek_error_t *err);

@@ -5,6 +5,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 
@@ -95,6 +96,9 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--") == 0) {
             break;
         }
+    }
+    if (c->default_config && !getenv("EDGEK_CONFIG_FILE") && access(c->default_config, R_OK) == 0) {
+        setenv("EDGEK_CONFIG_FILE", c->default_config, 0);
     }
     ek_error_t *err = NULL;
     int nargs = 0;

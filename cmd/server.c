@@ -210,4 +210,5 @@ const ek_cmd_t ek_cmd_server = {
     .usage = "",
     .flags = server_flags,
     .run = run_server,
+    .default_config = "/etc/edgek/config.yaml",
 };

@@ -34,4 +34,13 @@ rc=$?
 set -e
 expect_eq "$rc" 2 "bad config exit status"
 expect_contains "$out" "bad.yaml\`: 2:1:" "YAML error position"
+# The server reads its flags from a config file; an unknown flag value there is an error that
+# names the file (here: a bad kubeconfig mode from --config).
+printf 'write-kubeconfig-mode: "9z"\ndisable-agent: true\n' >"$E2E_DIR/cfg.yaml"
+set +e
+out=$("$EDGEK" server --config "$E2E_DIR/cfg.yaml" --data-dir "$E2E_DIR/d" 2>&1)
+rc=$?
+set -e
+expect_eq "$rc" 1 "bad config value exit status"
+expect_contains "$out" "--write-kubeconfig-mode: \`9z\` is not an octal file mode" "config value reaches the flag"
 echo "PASS"
