@@ -517,7 +517,9 @@ typedef struct ek_api_transport_ops {
                    void *data);
     /* Stops a request; on_done then runs with a "cancelled" error (possibly inside cancel). */
     void (*cancel)(void *tp, void *handle);
-    void (*release)(void *tp);
+    /* Frees the transport (every request has finished or been cancelled); done(data) runs on a
+     * later loop turn, once the transport's own handles are closed. */
+    void (*release)(void *tp, void (*done)(void *data), void *data);
 } ek_api_transport_ops_t;
 
 /* A client over a transport (tp is released with the client). */
