@@ -3,7 +3,8 @@
  * The API client's HTTPS transport: each request is one lib/http call on a keep-alive pool
  * (so a component's requests share a few TLS connections), authenticated by the TLS config's
  * client certificate or a bearer token. Watches stream their body as it comes and have no
- * overall deadline; other requests give up after REQUEST_TIMEOUT_MS.
+ * overall deadline (only a guard past the server's own end of the stream); other requests give
+ * up after REQUEST_TIMEOUT_MS.
  *
  * A request lib/http refuses at once (a bad URL, say) still reports through on_done on a later
  * loop turn: such requests wait in a queue drained by a zero timer, so callers see one
@@ -15,6 +16,7 @@
 #include "api/api.h"
 
 #define REQUEST_TIMEOUT_MS 60000
+#define WATCH_GUARD_S      30
 
 typedef struct https_tp https_tp_t;
 
@@ -134,11 +136,21 @@ static void defer_failure(https_tp_t *t, hreq_t *h)
 
 /* ---- transport operations ---- */
 
-static bool is_watch(const char *path_query)
+/*
+ * Watches get no deadline of their own: the server ends them at their timeoutSeconds. A guard
+ * a little past that catches a connection that died without a word (a board's Wi-Fi dropping),
+ * which TCP alone would notice only after many minutes.
+ */
+static uint64_t call_timeout_ms(const char *path_query)
 {
     const char *q = strchr(path_query, '?');
     ek_autofree char *w = q ? ek_http_query_get(q + 1, "watch") : NULL;
-    return w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
+    if (!w || (strcmp(w, "true") != 0 && strcmp(w, "1") != 0)) {
+        return REQUEST_TIMEOUT_MS;
+    }
+    ek_autofree char *t = ek_http_query_get(q + 1, "timeoutSeconds");
+    long long secs = t ? strtoll(t, NULL, 10) : 0;
+    return secs > 0 ? (uint64_t)(secs + WATCH_GUARD_S) * 1000 : 0;
 }
 
 static void *tp_start(void *tp, const ek_api_request_t *req, const ek_api_stream_callbacks_t *cb,
@@ -167,7 +179,7 @@ static void *tp_start(void *tp, const ek_api_request_t *req, const ek_api_stream
         .n_headers = n,
         .body = req->body,
         .body_len = req->body_len,
-        .timeout_ms = is_watch(req->path_query) ? 0 : REQUEST_TIMEOUT_MS,
+        .timeout_ms = call_timeout_ms(req->path_query),
     };
     h->call = ek_http_call(t->http, &o, &http_callbacks, h, &h->failed);
     if (!h->call) {

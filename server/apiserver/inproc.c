@@ -110,7 +110,8 @@ static void deliver(ireq_t *q)
         }
         ek_buf_free(&chunk);
     }
-    if (q->t && q->ended) {
+    /* Anything written during on_body queued the request again: finish after delivering it. */
+    if (q->t && q->ended && !q->out.len) {
         client_finish(q, NULL);
     }
 }

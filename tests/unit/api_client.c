@@ -676,105 +676,126 @@ static void create_cm(sfx_t *f, ek_api_client_t *c, const char *name, const char
     res_clear(&r);
 }
 
-static void crud(bool https)
+/* Create, get, update (409 on a stale resourceVersion). */
+static void crud_update(sfx_t *f, ek_api_client_t *c)
 {
-    sfx_t f;
-    sfx_init(&f, 0);
-    ek_api_client_t *c = admin_client(&f, https);
     const ek_resource_t *cm = cm_res();
     res_t r = { 0 };
 
     ek_auto(json_t) a = configmap("a", "x", "v1");
-    CALL(&f, r, ek_api_create(c, cm, "default", a, on_res, &r));
+    CALL(f, r, ek_api_create(c, cm, "default", a, on_res, &r));
     ASSERT_EQ(r.status, 201);
     ek_autofree char *rv1 = ek_xstrdup(ek_json_str(r.body, "metadata", "resourceVersion", NULL));
     ASSERT_STREQ(ek_json_str(r.body, "metadata", "namespace", NULL), "default");
-    CALL(&f, r, ek_api_create(c, cm, "default", a, on_res, &r));
+    CALL(f, r, ek_api_create(c, cm, "default", a, on_res, &r));
     ASSERT_EQ(r.status, 409);
     ASSERT_STREQ(ek_json_str(r.body, "reason", NULL), "AlreadyExists");
 
-    CALL(&f, r, ek_api_get(c, cm, "default", "a", on_res, &r));
+    CALL(f, r, ek_api_get(c, cm, "default", "a", on_res, &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_STREQ(ek_json_str(r.body, "data", "k", NULL), "v1");
 
     /* Update with the current revision, then again with the stale one: 409. */
     ek_auto(json_t) upd = json_deep_copy(r.body);
     ek_json_set_str(json_object_get(upd, "data"), "k", "v2");
-    CALL(&f, r, ek_api_update(c, cm, NULL, upd, EK_SUB_NONE, on_res, &r));
+    CALL(f, r, ek_api_update(c, cm, NULL, upd, EK_SUB_NONE, on_res, &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_STREQ(ek_json_str(r.body, "data", "k", NULL), "v2");
     ASSERT_NE(strcmp(ek_json_str(r.body, "metadata", "resourceVersion", NULL), rv1), 0);
     ek_json_set_str(json_object_get(upd, "data"), "k", "v3");
     ek_json_set_str(json_object_get(upd, "metadata"), "resourceVersion", rv1);
-    CALL(&f, r, ek_api_update(c, cm, "default", upd, EK_SUB_NONE, on_res, &r));
+    CALL(f, r, ek_api_update(c, cm, "default", upd, EK_SUB_NONE, on_res, &r));
     ASSERT_EQ(r.status, 409);
     ASSERT_EQ(r.err_status, 409);
     ASSERT_STREQ(ek_json_str(r.body, "reason", NULL), "Conflict");
     ASSERT_CONTAINS(r.err, "the object has been modified");
 
-    /* Every patch type; each would be refused or do something else as another type. */
+    res_clear(&r);
+}
+
+/* Every patch type; each would be refused or do something else as another type. */
+static void crud_patch(sfx_t *f, ek_api_client_t *c)
+{
+    const ek_resource_t *cm = cm_res();
+    res_t r = { 0 };
     ek_auto(json_t) mp = json_pack("{s:{s:s,s:n}}", "data", "m", "1", "k");
-    CALL(&f, r, ek_api_patch(c, cm, "default", "a", EK_SUB_NONE, "merge", mp, on_res, &r));
+    CALL(f, r, ek_api_patch(c, cm, "default", "a", EK_SUB_NONE, "merge", mp, on_res, &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_STREQ(ek_json_str(r.body, "data", "m", NULL), "1");
     ASSERT_TRUE(ek_json_str(r.body, "data", "k", NULL) == NULL);
     ek_auto(json_t) sp = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "s", "1");
-    CALL(&f, r, ek_api_patch(c, cm, "default", "a", EK_SUB_NONE, "strategic", sp, on_res, &r));
+    CALL(f, r, ek_api_patch(c, cm, "default", "a", EK_SUB_NONE, "strategic", sp, on_res, &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_STREQ(ek_json_str(r.body, "metadata", "labels", "s", NULL), "1");
     ASSERT_STREQ(ek_json_str(r.body, "metadata", "labels", "app", NULL), "x");
     ek_auto(json_t) jp = json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "op", "test", "path", "/data/m",
                                    "value", "1", "op", "add", "path", "/data/j", "value", "2");
-    CALL(&f, r, ek_api_patch(c, cm, "default", "a", EK_SUB_NONE, "json", jp, on_res, &r));
+    CALL(f, r, ek_api_patch(c, cm, "default", "a", EK_SUB_NONE, "json", jp, on_res, &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_STREQ(ek_json_str(r.body, "data", "j", NULL), "2");
     ek_auto(json_t) bad_jp =
         json_pack("[{s:s,s:s,s:s}]", "op", "test", "path", "/data/m", "value", "nope");
-    CALL(&f, r, ek_api_patch(c, cm, "default", "a", EK_SUB_NONE, "json", bad_jp, on_res, &r));
+    CALL(f, r, ek_api_patch(c, cm, "default", "a", EK_SUB_NONE, "json", bad_jp, on_res, &r));
     ASSERT_EQ(r.status, 422);
     ek_auto(json_t) ap = json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind",
                                    "ConfigMap", "metadata", "name", "a", "data", "ap", "1");
-    CALL(&f, r, ek_api_patch(c, cm, "default", "a", EK_SUB_NONE, "apply:test", ap, on_res, &r));
+    CALL(f, r, ek_api_patch(c, cm, "default", "a", EK_SUB_NONE, "apply:test", ap, on_res, &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_STREQ(ek_json_str(r.body, "data", "ap", NULL), "1");
     ek_auto(json_t) ap2 = json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind",
                                     "ConfigMap", "metadata", "name", "fresh", "data", "ap", "2");
-    CALL(&f, r, ek_api_patch(c, cm, "default", "fresh", EK_SUB_NONE, "apply", ap2, on_res, &r));
+    CALL(f, r, ek_api_patch(c, cm, "default", "fresh", EK_SUB_NONE, "apply", ap2, on_res, &r));
     ASSERT_EQ(r.status, 201); /* apply creates what is missing */
 
-    /* Lists with label and field selectors. */
-    create_cm(&f, c, "b", "other", "v");
-    CALL(&f, r, ek_api_list(c, cm, "default", "app=x", NULL, on_res, &r));
+    res_clear(&r);
+}
+
+/* Lists with label and field selectors, deletes, a generic request. */
+static void crud_list_delete(sfx_t *f, ek_api_client_t *c)
+{
+    const ek_resource_t *cm = cm_res();
+    res_t r = { 0 };
+    create_cm(f, c, "b", "other", "v");
+    CALL(f, r, ek_api_list(c, cm, "default", "app=x", NULL, on_res, &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_EQ(json_array_size(json_object_get(r.body, "items")), 1);
     ASSERT_STREQ(
         ek_json_str(json_array_get(json_object_get(r.body, "items"), 0), "metadata", "name", NULL),
         "a");
-    CALL(&f, r, ek_api_list(c, cm, "default", NULL, "metadata.name=b", on_res, &r));
+    CALL(f, r, ek_api_list(c, cm, "default", NULL, "metadata.name=b", on_res, &r));
     ASSERT_EQ(json_array_size(json_object_get(r.body, "items")), 1);
-    CALL(&f, r, ek_api_list(c, cm, NULL, "app in (x,other)", NULL, on_res, &r));
+    CALL(f, r, ek_api_list(c, cm, NULL, "app in (x,other)", NULL, on_res, &r));
     ASSERT_EQ(json_array_size(json_object_get(r.body, "items")), 2);
-    CALL(&f, r, ek_api_list(c, cm, "default", NULL, "spec.nope=1", on_res, &r));
+    CALL(f, r, ek_api_list(c, cm, "default", NULL, "spec.nope=1", on_res, &r));
     ASSERT_EQ(r.status, 400);
 
     /* Delete, then the object is gone. */
     ek_auto(json_t) opts = json_pack("{s:s,s:s,s:i}", "kind", "DeleteOptions", "apiVersion", "v1",
                                      "gracePeriodSeconds", 0);
-    CALL(&f, r, ek_api_delete(c, cm, "default", "a", opts, on_res, &r));
+    CALL(f, r, ek_api_delete(c, cm, "default", "a", opts, on_res, &r));
     ASSERT_EQ(r.status, 200);
-    CALL(&f, r, ek_api_get(c, cm, "default", "a", on_res, &r));
+    CALL(f, r, ek_api_get(c, cm, "default", "a", on_res, &r));
     ASSERT_EQ(r.status, 404);
     ASSERT_EQ(r.err_status, 404);
     ASSERT_STREQ(ek_json_str(r.body, "reason", NULL), "NotFound");
-    CALL(&f, r, ek_api_delete(c, cm, "default", "a", NULL, on_res, &r));
+    CALL(f, r, ek_api_delete(c, cm, "default", "a", NULL, on_res, &r));
     ASSERT_EQ(r.status, 404);
 
     /* A generic request: discovery. */
-    CALL(&f, r, ek_api_request(c, "GET", "/api/v1", NULL, NULL, on_res, &r));
+    CALL(f, r, ek_api_request(c, "GET", "/api/v1", NULL, NULL, on_res, &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_STREQ(ek_json_str(r.body, "kind", NULL), "APIResourceList");
-
     res_clear(&r);
+}
+
+static void crud(bool https)
+{
+    sfx_t f;
+    sfx_init(&f, 0);
+    ek_api_client_t *c = admin_client(&f, https);
+    crud_update(&f, c);
+    crud_patch(&f, c);
+    crud_list_delete(&f, c);
     client_free_wait(&f, c);
     sfx_finish(&f);
 }
