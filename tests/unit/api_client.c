@@ -422,8 +422,8 @@ TEST(api_client_watch_stream)
         "IFIED\",\"object\":{\"metadata\":{\"name\":\"b\"}}}\n\n",
         "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"}}}\r\n{\"ty",
         "pe\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"c\"}}}\n",
-        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":"
-        "\"too old resource version: 1 (5)\",\"reason\":\"Expired\",\"code\":410}}\n",
+        ("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":"
+         "\"too old resource version: 1 (5)\",\"reason\":\"Expired\",\"code\":410}}\n"),
     };
     const ek_resource_t *cm = cm_res();
     size_t steps[] = { 0, 1, 7, 4096 };
