@@ -490,7 +490,9 @@ typedef struct ek_api_client ek_api_client_t;
 typedef struct ek_api_call ek_api_call_t;
 
 /* A finished request: status is the HTTP status (0 when the request never got an answer, err
- * says why); body is the decoded JSON answer (a Status on failures) or NULL. Both borrowed. */
+ * says why); body is the decoded JSON answer (a Status on failures) or NULL. Both borrowed.
+ * err is also set for any status outside 2xx (err->status = the Status code, message = its
+ * message) and for a 2xx answer that is not JSON. */
 typedef void (*ek_api_done_cb)(int status, json_t *body, const ek_error_t *err, void *data);
 /* A watch event: type "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or "ERROR"; obj borrowed. */
 typedef void (*ek_api_event_cb)(const char *type, json_t *obj, void *data);
@@ -517,7 +519,9 @@ typedef struct ek_api_transport_ops {
                    void *data);
     /* Stops a request; on_done then runs with a "cancelled" error (possibly inside cancel). */
     void (*cancel)(void *tp, void *handle);
-    void (*release)(void *tp);
+    /* Frees the transport (every request has finished or been cancelled); done(data) runs on a
+     * later loop turn, once the transport's own handles are closed. */
+    void (*release)(void *tp, void (*done)(void *data), void *data);
 } ek_api_transport_ops_t;
 
 /* A client over a transport (tp is released with the client). */
@@ -526,7 +530,10 @@ ek_api_client_t *ek_api_client_new(uv_loop_t *loop, const ek_api_transport_ops_t
  * (borrowed reference taken), or a bearer token (NULL if none). */
 ek_api_client_t *ek_api_client_https(uv_loop_t *loop, const char *server, ek_tls_config_t *tls,
                                      const char *bearer_token, ek_error_t **err);
-/* Cancels every call, then frees the client; cb (may be NULL) when all is released. */
+/* Cancels every call (their done callbacks run before this returns), then frees the client;
+ * cb (may be NULL) runs on a later loop turn, once the transport's handles are closed. Calls
+ * started from those done callbacks return NULL. May be called from any of the client's
+ * callbacks. Free informers using the client first. */
 void ek_api_client_free(ek_api_client_t *c, void (*cb)(void *data), void *data);
 uv_loop_t *ek_api_client_loop(const ek_api_client_t *c);
 
@@ -550,7 +557,8 @@ ek_api_call_t *ek_api_create(ek_api_client_t *c, const ek_resource_t *r, const c
 ek_api_call_t *ek_api_update(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
                              const json_t *obj, ek_subresource_t sub, ek_api_done_cb cb,
                              void *data);
-/* patch_type: "merge", "strategic", "json" or "apply" (then field_manager is required). */
+/* patch_type: "merge", "strategic", "json", or "apply" (server-side apply, field manager
+ * "edgek") / "apply:MANAGER"; anything else is sent as the media type itself. */
 ek_api_call_t *ek_api_patch(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
                             const char *name, ek_subresource_t sub, const char *patch_type,
                             const json_t *patch, ek_api_done_cb cb, void *data);
@@ -558,12 +566,17 @@ ek_api_call_t *ek_api_patch(ek_api_client_t *c, const ek_resource_t *r, const ch
 ek_api_call_t *ek_api_delete(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
                              const char *name, const json_t *options, ek_api_done_cb cb,
                              void *data);
-/* Watches from resource_version ("" or "0" for the current state first); done_cb ends it. */
+/* Watches from resource_version ("" or "0" for the current state first), with bookmarks and a
+ * server-side timeout of 5 to 10 minutes (randomised, as client-go): watch again from the last
+ * revision seen when done_cb reports 200. An in-stream ERROR event is passed to event_cb and
+ * then reported by done_cb like an HTTP error (410 Expired: list again). */
 ek_api_call_t *ek_api_watch(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
                             const char *label_sel, const char *field_sel,
                             const char *resource_version, ek_api_event_cb event_cb,
                             ek_api_done_cb done_cb, void *data);
-/* Stops a call; its done callback runs with status 0 and a "cancelled" error. */
+/* Stops a call; its done callback runs with status 0 and a "cancelled" error (ECANCELED)
+ * before this returns, or right after the current callback when called from one of the call's
+ * own callbacks. NULL is ignored; a call must not be used after its done callback. */
 void ek_api_call_cancel(ek_api_call_t *call);
 
 /*
@@ -581,7 +594,8 @@ typedef struct ek_informer_handlers {
 
 ek_informer_t *ek_informer_new(ek_api_client_t *c, const ek_resource_t *r, const char *ns,
                                const char *label_sel, const char *field_sel, uint64_t resync_ms);
-/* Several handler sets may be added; each sees the current objects as adds on start. */
+/* Several handler sets may be added; each sees the current objects as adds on start (a set
+ * added to a synced informer gets them before this returns). */
 void ek_informer_add_handlers(ek_informer_t *inf, const ek_informer_handlers_t *h, void *data);
 void ek_informer_start(ek_informer_t *inf);
 /* True once the first list has been delivered. */
@@ -593,6 +607,8 @@ void ek_informer_each(const ek_informer_t *inf, void (*fn)(json_t *obj, void *da
 size_t ek_informer_count(const ek_informer_t *inf);
 /* The last resourceVersion seen. */
 const char *ek_informer_revision(const ek_informer_t *inf);
+/* Stops and frees (memory released once its timers are closed); callable from a handler.
+ * Free informers before their client. */
 void ek_informer_free(ek_informer_t *inf);
 
 #endif

@@ -68,10 +68,23 @@ static const char *verb_of(apireq_t *r)
     return NULL;
 }
 
+/* Verbs of non-resource requests are the lower-cased HTTP method (get, post, put, ...). */
+static const char *path_verb(const char *method)
+{
+    static const char *const methods[] = { "get",    "post", "put",    "patch",
+                                           "delete", "head", "options" };
+    for (size_t i = 0; i < EK_ARRAY_SIZE(methods); i++) {
+        if (strcasecmp(method, methods[i]) == 0) {
+            return methods[i];
+        }
+    }
+    return "get";
+}
+
 static bool authorize(apireq_t *r, const char *verb)
 {
     authz_attrs_t a = { 0 };
-    a.verb = verb;
+    a.verb = r->rt.kind == ROUTE_RESOURCE ? verb : path_verb(r->method);
     if (r->rt.kind == ROUTE_RESOURCE) {
         a.group = r->rt.group;
         a.resource = r->rt.plural;
