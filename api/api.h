@@ -611,4 +611,21 @@ const char *ek_informer_revision(const ek_informer_t *inf);
  * Free informers before their client. */
 void ek_informer_free(ek_informer_t *inf);
 
+/* ---- events (api/events.c) ---- */
+
+/*
+ * Records core/v1 Events about objects, as client-go's event recorder does: one Event per
+ * (object, type, reason, message), later occurrences within 10 minutes increase its count and
+ * lastTimestamp instead of creating new Events. Writes are fire-and-forget.
+ */
+typedef struct ek_event_recorder ek_event_recorder_t;
+
+ek_event_recorder_t *ek_event_recorder_new(ek_api_client_t *c, const char *component,
+                                           const char *host);
+/* involved: the object the event is about (kind/apiVersion/metadata are read). type "Normal" or
+ * "Warning"; reason in CamelCase. */
+void ek_event_record(ek_event_recorder_t *r, const json_t *involved, const char *type,
+                     const char *reason, const char *fmt, ...) EK_PRINTF(5, 6);
+void ek_event_recorder_free(ek_event_recorder_t *r);
+
 #endif

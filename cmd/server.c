@@ -63,6 +63,7 @@ static const ek_flag_t server_flags[] = {
 struct server_state {
     uv_loop_t *loop;
     ek_apiserver_t *api;
+    ek_controllers_t *ctrls;
     uv_signal_t sigint, sigterm;
     int stopping;
 };
@@ -75,6 +76,13 @@ static void on_api_closed(void *data)
     uv_close((uv_handle_t *)&st->sigterm, NULL);
 }
 
+static void on_ctrls_stopped(void *data)
+{
+    struct server_state *st = data;
+    st->ctrls = NULL;
+    ek_apiserver_close(st->api, on_api_closed, st);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct server_state *st = h->data;
@@ -83,7 +91,11 @@ static void on_signal(uv_signal_t *h, int signum)
         exit(1);
     }
     EK_LOG(EK_INFO, "server", "stopping signal=%d", signum);
-    ek_apiserver_close(st->api, on_api_closed, st);
+    if (st->ctrls) {
+        ek_controllers_stop(st->ctrls, on_ctrls_stopped, st);
+    } else {
+        ek_apiserver_close(st->api, on_api_closed, st);
+    }
 }
 
 static int parse_mode(const char *s, mode_t *out, ek_error_t **err)
@@ -157,6 +169,13 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
     };
     if (ek_apiserver_start(st->loop, &ao, *pki_out, *tls_out, &st->api, err) < 0) {
         return -1;
+    }
+    /* The controllers talk to the API server in-process, as the control plane's own user. */
+    static const char *const ctrl_groups[] = { "system:masters", NULL };
+    ek_api_client_t *client =
+        ek_apiserver_client(st->api, "system:kube-controller-manager", ctrl_groups);
+    if (ek_controllers_start(client, NULL, &st->ctrls, err) < 0) {
+        return ek_error_wrap(err, "start the controllers");
     }
     const char *host = strcmp(bind_address, "0.0.0.0") == 0 || strcmp(bind_address, "::") == 0
                            ? "127.0.0.1"

@@ -159,6 +159,23 @@ typedef struct ek_jwt_sa {
 /* iss, sub system:serviceaccount:<ns>:<name>, aud, exp, iat, nbf, kubernetes.io. Caller owns. */
 json_t *ek_jwt_sa_claims(const ek_jwt_sa_t *sa);
 
+/* ---- controllers (server/controllers) ---- */
+
+typedef struct ek_controllers ek_controllers_t;
+
+typedef struct ek_controllers_options {
+    int64_t node_monitor_grace_ms; /* heartbeat age before a node is NotReady; default 40000 */
+    int64_t pod_eviction_ms;       /* default toleration of unreachable/not-ready: 300000 */
+    int64_t gc_interval_ms;        /* resync of the garbage collector; default 30000 */
+} ek_controllers_options_t;
+
+/* Starts every controller on client's loop (informers first, syncs once they have listed).
+ * The controllers own the client from here on. */
+int ek_controllers_start(ek_api_client_t *client, const ek_controllers_options_t *opts,
+                         ek_controllers_t **out, ek_error_t **err);
+/* Stops syncing, frees the informers and the client, then everything else; cb when done. */
+void ek_controllers_stop(ek_controllers_t *c, void (*cb)(void *data), void *data);
+
 /* ---- the server process (server/apiserver/) ---- */
 
 typedef struct ek_pki ek_pki_t;

@@ -35,17 +35,25 @@ struct ctrl_manager {
     size_t n_ctrls;
     ek_event_recorder_t *events;
     bool started;
+    bool stopping;
     uv_timer_t start_timer; /* waits for informers to sync */
-    const ek_controllers_options_t *opts;
+    ek_controllers_options_t opts;
+    void **states; /* per-controller state, freed at the end */
+    void (**state_free)(void *state);
+    size_t n_states;
+    void (*stop_cb)(void *data);
+    void *stop_data;
 };
+
+/* Registers a controller's private state to be freed after the client is gone. */
+void mgr_own(ctrl_manager_t *m, void *state, void (*free_fn)(void *state));
 
 /* The shared informer of a resource (all namespaces), created on first use. Borrowed. */
 ek_informer_t *mgr_informer(ctrl_manager_t *m, const char *group, const char *version,
                             const char *plural);
 const ek_resource_t *res_of(const char *group, const char *version, const char *plural);
 
-ctrl_t *ctrl_new(ctrl_manager_t *m, const char *name, ctrl_sync_fn sync, void *data,
-                 int workers);
+ctrl_t *ctrl_new(ctrl_manager_t *m, const char *name, ctrl_sync_fn sync, void *data, int workers);
 void ctrl_enqueue(ctrl_t *c, const char *key);
 void ctrl_enqueue_after(ctrl_t *c, const char *key, uint64_t ms);
 /* Enqueues the key of an object ("ns/name" or "name"). */
@@ -55,6 +63,7 @@ void ctrl_done(ctrl_t *c, const char *key, int result);
 ctrl_manager_t *ctrl_manager(ctrl_t *c);
 const char *ctrl_name(const ctrl_t *c);
 void ctrl_free(ctrl_t *c);
+void ctrl_kick(ctrl_t *c);
 
 /* "ns/name" (or "name") of an object; caller frees. Splits a key back. */
 char *obj_key(const json_t *obj);
