@@ -77,12 +77,10 @@ static void ignore_result(int status, json_t *body, const ek_error_t *err, void 
 static json_t *involved_ref(const json_t *obj)
 {
     json_t *ref = json_object();
-    const char *fields[][2] = { { "kind", NULL },
-                                { "apiVersion", NULL },
-                                { "namespace", "metadata" },
-                                { "name", "metadata" },
-                                { "uid", "metadata" },
-                                { "resourceVersion", "metadata" } };
+    const char *fields[][2] = {
+        { "kind", NULL },       { "apiVersion", NULL }, { "namespace", "metadata" },
+        { "name", "metadata" }, { "uid", "metadata" },  { "resourceVersion", "metadata" }
+    };
     for (size_t i = 0; i < EK_ARRAY_SIZE(fields); i++) {
         const char *v = fields[i][1] ? ek_json_str(obj, fields[i][1], fields[i][0], NULL)
                                      : ek_json_str(obj, fields[i][0], NULL);
@@ -98,14 +96,14 @@ static void create_event(ek_event_recorder_t *r, const json_t *obj, struct seen 
 {
     char ts[21];
     ek_time_rfc3339(s->first, ts);
-    json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:o,s:s,s:s,s:{s:s,s:s},s:s,s:s,s:I,s:s,"
-                           "s:s,s:s,s:n}",
-                           "apiVersion", "v1", "kind", "Event", "metadata", "name", s->name,
-                           "namespace", s->ns, "involvedObject", involved_ref(obj), "reason",
-                           reason, "message", msg, "source", "component", r->component, "host",
-                           r->host, "firstTimestamp", ts, "lastTimestamp", ts, "count",
-                           (json_int_t)s->count, "type", type, "reportingComponent",
-                           r->component, "reportingInstance", r->host, "eventTime");
+    json_t *ev =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:o,s:s,s:s,s:{s:s,s:s},s:s,s:s,s:I,s:s,"
+                  "s:s,s:s,s:n}",
+                  "apiVersion", "v1", "kind", "Event", "metadata", "name", s->name, "namespace",
+                  s->ns, "involvedObject", involved_ref(obj), "reason", reason, "message", msg,
+                  "source", "component", r->component, "host", r->host, "firstTimestamp", ts,
+                  "lastTimestamp", ts, "count", (json_int_t)s->count, "type", type,
+                  "reportingComponent", r->component, "reportingInstance", r->host, "eventTime");
     const ek_resource_t *res = ek_resource_find("", "v1", "events");
     ek_api_create(r->client, res, s->ns, ev, ignore_result, NULL);
     json_decref(ev);
@@ -117,8 +115,7 @@ static void bump_event(ek_event_recorder_t *r, struct seen *s)
     ek_time_rfc3339(s->last, ts);
     json_t *patch = json_pack("{s:I,s:s}", "count", (json_int_t)s->count, "lastTimestamp", ts);
     const ek_resource_t *res = ek_resource_find("", "v1", "events");
-    ek_api_patch(r->client, res, s->ns, s->name, EK_SUB_NONE, "merge", patch, ignore_result,
-                 NULL);
+    ek_api_patch(r->client, res, s->ns, s->name, EK_SUB_NONE, "merge", patch, ignore_result, NULL);
     json_decref(patch);
 }
 

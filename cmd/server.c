@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "cmd/cmd.h"
+#include "node/node.h"
 #include "server/server.h"
 
 static char *data_dir = "/var/lib/edgek";
@@ -27,6 +28,10 @@ static char *cluster_dns = "10.43.0.10";
 static char *cluster_domain = "cluster.local";
 static char *node_port_range = "30000-32767";
 static int64_t volatile_flush_ms = 60000;
+static int sim_nodes;
+static char *sim_cpu = "4";
+static char *sim_memory = "8Gi";
+static char *sim_pods = "110";
 
 static const ek_flag_t server_flags[] = {
     { "data-dir", 'd', EK_FLAG_STRING, &data_dir, "EDGEK_DATA_DIR", "DIR",
@@ -57,6 +62,14 @@ static const ek_flag_t server_flags[] = {
       "NodePort range (default 30000-32767)" },
     { "volatile-flush", 0, EK_FLAG_DURATION, &volatile_flush_ms, NULL, "DURATION",
       "longest delay before heartbeat-only writes reach the disk (default 60s)" },
+    { "simulate-nodes", 0, EK_FLAG_INT, &sim_nodes, NULL, "N",
+      "register N simulated nodes that run nothing (tests and benchmarks only)" },
+    { "simulate-node-cpu", 0, EK_FLAG_STRING, &sim_cpu, NULL, "CPU",
+      "CPU capacity of each simulated node (default 4)" },
+    { "simulate-node-memory", 0, EK_FLAG_STRING, &sim_memory, NULL, "MEM",
+      "memory capacity of each simulated node (default 8Gi)" },
+    { "simulate-node-pods", 0, EK_FLAG_STRING, &sim_pods, NULL, "N",
+      "pod capacity of each simulated node (default 110)" },
     { NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -64,6 +77,7 @@ struct server_state {
     uv_loop_t *loop;
     ek_apiserver_t *api;
     ek_controllers_t *ctrls;
+    ek_simnodes_t *sim;
     uv_signal_t sigint, sigterm;
     int stopping;
 };
@@ -83,6 +97,18 @@ static void on_ctrls_stopped(void *data)
     ek_apiserver_close(st->api, on_api_closed, st);
 }
 
+/* Shutdown runs in order: simulated nodes, controllers, then the API server they talk to. */
+static void on_sim_stopped(void *data)
+{
+    struct server_state *st = data;
+    st->sim = NULL;
+    if (st->ctrls) {
+        ek_controllers_stop(st->ctrls, on_ctrls_stopped, st);
+    } else {
+        ek_apiserver_close(st->api, on_api_closed, st);
+    }
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct server_state *st = h->data;
@@ -91,10 +117,10 @@ static void on_signal(uv_signal_t *h, int signum)
         exit(1);
     }
     EK_LOG(EK_INFO, "server", "stopping signal=%d", signum);
-    if (st->ctrls) {
-        ek_controllers_stop(st->ctrls, on_ctrls_stopped, st);
+    if (st->sim) {
+        ek_simnodes_stop(st->sim, on_sim_stopped, st);
     } else {
-        ek_apiserver_close(st->api, on_api_closed, st);
+        on_sim_stopped(st);
     }
 }
 
@@ -176,6 +202,16 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
         ek_apiserver_client(st->api, "system:kube-controller-manager", ctrl_groups);
     if (ek_controllers_start(client, NULL, &st->ctrls, err) < 0) {
         return ek_error_wrap(err, "start the controllers");
+    }
+    if (sim_nodes > 0) {
+        static const char *const sim_groups[] = { "system:nodes", "system:masters", NULL };
+        ek_simnodes_options_t so = {
+            .count = sim_nodes, .cpu = sim_cpu, .memory = sim_memory, .pods = sim_pods
+        };
+        ek_api_client_t *sc = ek_apiserver_client(st->api, "system:node:simulated", sim_groups);
+        if (ek_simnodes_start(sc, &so, &st->sim, err) < 0) {
+            return ek_error_wrap(err, "start the simulated nodes");
+        }
     }
     const char *host = strcmp(bind_address, "0.0.0.0") == 0 || strcmp(bind_address, "::") == 0
                            ? "127.0.0.1"

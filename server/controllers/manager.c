@@ -56,8 +56,7 @@ static void on_start_timer(uv_timer_t *t)
     }
     uv_timer_stop(t);
     m->started = true;
-    EK_LOG(EK_INFO, "controllers", "informers synced, controllers running count=%zu",
-           m->n_ctrls);
+    EK_LOG(EK_INFO, "controllers", "informers synced, controllers running count=%zu", m->n_ctrls);
     for (size_t i = 0; i < m->n_ctrls; i++) {
         ctrl_kick(m->ctrls[i]);
     }

@@ -99,8 +99,8 @@ static void enqueue_if_selects(json_t *rs, void *data)
                   ek_json_str(m->pod, "metadata", "namespace", NULL))) {
         return;
     }
-    ek_auto(ek_labelsel_t) sel = ek_labelsel_from_json(ek_json_path(rs, "spec", "selector", NULL),
-                                                      NULL);
+    ek_auto(ek_labelsel_t) sel =
+        ek_labelsel_from_json(ek_json_path(rs, "spec", "selector", NULL), NULL);
     if (sel && !ek_labelsel_empty(sel) &&
         ek_labelsel_matches(sel, ek_json_path(m->pod, "metadata", "labels", NULL))) {
         ctrl_enqueue_obj(m->s->c, rs);
@@ -197,8 +197,7 @@ static int64_t ready_since(const json_t *pod)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(ek_json_path(pod, "status", "conditions", NULL), i, c)
-    {
+    json_array_foreach (ek_json_path(pod, "status", "conditions", NULL), i, c) {
         struct timespec t;
         const char *ts = ek_json_str(c, "lastTransitionTime", NULL);
         if (ek_streq(ek_json_str(c, "type", NULL), "Ready") && ts &&
@@ -214,8 +213,7 @@ static long long restarts(const json_t *pod)
     long long n = 0;
     size_t i;
     json_t *cs;
-    json_array_foreach(ek_json_path(pod, "status", "containerStatuses", NULL), i, cs)
-    {
+    json_array_foreach (ek_json_path(pod, "status", "containerStatuses", NULL), i, cs) {
         n = EK_MAX(n, ek_json_int(cs, 0, "restartCount", NULL));
     }
     return n;
@@ -223,9 +221,8 @@ static long long restarts(const json_t *pod)
 
 static long long deletion_cost(const json_t *pod)
 {
-    const char *v =
-        ek_json_str(pod, "metadata", "annotations", "controller.kubernetes.io/pod-deletion-cost",
-                    NULL);
+    const char *v = ek_json_str(pod, "metadata", "annotations",
+                                "controller.kubernetes.io/pod-deletion-cost", NULL);
     return v ? atoll(v) : 0;
 }
 
@@ -372,8 +369,7 @@ static bool labels_superset(const json_t *labels, const json_t *want)
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)want, k, v)
-    {
+    json_object_foreach ((json_t *)want, k, v) {
         if (!json_equal(json_object_get(labels, k), v)) {
             return false;
         }
@@ -401,11 +397,11 @@ static void update_status(rsc_t *s, pending_t *p, const json_t *rs, json_t **pod
             waiting = waiting || !av;
         }
     }
-    json_t *st = json_pack("{s:I,s:I,s:I,s:I,s:I}", "replicas", (json_int_t)replicas,
-                           "fullyLabeledReplicas", (json_int_t)labeled, "readyReplicas",
-                           (json_int_t)ready, "availableReplicas", (json_int_t)avail,
-                           "observedGeneration",
-                           (json_int_t)ek_json_int(rs, 0, "metadata", "generation", NULL));
+    json_t *st =
+        json_pack("{s:I,s:I,s:I,s:I,s:I}", "replicas", (json_int_t)replicas, "fullyLabeledReplicas",
+                  (json_int_t)labeled, "readyReplicas", (json_int_t)ready, "availableReplicas",
+                  (json_int_t)avail, "observedGeneration",
+                  (json_int_t)ek_json_int(rs, 0, "metadata", "generation", NULL));
     json_t *conds = ek_json_path(rs, "status", "conditions", NULL);
     if (conds) {
         json_object_set(st, "conditions", conds);

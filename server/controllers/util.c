@@ -35,8 +35,7 @@ const json_t *controller_ref(const json_t *obj)
 {
     size_t i;
     json_t *ref;
-    json_array_foreach(ek_json_path(obj, "metadata", "ownerReferences", NULL), i, ref)
-    {
+    json_array_foreach (ek_json_path(obj, "metadata", "ownerReferences", NULL), i, ref) {
         if (ek_json_bool(ref, 0, "controller", NULL)) {
             return ref;
         }
@@ -48,9 +47,8 @@ json_t *owner_ref(const ek_resource_t *res, const json_t *owner, bool controller
 {
     char av[128];
     json_t *ref = json_pack("{s:s,s:s,s:s,s:s}", "apiVersion", ek_resource_api_version(res, av),
-                            "kind", res->kind, "name",
-                            ek_json_str(owner, "metadata", "name", NULL), "uid",
-                            ek_json_str(owner, "metadata", "uid", NULL));
+                            "kind", res->kind, "name", ek_json_str(owner, "metadata", "name", NULL),
+                            "uid", ek_json_str(owner, "metadata", "uid", NULL));
     if (controller) {
         json_object_set_new(ref, "controller", json_true());
         json_object_set_new(ref, "blockOwnerDeletion", json_true());
@@ -71,8 +69,7 @@ static const json_t *ready_condition(const json_t *pod)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(ek_json_path(pod, "status", "conditions", NULL), i, c)
-    {
+    json_array_foreach (ek_json_path(pod, "status", "conditions", NULL), i, c) {
         if (ek_streq(ek_json_str(c, "type", NULL), "Ready")) {
             return c;
         }

@@ -222,8 +222,8 @@ void ctrl_done(ctrl_t *c, const char *key, int result)
             delay *= 2;
         }
         delay = EK_MIN(delay, (uint64_t)BACKOFF_MAX_MS);
-        EK_LOG(EK_DEBUG, "controllers", "sync failed, retrying ctrl=%s key=%s in_ms=%llu",
-               c->name, key, (unsigned long long)delay);
+        EK_LOG(EK_DEBUG, "controllers", "sync failed, retrying ctrl=%s key=%s in_ms=%llu", c->name,
+               key, (unsigned long long)delay);
         if (dirty) {
             ctrl_enqueue(c, key);
         } else {
@@ -243,8 +243,7 @@ void ctrl_done(ctrl_t *c, const char *key, int result)
     wake(c);
 }
 
-ctrl_t *ctrl_new(ctrl_manager_t *m, const char *name, ctrl_sync_fn sync, void *data,
-                 int workers)
+ctrl_t *ctrl_new(ctrl_manager_t *m, const char *name, ctrl_sync_fn sync, void *data, int workers)
 {
     ctrl_t *c = ek_new(ctrl_t);
     c->m = m;
