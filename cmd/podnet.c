@@ -70,8 +70,11 @@ static int pod_action(ek_podnet_t *pn, bool attach, ek_error_t **err)
             return -1;
         }
     }
-    ek_podnet_pod_t pod = { .id = pod_id, .netns_fd = -1, .netns_path = pod_netns,
-                            .hostports = hps, .n_hostports = hostports.n };
+    ek_podnet_pod_t pod = { .id = pod_id,
+                            .netns_fd = -1,
+                            .netns_path = pod_netns,
+                            .hostports = hps,
+                            .n_hostports = hostports.n };
     if (!attach) {
         return ek_podnet_detach(pn, &pod, err);
     }
@@ -143,7 +146,10 @@ static int run_podnet(int nargs, char **argv)
         .data_dir = data_dir ? data_dir : "/var/lib/edgek",
         .cluster_cidr = cluster_cidr ? cluster_cidr : "10.42.0.0/16",
         .node_cidr = node_cidr ? node_cidr : "10.42.0.0/24",
-        .node_ip = node_ip, .uplink = uplink, .mtu = mtu, .netns_fd = ns,
+        .node_ip = node_ip,
+        .uplink = uplink,
+        .mtu = mtu,
+        .netns_fd = ns,
     };
     if (ek_podnet_backend_parse(backend ? backend : "vxlan", &cfg.backend, &err) < 0) {
         return ek_cmd_fail(err);

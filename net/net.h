@@ -63,6 +63,7 @@ typedef struct ek_nl_link {
     int mtu;
     unsigned flags; /* IFF_* */
     int master;     /* ifindex of the bridge it is enslaved to, 0 if none */
+    int operstate;  /* IF_OPER_* (RFC 2863), set by the kernel after a carrier change */
     uint8_t mac[6];
     char name[16];
     char kind[16]; /* "bridge", "veth", "vxlan", ... ("" for none) */
@@ -73,8 +74,11 @@ typedef int (*ek_nl_link_cb)(const ek_nl_link_t *link, void *arg);
 int ek_nl_link_get(ek_nl_t *nl, const char *name, ek_nl_link_t *out, ek_error_t **err);
 /* Calls cb for every link; a cb returning < 0 stops the walk (and the result is that value). */
 int ek_nl_link_list(ek_nl_t *nl, ek_nl_link_cb cb, void *arg, ek_error_t **err);
-/* Creates a bridge (mtu 0: kernel default). Fails with EEXIST if the name is taken. */
-int ek_nl_bridge_add(ek_nl_t *nl, const char *name, int mtu, ek_error_t **err);
+/*
+ * Creates a bridge (mtu 0: kernel default; mac NULL: it follows its lowest port's, changing as
+ * ports come and go). Fails with EEXIST if the name is taken.
+ */
+int ek_nl_bridge_add(ek_nl_t *nl, const char *name, int mtu, const uint8_t *mac, ek_error_t **err);
 
 typedef struct ek_nl_veth {
     const char *name;  /* host end, in nl's namespace */

@@ -8,10 +8,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/if_ether.h>
+#include <netpacket/packet.h>
+#include <sys/socket.h>
 
 #include "net/podnet/podnet-internal.h"
 
 #define POD_IFNAME "eth0"
+/* RFC 2863 "up" (IF_OPER_UP in linux/if.h, which clashes with net/if.h). */
+#define OPER_UP 6
 /* The loopback device has this index in every namespace. */
 #define LOOPBACK_INDEX 1
 
@@ -63,13 +69,54 @@ static int host_side(ek_podnet_t *pn, const char *veth, int netns, ek_error_t **
     if (br < 0 || del_link(pn->nl, veth, err) < 0) {
         return -1;
     }
-    ek_nl_veth_t v = { .name = veth, .peer = POD_IFNAME, .peer_netns_fd = netns,
-                       .mtu = pn->pod_mtu, .master = br, .up = true };
+    ek_nl_veth_t v = { .name = veth,
+                       .peer = POD_IFNAME,
+                       .peer_netns_fd = netns,
+                       .mtu = pn->pod_mtu,
+                       .master = br,
+                       .up = true };
     ek_nl_link_t l;
     if (ek_nl_veth_add(pn->nl, &v, err) < 0 || ek_nl_link_get(pn->nl, veth, &l, err) < 0) {
         return -1;
     }
     return ek_nl_bridge_port_hairpin(pn->nl, l.index, true, err);
+}
+
+static int packet_socket(void *arg)
+{
+    *(int *)arg = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+    return *(int *)arg;
+}
+
+/*
+ * A gratuitous ARP from the pod's new interface: neighbours that cached another MAC for this
+ * address (the pod's previous veth, or an earlier pod with the same address) update at once
+ * instead of after their entry goes stale. Best effort, as in CNI's bridge plugin.
+ */
+static void announce(int netns, const ek_nl_link_t *eth, struct in_addr ip)
+{
+    int fd = -1;
+    if (ek_netns_run(netns, packet_socket, &fd) < 0) {
+        return;
+    }
+    struct ether_arp arp = { 0 };
+    arp.arp_hrd = htons(ARPHRD_ETHER);
+    arp.arp_pro = htons(ETH_P_IP);
+    arp.arp_hln = 6;
+    arp.arp_pln = 4;
+    arp.arp_op = htons(ARPOP_REQUEST);
+    memcpy(arp.arp_sha, eth->mac, 6);
+    memcpy(arp.arp_spa, &ip, 4);
+    memcpy(arp.arp_tpa, &ip, 4);
+    struct sockaddr_ll to = { .sll_family = AF_PACKET,
+                              .sll_protocol = htons(ETH_P_ARP),
+                              .sll_ifindex = eth->index,
+                              .sll_halen = 6 };
+    memset(to.sll_addr, 0xff, 6);
+    if (sendto(fd, &arp, sizeof(arp), 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+        EK_LOG(EK_DEBUG, "podnet", "gratuitous ARP failed err=%s", strerror(errno));
+    }
+    close(fd);
 }
 
 /* Pod side, one batch: lo up, eth0 address and up, default route via the gateway. */
@@ -88,7 +135,19 @@ static int pod_side(ek_podnet_t *pn, int netns, struct in_addr ip, ek_error_t **
     ek_nl_addr(nl, EK_NL_REPLACE, eth.index, ip, pn->node_prefix, err);
     ek_nl_link_set(nl, eth.index, &up, err);
     ek_nl_route(nl, EK_NL_REPLACE, &def, err);
-    return ek_nl_batch_commit(nl, err);
+    if (ek_nl_batch_commit(nl, err) < 0) {
+        return -1;
+    }
+    /* The kernel activates the device's queue asynchronously after the carrier comes up (and
+     * drops what is sent before); operstate turns UP at that point. */
+    for (int i = 0; i < 200 && eth.operstate != OPER_UP; i++) {
+        usleep(500);
+        if (ek_nl_link_get(nl, POD_IFNAME, &eth, err) < 0) {
+            return -1;
+        }
+    }
+    announce(netns, &eth, ip);
+    return 0;
 }
 
 int ek_podnet_attach(ek_podnet_t *pn, const ek_podnet_pod_t *pod, struct in_addr *ip,

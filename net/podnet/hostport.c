@@ -67,8 +67,8 @@ static int one_port(ek_podnet_t *pn, const ek_podnet_hostport_t *hp, struct in_a
     return ek_error_wrap(err, "hostPort %s/%u", proto_name(hp->proto), hp->host_port);
 }
 
-int ek__podnet_hostports(ek_podnet_t *pn, const ek_podnet_pod_t *pod, struct in_addr ip,
-                         bool add, ek_error_t **err)
+int ek__podnet_hostports(ek_podnet_t *pn, const ek_podnet_pod_t *pod, struct in_addr ip, bool add,
+                         ek_error_t **err)
 {
     /* One transaction per port, so a removal can pass over ports that are already gone. */
     for (size_t i = 0; i < pod->n_hostports; i++) {

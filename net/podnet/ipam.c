@@ -107,8 +107,8 @@ static int read_id(int dirfd, const char *name, char id[ID_MAX])
     return 0;
 }
 
-typedef int (*scan_cb)(ek_ipam_t *ipam, int dirfd, const char *name, uint32_t ip,
-                       const char *id, void *arg);
+typedef int (*scan_cb)(ek_ipam_t *ipam, int dirfd, const char *name, uint32_t ip, const char *id,
+                       void *arg);
 
 /* Calls cb for every allocation file; stops at a cb returning non-zero (returned). */
 static int scan(ek_ipam_t *ipam, scan_cb cb, void *arg, ek_error_t **err)
@@ -266,8 +266,8 @@ static int release_cb(ek_ipam_t *ipam, int dirfd, const char *name, uint32_t ip,
                       void *arg)
 {
     struct release *r = arg;
-    bool drop = r->id ? strcmp(id, r->id) == 0
-                      : ip < ipam->first || ip > ipam->last || !is_live(r, id);
+    bool drop =
+        r->id ? strcmp(id, r->id) == 0 : ip < ipam->first || ip > ipam->last || !is_live(r, id);
     if (!drop) {
         return 0;
     }

@@ -177,8 +177,7 @@ void ek_nft_base_chain_add(ek_nft_batch_t *b, const char *table, const char *cha
     nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
     nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
     chain_msg(b, c, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
-    add_desc(b, "add chain ip %s %s (type %s hook %d priority %d)", table, chain, type, hook,
-             prio);
+    add_desc(b, "add chain ip %s %s (type %s hook %d priority %d)", table, chain, type, hook, prio);
 }
 
 void ek_nft_chain_flush(ek_nft_batch_t *b, const char *table, const char *chain)
@@ -266,8 +265,8 @@ static void elem_op(ek_nft_batch_t *b, const char *table, const char *set, const
         }
     }
     nftnl_set_elem_add(s, e);
-    nftnl_set_elems_nlmsg_build_payload(
-        msg(b, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0), s);
+    nftnl_set_elems_nlmsg_build_payload(msg(b, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0),
+                                        s);
     done(b);
     nftnl_set_free(s);
     add_desc(b, "%s element ip %s %s%s%s", type == NFT_MSG_NEWSETELEM ? "add" : "delete", table,
@@ -280,8 +279,7 @@ void ek_nft_elem_add(ek_nft_batch_t *b, const char *table, const char *set, cons
     elem_op(b, table, set, k, v, chain, NFT_MSG_NEWSETELEM);
 }
 
-void ek_nft_elem_del(ek_nft_batch_t *b, const char *table, const char *set,
-                     const ek_nft_key_t *k)
+void ek_nft_elem_del(ek_nft_batch_t *b, const char *table, const char *set, const ek_nft_key_t *k)
 {
     elem_op(b, table, set, k, EK_NFT_NONE, NULL, NFT_MSG_DELSETELEM);
 }
@@ -335,8 +333,9 @@ static int send_batch(ek_nft_batch_t *b, struct mnl_socket *sock, ek_error_t **e
         setsockopt(mnl_socket_get_fd(sock), SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want));
     }
     struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
-    struct msghdr mh = { .msg_name = &snl, .msg_namelen = sizeof(snl), .msg_iov = iov,
-                         .msg_iovlen = (size_t)n };
+    struct msghdr mh = {
+        .msg_name = &snl, .msg_namelen = sizeof(snl), .msg_iov = iov, .msg_iovlen = (size_t)n
+    };
     ssize_t sent = sendmsg(mnl_socket_get_fd(sock), &mh, 0);
     int e = errno;
     free(iov);
@@ -361,6 +360,11 @@ static int read_errors(ek_nft_batch_t *b, struct mnl_socket *sock, ek_error_t **
         if (n < 0 && errno == EINTR) {
             continue;
         }
+        if (n < 0 && errno == ENOBUFS) {
+            /* So many errors that some were dropped: the transaction failed regardless. */
+            best_errno = best_errno ? best_errno : ENOBUFS;
+            continue;
+        }
         if (n < 0) {
             break;
         }
@@ -375,7 +379,7 @@ static int read_errors(ek_nft_batch_t *b, struct mnl_socket *sock, ek_error_t **
         }
     }
     if (best == UINT32_MAX) {
-        return 0;
+        return best_errno ? ek_error_make(err, best_errno, "nftables batch (errors lost)") : 0;
     }
     const char *what = best < b->n_desc ? b->desc[best] : "nftables batch";
     return ek_error_make(err, best_errno, "%s", what);
@@ -434,17 +438,18 @@ int ek_nft_table_exists(const char *table, int netns_fd, ek_error_t **err)
     struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, FAMILY, NLM_F_ACK, 1);
     nftnl_table_nlmsg_build_payload(nlh, t);
     nftnl_table_free(t);
-    int found = 0, rc = -1;
+    int found = 0, rc = -1, e = 0;
+    ek_autofree char *rbuf = ek_xmalloc(MNL_SOCKET_BUFFER_SIZE);
     if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) >= 0) {
-        ek_autofree char *rbuf = ek_xmalloc(MNL_SOCKET_BUFFER_SIZE);
         /* The answer (the table, or ENOENT), then the acknowledgement. */
         do {
             ssize_t n = mnl_socket_recvfrom(sock, rbuf, MNL_SOCKET_BUFFER_SIZE);
-            rc = n < 0 ? -1 : mnl_cb_run(rbuf, (size_t)n, 1, mnl_socket_get_portid(sock), table_cb,
-                                         &found);
+            rc = n < 0 ? -1
+                       : mnl_cb_run(rbuf, (size_t)n, 1, mnl_socket_get_portid(sock), table_cb,
+                                    &found);
         } while (rc == MNL_CB_OK && !found);
     }
-    int e = errno;
+    e = errno; /* before anything (a free, a close) may change it */
     mnl_socket_close(sock);
     if (rc < 0 && e == ENOENT) {
         return 0;

@@ -18,8 +18,14 @@
 #include "net/podnet/podnet-internal.h"
 
 /* nft's datatype ids (for `nft list` to print keys); concatenations shift 6 bits per field. */
-enum { TYPE_INTEGER = 4, TYPE_IPADDR = 7, TYPE_INET_PROTO = 12, TYPE_INET_SERVICE = 13,
-       TYPE_MARK = 19, TYPE_BITS = 6 };
+enum {
+    TYPE_INTEGER = 4,
+    TYPE_IPADDR = 7,
+    TYPE_INET_PROTO = 12,
+    TYPE_INET_SERVICE = 13,
+    TYPE_MARK = 19,
+    TYPE_BITS = 6
+};
 
 static const struct field_info {
     uint32_t len;
@@ -177,7 +183,7 @@ static void cmp(ek_nft_rule_t *r, int reg, uint32_t op, const void *data, uint32
 }
 
 /* reg = (reg & mask) ^ xor over len bytes. */
-static void bitwise(ek_nft_rule_t *r, int reg, const void *mask, const void *xor, uint32_t len)
+static void bitwise(ek_nft_rule_t *r, int reg, const void *mask, const void * xor, uint32_t len)
 {
     struct nftnl_expr *e = expr(r, "bitwise");
     nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, (uint32_t)reg);

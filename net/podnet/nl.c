@@ -47,6 +47,9 @@ ek_nl_t *ek_nl_open(int netns_fd, ek_error_t **err)
 
 static void drop_descs(ek_nl_t *nl, size_t n)
 {
+    if (n == 0) {
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         free(nl->desc[i]);
     }
@@ -137,8 +140,7 @@ static int give_error(ek_error_t **err, ek_error_t *e)
 }
 
 /* Sends count requests starting at buf and waits for all their acknowledgements. */
-static int send_and_ack(ek_nl_t *nl, const void *buf, size_t len, uint32_t count,
-                        ek_error_t **err)
+static int send_and_ack(ek_nl_t *nl, const void *buf, size_t len, uint32_t count, ek_error_t **err)
 {
     uint32_t first = nl->batch ? nl->batch_first_seq : nl->seq;
     if (mnl_socket_sendto(nl->sock, buf, len) < 0) {
@@ -208,7 +210,9 @@ int ek__nl_send(ek_nl_t *nl, struct nlmsghdr *nlh, ek_error_t **err, const char 
     ek_assert(nlh->nlmsg_len <= EK_NL_MSG_MAX);
     add_desc(nl, desc);
     if (nl->batch) {
-        if (!mnl_nlmsg_batch_next(nl->batch)) {
+        /* Each acknowledgement takes far more receive buffer than its bytes: cap how many
+         * are in flight so none is dropped (ENOBUFS). */
+        if (!mnl_nlmsg_batch_next(nl->batch) || nl->n_desc >= EK_NL_BATCH_MAX_MSGS) {
             batch_flush(nl);
         }
         return 0;

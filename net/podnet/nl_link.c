@@ -49,6 +49,11 @@ static int parse_link_attr(const struct nlattr *a, void *data)
             l->master = (int)mnl_attr_get_u32(a);
         }
         break;
+    case IFLA_OPERSTATE:
+        if (mnl_attr_validate(a, MNL_TYPE_U8) == 0) {
+            l->operstate = mnl_attr_get_u8(a);
+        }
+        break;
     case IFLA_ADDRESS:
         if (mnl_attr_get_payload_len(a) == 6) {
             memcpy(l->mac, mnl_attr_get_payload(a), 6);
@@ -148,11 +153,14 @@ static struct nlmsghdr *new_link_msg(ek_nl_t *nl, const char *name, int mtu, con
     return nlh;
 }
 
-int ek_nl_bridge_add(ek_nl_t *nl, const char *name, int mtu, ek_error_t **err)
+int ek_nl_bridge_add(ek_nl_t *nl, const char *name, int mtu, const uint8_t *mac, ek_error_t **err)
 {
     struct nlattr *li;
     struct nlmsghdr *nlh = new_link_msg(nl, name, mtu, "bridge", &li);
     mnl_attr_nest_end(nlh, li);
+    if (mac) {
+        mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+    }
     return ek__nl_send(nl, nlh, err, "add link %s (bridge)", name);
 }
 
@@ -233,9 +241,11 @@ int ek_nl_link_set(ek_nl_t *nl, int index, const ek_nl_link_change_t *c, ek_erro
         mnl_attr_put_strz(nlh, IFLA_IFNAME, c->name);
     }
     return ek__nl_send(nl, nlh, err, "set link %d%s%s%s%s%s", index,
-                       c->up == 1 ? " up" : c->up == 0 ? " down" : "", c->mtu > 0 ? " mtu" : "",
-                       c->master ? " master" : "", c->netns_fd >= 0 ? " netns" : "",
-                       c->name ? " name" : "");
+                       c->up == 1   ? " up"
+                       : c->up == 0 ? " down"
+                                    : "",
+                       c->mtu > 0 ? " mtu" : "", c->master ? " master" : "",
+                       c->netns_fd >= 0 ? " netns" : "", c->name ? " name" : "");
 }
 
 int ek_nl_bridge_port_hairpin(ek_nl_t *nl, int index, bool on, ek_error_t **err)
@@ -246,6 +256,5 @@ int ek_nl_bridge_port_hairpin(ek_nl_t *nl, int index, bool on, ek_error_t **err)
     struct nlattr *pi = mnl_attr_nest_start(nlh, IFLA_PROTINFO | NLA_F_NESTED);
     mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, on ? 1 : 0);
     mnl_attr_nest_end(nlh, pi);
-    return ek__nl_send(nl, nlh, err, "set hairpin %s on bridge port %d", on ? "on" : "off",
-                       index);
+    return ek__nl_send(nl, nlh, err, "set hairpin %s on bridge port %d", on ? "on" : "off", index);
 }

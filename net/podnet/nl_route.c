@@ -147,8 +147,7 @@ int ek_nl_route_list(ek_nl_t *nl, ek_nl_route_cb cb, void *arg, ek_error_t **err
     return rc;
 }
 
-static struct nlmsghdr *neigh_msg(ek_nl_t *nl, ek_nl_op_t op, int family, int index,
-                                  uint8_t ntf)
+static struct nlmsghdr *neigh_msg(ek_nl_t *nl, ek_nl_op_t op, int family, int index, uint8_t ntf)
 {
     struct nlmsghdr *nlh =
         ek__nl_msg(nl, op == EK_NL_DEL ? RTM_DELNEIGH : RTM_NEWNEIGH, op_flags(op));

@@ -17,6 +17,8 @@
 
 /* Space for a batch; a message that does not fit sends the batch so far first. */
 #define EK_NL_BATCH_LIMIT (32 * 1024)
+/* Requests per sendmsg while batching (their acknowledgements must fit the receive buffer). */
+#define EK_NL_BATCH_MAX_MSGS 128
 /* No request of ours comes near this; the batch buffer holds the limit plus one of them. */
 #define EK_NL_MSG_MAX 4096
 
@@ -24,7 +26,7 @@ struct ek_nl {
     struct mnl_socket *sock;
     uint32_t portid;
     uint32_t seq;
-    char *buf; /* one request, or the batch being filled */
+    char *buf;                     /* one request, or the batch being filled */
     struct mnl_nlmsg_batch *batch; /* non-NULL between ek_nl_batch_begin and commit */
     uint32_t batch_first_seq;      /* seq of the batch's first unsent message */
     char **desc;                   /* what each unsent message attempts, by seq - first */
@@ -85,8 +87,8 @@ struct ek_podnet {
 };
 
 /* hostPort DNAT for one pod: add (replacing the ports' chains) or remove, one transaction. */
-int ek__podnet_hostports(ek_podnet_t *pn, const ek_podnet_pod_t *pod, struct in_addr ip,
-                         bool add, ek_error_t **err);
+int ek__podnet_hostports(ek_podnet_t *pn, const ek_podnet_pod_t *pod, struct in_addr ip, bool add,
+                         ek_error_t **err);
 /* Fills the static part of table ip edgek into b (chains flushed and rebuilt; maps kept). */
 void ek__podnet_table(ek_podnet_t *pn, ek_nft_batch_t *b);
 /* Opens the pod's namespace from pod->netns_fd or pod->netns_path (caller closes). */

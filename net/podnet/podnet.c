@@ -21,8 +21,10 @@ int ek_podnet_backend_parse(const char *s, ek_podnet_backend_t *out, ek_error_t 
             return 0;
         }
     }
-    return ek_error_make(err, EINVAL, "unknown pod network backend `%s` (want host-gw, vxlan "
-                                      "or none)", s ? s : "");
+    return ek_error_make(err, EINVAL,
+                         "unknown pod network backend `%s` (want host-gw, vxlan "
+                         "or none)",
+                         s ? s : "");
 }
 
 const char *ek_podnet_backend_name(ek_podnet_backend_t b)
@@ -152,7 +154,12 @@ static int setup_bridge(ek_podnet_t *pn, ek_error_t **err)
         return ek_error_make(err, EEXIST, "link %s exists and is a %s, not a bridge", pn->bridge,
                              l.kind[0] ? l.kind : "device");
     }
-    if (!found && (ek_nl_bridge_add(pn->nl, pn->bridge, pn->pod_mtu, err) < 0 ||
+    /* A MAC of its own, derived from the gateway address: a bridge without one takes its
+     * lowest port's and changes it as pods come and go, leaving every pod's ARP entry for
+     * the gateway wrong. Derived, so a re-created bridge matches those entries. */
+    uint8_t mac[6] = { 0x02, 0x65, 0x6b };
+    memcpy(mac + 3, (const uint8_t *)&pn->gateway.s_addr + 1, 3);
+    if (!found && (ek_nl_bridge_add(pn->nl, pn->bridge, pn->pod_mtu, mac, err) < 0 ||
                    ek_nl_link_get(pn->nl, pn->bridge, &l, err) < 0)) {
         return -1;
     }
@@ -181,8 +188,10 @@ static int setup_vxlan(ek_podnet_t *pn, ek_error_t **err)
     }
     /* An existing device is kept: its MAC is what the other nodes have in their FDB. */
     if (!found) {
-        ek_nl_vxlan_t v = { .vni = EK_PODNET_VXLAN_VNI, .port = EK_PODNET_VXLAN_PORT,
-                            .local = pn->node_ip, .mtu = pn->pod_mtu };
+        ek_nl_vxlan_t v = { .vni = EK_PODNET_VXLAN_VNI,
+                            .port = EK_PODNET_VXLAN_PORT,
+                            .local = pn->node_ip,
+                            .mtu = pn->pod_mtu };
         if (pn->uplink) {
             ek_nl_link_t up;
             if (ek_nl_link_get(pn->nl, pn->uplink, &up, err) < 0) {
@@ -302,7 +311,8 @@ static int cleanup_link(const ek_nl_link_t *l, void *arg)
     }
     ek_error_t *e = NULL;
     c->count++;
-    return ignore_gone(ek_nl_link_del(c->nl, l->name, &e), c->err, e);
+    int rc = ek_nl_link_del(c->nl, l->name, &e);
+    return ignore_gone(rc, c->err, e);
 }
 
 static int cleanup_route(const ek_nl_route_t *r, void *arg)
@@ -313,7 +323,8 @@ static int cleanup_route(const ek_nl_route_t *r, void *arg)
     }
     ek_error_t *e = NULL;
     c->count++;
-    return ignore_gone(ek_nl_route(c->nl, EK_NL_DEL, r, &e), c->err, e);
+    int rc = ek_nl_route(c->nl, EK_NL_DEL, r, &e);
+    return ignore_gone(rc, c->err, e);
 }
 
 int ek_podnet_cleanup(const ek_podnet_config_t *cfg, ek_error_t **err)
@@ -326,7 +337,8 @@ int ek_podnet_cleanup(const ek_podnet_config_t *cfg, ek_error_t **err)
     const char *links[] = { cfg->bridge ? cfg->bridge : EK_PODNET_BRIDGE, EK_PODNET_VXLAN_DEV };
     for (size_t i = 0; i < EK_ARRAY_SIZE(links); i++) {
         ek_error_t *e = NULL;
-        if (ignore_gone(ek_nl_link_del(nl, links[i], &e), err, e) < 0) {
+        int rc = ek_nl_link_del(nl, links[i], &e); /* before e is read */
+        if (ignore_gone(rc, err, e) < 0) {
             return ek_error_wrap(err, "pod network cleanup");
         }
     }

@@ -24,8 +24,7 @@ static int vxlan_index(ek_podnet_t *pn, ek_error_t **err)
 
 static ek_nl_route_t remote_route(ek_podnet_t *pn, const ek_podnet_remote_t *r, int vx)
 {
-    ek_nl_route_t rt = { .dst = r->pod_net, .prefix = r->pod_prefix,
-                         .protocol = EK_RTPROT_EDGEK };
+    ek_nl_route_t rt = { .dst = r->pod_net, .prefix = r->pod_prefix, .protocol = EK_RTPROT_EDGEK };
     rt.dst.s_addr &= ek_cidr_mask(r->pod_prefix);
     if (pn->backend == EK_PODNET_VXLAN) {
         rt.gw = rt.dst;
