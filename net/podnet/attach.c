@@ -82,10 +82,18 @@ static int host_side(ek_podnet_t *pn, const char *veth, int netns, ek_error_t **
     return ek_nl_bridge_port_hairpin(pn->nl, l.index, true, err);
 }
 
-static int packet_socket(void *arg)
+struct pod_sockets {
+    struct mnl_socket *rtnl;
+    int packet;
+};
+
+/* Both sockets the pod side needs, opened with one trip into its namespace (setns is slow). */
+static int open_pod_sockets(void *arg)
 {
-    *(int *)arg = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
-    return *(int *)arg;
+    struct pod_sockets *ps = arg;
+    ps->packet = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+    ps->rtnl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+    return ps->rtnl ? 0 : -1;
 }
 
 /*
@@ -93,10 +101,9 @@ static int packet_socket(void *arg)
  * address (the pod's previous veth, or an earlier pod with the same address) update at once
  * instead of after their entry goes stale. Best effort, as in CNI's bridge plugin.
  */
-static void announce(int netns, const ek_nl_link_t *eth, struct in_addr ip)
+static void announce(int fd, const ek_nl_link_t *eth, struct in_addr ip)
 {
-    int fd = -1;
-    if (ek_netns_run(netns, packet_socket, &fd) < 0) {
+    if (fd < 0) {
         return;
     }
     struct ether_arp arp = { 0 };
@@ -116,13 +123,21 @@ static void announce(int netns, const ek_nl_link_t *eth, struct in_addr ip)
     if (sendto(fd, &arp, sizeof(arp), 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
         EK_LOG(EK_DEBUG, "podnet", "gratuitous ARP failed err=%s", strerror(errno));
     }
-    close(fd);
 }
 
 /* Pod side, one batch: lo up, eth0 address and up, default route via the gateway. */
 static int pod_side(ek_podnet_t *pn, int netns, struct in_addr ip, ek_error_t **err)
 {
-    ek_auto(ek_nl_t) nl = ek_nl_open(netns, err);
+    struct pod_sockets ps = { .packet = -1 };
+    if (ek_netns_run(netns, open_pod_sockets, &ps) < 0) {
+        int e = errno;
+        if (ps.packet >= 0) {
+            close(ps.packet);
+        }
+        return ek_error_make(err, e, "open sockets in the pod's namespace");
+    }
+    ek_autoclose int packet = ps.packet;
+    ek_auto(ek_nl_t) nl = ek__nl_wrap(ps.rtnl, err);
     ek_nl_link_t eth;
     if (!nl || ek_nl_link_get(nl, POD_IFNAME, &eth, err) < 0) {
         return -1;
@@ -146,7 +161,7 @@ static int pod_side(ek_podnet_t *pn, int netns, struct in_addr ip, ek_error_t **
             return -1;
         }
     }
-    announce(netns, &eth, ip);
+    announce(packet, &eth, ip);
     return 0;
 }
 

@@ -21,13 +21,8 @@ static int open_socket(void *arg)
     return *out ? 0 : -1;
 }
 
-ek_nl_t *ek_nl_open(int netns_fd, ek_error_t **err)
+ek_nl_t *ek__nl_wrap(struct mnl_socket *sock, ek_error_t **err)
 {
-    struct mnl_socket *sock = NULL;
-    if (ek_netns_run(netns_fd, open_socket, &sock) < 0) {
-        ek_error_make(err, errno, "open rtnetlink socket");
-        return NULL;
-    }
     if (mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID) < 0) {
         ek_error_make(err, errno, "bind rtnetlink socket");
         mnl_socket_close(sock);
@@ -43,6 +38,16 @@ ek_nl_t *ek_nl_open(int netns_fd, ek_error_t **err)
     nl->seq = (uint32_t)getpid() << 8;
     nl->buf = ek_xmalloc(EK_NL_BATCH_LIMIT + EK_NL_MSG_MAX);
     return nl;
+}
+
+ek_nl_t *ek_nl_open(int netns_fd, ek_error_t **err)
+{
+    struct mnl_socket *sock = NULL;
+    if (ek_netns_run(netns_fd, open_socket, &sock) < 0) {
+        ek_error_make(err, errno, "open rtnetlink socket");
+        return NULL;
+    }
+    return ek__nl_wrap(sock, err);
 }
 
 static void drop_descs(ek_nl_t *nl, size_t n)

@@ -34,6 +34,8 @@ struct ek_nl {
     ek_error_t *batch_err; /* the first failure of this batch */
 };
 
+/* A handle on an rtnetlink socket opened elsewhere (binds it; takes it over, also on error). */
+ek_nl_t *ek__nl_wrap(struct mnl_socket *sock, ek_error_t **err);
 /* Starts a request of type with flags (NLM_F_REQUEST is added, and NLM_F_ACK but to gets). */
 struct nlmsghdr *ek__nl_msg(ek_nl_t *nl, uint16_t type, uint16_t flags);
 /*

@@ -136,8 +136,12 @@ static struct in_addr connect_seen(int client_ns, int listener, struct in_addr t
 static ek_podnet_config_t node_cfg(const char *dir, const char *cidr, const char *ip,
                                    ek_podnet_backend_t be, int ns)
 {
-    return (ek_podnet_config_t){ .data_dir = dir, .cluster_cidr = "10.42.0.0/16",
-                                 .node_cidr = cidr, .node_ip = ip, .backend = be, .mtu = 1500,
+    return (ek_podnet_config_t){ .data_dir = dir,
+                                 .cluster_cidr = "10.42.0.0/16",
+                                 .node_cidr = cidr,
+                                 .node_ip = ip,
+                                 .backend = be,
+                                 .mtu = 1500,
                                  .netns_fd = ns };
 }
 
@@ -288,8 +292,7 @@ static void proxy_like_table(ek_nft_batch_t *b, const char *t)
     ek_nft_set_add(b, t, "cluster-ips", ip_key, 1, false);
     ek_nft_set_add(b, t, "service-ips", svc_key, 3, true);
     ek_nft_set_add(b, t, "svc-x-eps", ng_key, 1, true);
-    ek_nft_base_chain_add(b, t, "nat-prerouting", "nat", NF_INET_PRE_ROUTING,
-                          EK_NFT_PRIO_DSTNAT);
+    ek_nft_base_chain_add(b, t, "nat-prerouting", "nat", NF_INET_PRE_ROUTING, EK_NFT_PRIO_DSTNAT);
     ek_nft_chain_add(b, t, "services");
     ek_nft_chain_add(b, t, "mark-for-masquerade");
     ek_nft_chain_add(b, t, "svc-x");
@@ -498,7 +501,8 @@ TEST_T(podnet_two_nodes_host_gw, 120)
     check_cross_node(&t);
     /* Removing the remote node's route cuts the path. */
     ek_error_t *err = NULL;
-    ek_podnet_remote_t r = { .pod_net = ip4("10.42.2.0"), .pod_prefix = 24,
+    ek_podnet_remote_t r = { .pod_net = ip4("10.42.2.0"),
+                             .pod_prefix = 24,
                              .node_ip = ip4("192.168.50.2") };
     ASSERT_OK(ek_podnet_remote_del(t.pn[0], &r, &err), &err);
     ASSERT_OK(ek_podnet_remote_del(t.pn[0], &r, &err), &err);
@@ -514,7 +518,8 @@ TEST_T(podnet_two_nodes_vxlan, 120)
     ASSERT_EQ(link_mtu(t.node[0], EK_PODNET_VXLAN_DEV), 1450);
     check_cross_node(&t);
     ek_error_t *err = NULL;
-    ek_podnet_remote_t r = { .pod_net = ip4("10.42.2.0"), .pod_prefix = 24,
+    ek_podnet_remote_t r = { .pod_net = ip4("10.42.2.0"),
+                             .pod_prefix = 24,
                              .node_ip = ip4("192.168.50.2") };
     ASSERT_OK(ek_podnet_vtep_mac(t.pn[1], r.vtep_mac, &err), &err);
     ASSERT_OK(ek_podnet_remote_del(t.pn[0], &r, &err), &err);
@@ -566,8 +571,7 @@ TEST_T(podnet_masquerade_and_hostport, 120)
     ASSERT_NE(connect_seen(pod, web, ip4("203.0.113.1"), 8080).s_addr, 0);
     /* Detach removes the DNAT. */
     ASSERT_OK(ek_podnet_detach(pn, &p, &err), &err);
-    ASSERT_OK(ek_podnet_attach(pn, &(ek_podnet_pod_t){ .id = "web2", .netns_fd = pod }, &ip,
-                               &err),
+    ASSERT_OK(ek_podnet_attach(pn, &(ek_podnet_pod_t){ .id = "web2", .netns_fd = pod }, &ip, &err),
               &err);
     ASSERT_EQ(connect_seen(inet, web, ip4("203.0.113.1"), 8080).s_addr, 0);
     EK_UNUSED(node);
@@ -640,7 +644,8 @@ TEST_T(podnet_cleanup_leaves_only_what_was_there, 120)
     ek_podnet_pod_t p = { .id = "p", .netns_fd = pod, .hostports = &hp, .n_hostports = 1 };
     struct in_addr ip;
     ASSERT_OK(ek_podnet_attach(pn, &p, &ip, &err), &err);
-    ek_podnet_remote_t rem = { .pod_net = ip4("10.42.2.0"), .pod_prefix = 24,
+    ek_podnet_remote_t rem = { .pod_net = ip4("10.42.2.0"),
+                               .pod_prefix = 24,
                                .node_ip = ip4("192.168.9.2") };
     ASSERT_EQ(ek_mac_parse("02:00:00:00:00:09", rem.vtep_mac), 0);
     ASSERT_OK(ek_podnet_remote_add(pn, &rem, &err), &err);
