@@ -60,9 +60,13 @@ int main(int argc, char **argv)
     }
     new_netns(); /* the node; we stay in it */
     ek_error_t *err = NULL;
-    ek_podnet_config_t cfg = { .data_dir = dir, .cluster_cidr = "10.42.0.0/16",
-                               .node_cidr = "10.42.1.0/24", .node_ip = "10.0.0.1",
-                               .backend = EK_PODNET_VXLAN, .mtu = 1500, .netns_fd = -1 };
+    ek_podnet_config_t cfg = { .data_dir = dir,
+                               .cluster_cidr = "10.42.0.0/16",
+                               .node_cidr = "10.42.1.0/24",
+                               .node_ip = "10.0.0.1",
+                               .backend = EK_PODNET_VXLAN,
+                               .mtu = 1500,
+                               .netns_fd = -1 };
     ek_podnet_t *pn = ek_podnet_open(&cfg, &err);
     if (!pn || ek_podnet_setup(pn, &err) < 0) {
         fprintf(stderr, "setup: %s\n", ek_error_msg(err));
@@ -73,8 +77,9 @@ int main(int argc, char **argv)
         char id[32];
         snprintf(id, sizeof(id), "bench-pod-%d", i);
         hp.host_port = (uint16_t)(20000 + i);
-        ek_podnet_pod_t pod = { .id = id, .netns_fd = pods[i], .hostports = &hp,
-                                .n_hostports = (size_t)(i % 2) };
+        ek_podnet_pod_t pod = {
+            .id = id, .netns_fd = pods[i], .hostports = &hp, .n_hostports = (size_t)(i % 2)
+        };
         struct in_addr ip;
         double t0 = now_ms();
         if (ek_podnet_attach(pn, &pod, &ip, &err) < 0) {
@@ -91,8 +96,9 @@ int main(int argc, char **argv)
         char id[32];
         snprintf(id, sizeof(id), "bench-pod-%d", i);
         hp.host_port = (uint16_t)(20000 + i);
-        ek_podnet_pod_t pod = { .id = id, .netns_fd = pods[i], .hostports = &hp,
-                                .n_hostports = (size_t)(i % 2) };
+        ek_podnet_pod_t pod = {
+            .id = id, .netns_fd = pods[i], .hostports = &hp, .n_hostports = (size_t)(i % 2)
+        };
         double t0 = now_ms();
         if (ek_podnet_detach(pn, &pod, &err) < 0) {
             fprintf(stderr, "detach: %s\n", ek_error_msg(err));
