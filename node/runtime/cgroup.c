@@ -159,8 +159,7 @@ int ek__cg_from_json(const json_t *j, ek__cg_t *out, ek_error_t **err)
     }
     size_t i;
     json_t *e;
-    json_array_foreach(h, i, e)
-    {
+    json_array_foreach (h, i, e) {
         const char *name = ek_json_str(e, "name", NULL), *dir = ek_json_str(e, "dir", NULL);
         if (!name || !dir || dir[0] != '/') {
             ek__cg_free(out);
@@ -338,9 +337,8 @@ int ek__cg_set_limits(const ek__cg_t *cg, const ek_rt_resources_t *r, ek_error_t
 
 /* The devices every container gets (as runc's default allow list). */
 static const char *const default_devices[] = {
-    "c *:* m",    "b *:* m",     "c 1:3 rwm",  "c 1:5 rwm",   "c 1:7 rwm", "c 1:8 rwm",
-    "c 1:9 rwm",  "c 5:0 rwm",   "c 5:1 rwm",  "c 5:2 rwm",   "c 136:* rwm",
-    "c 10:200 rwm", /* /dev/net/tun */
+    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm",   "c 1:7 rwm",    "c 1:8 rwm", "c 1:9 rwm",
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm", /* /dev/net/tun */
 };
 
 int ek__cg_set_devices(const ek__cg_t *cg, bool privileged, ek_error_t **err)
@@ -435,8 +433,7 @@ static int remove_tree(const char *dir, ek_error_t **err)
     struct dirent *de;
     int rc = 0;
     while (rc == 0 && (de = readdir(d))) {
-        if (de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 &&
-            strcmp(de->d_name, "..") != 0) {
+        if (de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
             ek_autofree char *sub = ek_xasprintf("%s/%s", dir, de->d_name);
             rc = remove_tree(sub, err);
         }

@@ -170,7 +170,7 @@ bool ek_rt_pod_alive(ek_rt_pod_t *pod)
 
 static char *qos_rel(const ek_rt_pod_spec_t *spec)
 {
-    const char *q = spec->qos == EK_RT_QOS_GUARANTEED ? ""
+    const char *q = spec->qos == EK_RT_QOS_GUARANTEED   ? ""
                     : spec->qos == EK_RT_QOS_BESTEFFORT ? "besteffort/"
                                                         : "burstable/";
     return ek_xasprintf("kubepods/%spod%s", q, spec->uid);
@@ -240,8 +240,10 @@ static int read_ready(int fd, pid_t *pid, ek_error_t **err)
             return ek_error_make(err, atoi(line + 1), "create pod namespaces");
         }
     }
-    return ready ? 0 : ek_error_make(err, ECHILD, "shim exited before it was ready (see "
-                                                  "shim.log)");
+    return ready ? 0
+                 : ek_error_make(err, ECHILD,
+                                 "shim exited before it was ready (see "
+                                 "shim.log)");
 }
 
 /* Async-signal-safe from here to exec: the agent may have threads. */
@@ -281,8 +283,7 @@ static EK_NORETURN void intermediate(const ek_rt_pod_spec_t *spec, const char *e
 
 /* Starts the shim twice removed (so that it is nobody's child here) in the pod's new
  * namespaces, and waits until it serves. */
-static int spawn_shim(ek_rt_t *rt, ek_rt_pod_t *pod, const ek_rt_pod_spec_t *spec,
-                      ek_error_t **err)
+static int spawn_shim(ek_rt_t *rt, ek_rt_pod_t *pod, const ek_rt_pod_spec_t *spec, ek_error_t **err)
 {
     ek_autofree char *log_path = ek_xasprintf("%s/shim.log", pod->dir);
     int p[2];
@@ -337,8 +338,7 @@ static int cleanup_dead(ek_rt_pod_t *pod, ek_error_t **err)
     return ek_rm_rf(pod->dir, err);
 }
 
-int ek_rt_pod_create(ek_rt_t *rt, const ek_rt_pod_spec_t *spec, ek_rt_pod_t **out,
-                     ek_error_t **err)
+int ek_rt_pod_create(ek_rt_t *rt, const ek_rt_pod_spec_t *spec, ek_rt_pod_t **out, ek_error_t **err)
 {
     *out = NULL;
     if (!ek__rt_name_ok(spec->uid, 128)) {

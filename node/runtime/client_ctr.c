@@ -33,12 +33,10 @@ static int status_call(ek_rt_pod_t *pod, json_t *req, int timeout_ms, ek_rt_stat
     return 0;
 }
 
-int ek_rt_container_create(ek_rt_pod_t *pod, const ek_rt_container_spec_t *spec,
-                           ek_error_t **err)
+int ek_rt_container_create(ek_rt_pod_t *pod, const ek_rt_container_spec_t *spec, ek_error_t **err)
 {
     if (!ek__rt_name_ok(spec->name, 63)) {
-        return ek_error_make(err, EINVAL, "bad container name `%s`",
-                             spec->name ? spec->name : "");
+        return ek_error_make(err, EINVAL, "bad container name `%s`", spec->name ? spec->name : "");
     }
     ek_autofree char *dir = ek_xasprintf("%s/containers/%s", pod->dir, spec->name);
     ek_autofree char *state = ek_xasprintf("%s/state.json", dir);
@@ -67,8 +65,7 @@ int ek_rt_container_kill(ek_rt_pod_t *pod, const char *name, int sig, ek_error_t
     return status_call(pod, req, EK__RT_QUICK_MS, NULL, err);
 }
 
-int ek_rt_container_stop(ek_rt_pod_t *pod, const char *name, int64_t grace_ms,
-                         ek_error_t **err)
+int ek_rt_container_stop(ek_rt_pod_t *pod, const char *name, int64_t grace_ms, ek_error_t **err)
 {
     json_t *req = named("stop", name);
     json_object_set_new(req, "graceMs", json_integer(grace_ms));
@@ -106,8 +103,7 @@ static bool shim_gone(const ek_error_t *e)
            strstr(e->msg, "connect to shim");
 }
 
-int ek_rt_container_status(ek_rt_pod_t *pod, const char *name, ek_rt_status_t *st,
-                           ek_error_t **err)
+int ek_rt_container_status(ek_rt_pod_t *pod, const char *name, ek_rt_status_t *st, ek_error_t **err)
 {
     ek_error_t *e = NULL;
     if (status_call(pod, named("status", name), EK__RT_QUICK_MS, st, &e) == 0) {
@@ -269,7 +265,8 @@ int ek_rt_exec_sync(ek_rt_pod_t *pod, const char *container, const char *const *
     uint64_t deadline = ek_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : INT32_MAX);
     bool open_pipe = true;
     while (rc == 0 && !ex->done) {
-        struct pollfd pf[2] = { { .fd = ex->fd, .events = POLLIN }, { .fd = p[0], .events = POLLIN } };
+        struct pollfd pf[2] = { { .fd = ex->fd, .events = POLLIN },
+                                { .fd = p[0], .events = POLLIN } };
         int64_t left = (int64_t)(deadline - ek_now_ms());
         if (left <= 0) {
             ek_rt_exec_kill(ex, SIGKILL, NULL);

@@ -92,7 +92,9 @@ static void emit(ek__rt_log_t *l, const char *hdr, size_t hlen, char tag, const 
         char h[64];
         memcpy(h, hdr, hlen);
         h[hlen - 2] = tag;
-        struct iovec iov[4] = { { h, hlen }, { (void *)a, alen }, { (void *)b, blen }, { "\n", 1 } };
+        struct iovec iov[4] = {
+            { h, hlen }, { (void *)a, alen }, { (void *)b, blen }, { "\n", 1 }
+        };
         if (l->fd >= 0 && writev(l->fd, iov, 4) > 0) {
             l->size += (int64_t)need;
         }

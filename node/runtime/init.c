@@ -31,7 +31,7 @@ typedef struct ident {
     uid_t uid;
     gid_t gid;
     char home[256];
-    char user[64];   /* name, for /etc/group memberships; "" when unknown */
+    char user[64]; /* name, for /etc/group memberships; "" when unknown */
     gid_t groups[64];
     size_t ngroups;
 } ident_t;
@@ -70,9 +70,8 @@ static bool find_entry(char *data, const char *name, long id, char **f, size_t n
         if (next) {
             *next++ = '\0';
         }
-        if (split_fields(line, f, nf) >= 3 &&
-            ((name && strcmp(f[0], name) == 0) ||
-             (!name && *f[2] && strtol(f[2], NULL, 10) == id))) {
+        if (split_fields(line, f, nf) >= 3 && ((name && strcmp(f[0], name) == 0) ||
+                                               (!name && *f[2] && strtol(f[2], NULL, 10) == id))) {
             return true;
         }
     }
@@ -120,8 +119,9 @@ static int resolve_group(const char *g, gid_t *gid, ek_error_t **err)
     ek_autofree char *data = ek_file_read("/etc/group", 1 << 20, NULL, NULL);
     char *f[4];
     if (!data || !find_entry(data, g, -1, f, 4)) {
-        return ek_error_make(err, ENOENT, "unable to find group %s: no matching entries in "
-                                          "group file",
+        return ek_error_make(err, ENOENT,
+                             "unable to find group %s: no matching entries in "
+                             "group file",
                              g);
     }
     *gid = (gid_t)strtol(f[2], NULL, 10);
@@ -154,8 +154,9 @@ static int resolve_ident(const ek_rt_container_spec_t *s, ident_t *id, ek_error_
     char *f[7];
     bool found = pw && find_entry(pw, uname, uidv, f, 7);
     if (uname && !found) {
-        return ek_error_make(err, ENOENT, "unable to find user %s: no matching entries in "
-                                          "passwd file",
+        return ek_error_make(err, ENOENT,
+                             "unable to find user %s: no matching entries in "
+                             "passwd file",
                              uname);
     }
     id->uid = found ? (uid_t)strtol(f[2], NULL, 10) : (uid_t)uidv;
@@ -322,8 +323,7 @@ void ek__rt_child_main(const ek__rt_child_t *c)
         _exit(1);
     }
     if (c->exec ? join_container(c, &err) < 0
-                : (unshare(CLONE_NEWCGROUP) < 0 ||
-                   ek__rt_setup_rootfs(c, &err) < 0)) {
+                : (unshare(CLONE_NEWCGROUP) < 0 || ek__rt_setup_rootfs(c, &err) < 0)) {
         if (!err) {
             ek_error_make(&err, errno, "new cgroup namespace");
         }

@@ -31,9 +31,18 @@
 #define EK_OVERLAYFS_MAGIC   0x794c7630
 
 const char *const ek__rt_default_masked[] = {
-    "/proc/asound",      "/proc/acpi",       "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",        "/sys/firmware",    "/sys/devices/virtual/powercap", NULL,
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    NULL,
 };
 const char *const ek__rt_default_readonly[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
@@ -178,10 +187,10 @@ static int overlay_error(const char *upper, int e, ek_error_t **err)
 static int mount_overlay(const ek__rt_child_t *c, const char *target, ek_error_t **err)
 {
     const ek_rt_container_spec_t *s = c->spec;
-    ek_autofree char *upper = s->upper_dir ? ek_xstrdup(s->upper_dir)
-                                           : ek_xasprintf("%s/upper", c->ctr_dir);
-    ek_autofree char *work = s->work_dir ? ek_xstrdup(s->work_dir)
-                                         : ek_xasprintf("%s/work", c->ctr_dir);
+    ek_autofree char *upper =
+        s->upper_dir ? ek_xstrdup(s->upper_dir) : ek_xasprintf("%s/upper", c->ctr_dir);
+    ek_autofree char *work =
+        s->work_dir ? ek_xstrdup(s->work_dir) : ek_xasprintf("%s/work", c->ctr_dir);
     ek_autobuf o = EK_BUF_INIT;
     if (overlay_opts(s, upper, work, false, &o) < 0) {
         return ek_error_make(err, EINVAL, "layer paths must not contain `:` or `,`");
@@ -232,13 +241,14 @@ static const struct {
     const char *name;
     unsigned maj, min;
 } devices[] = {
-    { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+    { "null", 1, 3 },   { "zero", 1, 5 },    { "full", 1, 7 },
     { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
 };
 
 static const char *const dev_links[][2] = {
-    { "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
-    { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },       { "core", "/proc/kcore" },
+    { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" },
+    { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+    { "ptmx", "pts/ptmx" },          { "core", "/proc/kcore" },
 };
 
 /* Privileged containers see the host's devices (top level of /dev), as with containerd. */
@@ -284,8 +294,8 @@ static int setup_dev(const ek__rt_child_t *c, int rootfd, ek_error_t **err)
     }
     if (mount_in(rootfd, "/dev/pts", true, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
                  "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0 ||
-        mount_in(rootfd, "/dev/mqueue", true, "mqueue", "mqueue",
-                 MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0) {
+        mount_in(rootfd, "/dev/mqueue", true, "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                 NULL, err) < 0) {
         return -1;
     }
     if (c->shm_dir) {
@@ -321,7 +331,7 @@ static int setup_sys(const ek__rt_child_t *c, int rootfd, ek_error_t **err)
 
 static unsigned long prop_flag(ek_rt_propagation_t p)
 {
-    return p == EK_RT_PROP_BIDIRECTIONAL  ? MS_SHARED
+    return p == EK_RT_PROP_BIDIRECTIONAL       ? MS_SHARED
            : p == EK_RT_PROP_HOST_TO_CONTAINER ? MS_SLAVE
                                                : MS_PRIVATE;
 }
@@ -470,8 +480,8 @@ int ek__rt_setup_rootfs(const ek__rt_child_t *c, ek_error_t **err)
     if (!s->privileged && !s->unmasked_proc) {
         if (mask_paths(s->masked_paths ? s->masked_paths : ek__rt_default_masked, rootfd, err) <
                 0 ||
-            readonly_paths(s->readonly_paths ? s->readonly_paths : ek__rt_default_readonly,
-                           rootfd, err) < 0) {
+            readonly_paths(s->readonly_paths ? s->readonly_paths : ek__rt_default_readonly, rootfd,
+                           err) < 0) {
             return -1;
         }
     }

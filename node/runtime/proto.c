@@ -15,8 +15,7 @@
 
 #include "node/runtime/runtime-internal.h"
 
-int ek__rt_send(int fd, const char *data, size_t len, const int *fds, size_t nfds,
-                ek_error_t **err)
+int ek__rt_send(int fd, const char *data, size_t len, const int *fds, size_t nfds, ek_error_t **err)
 {
     ek_assert(nfds <= EK__RT_MAX_FDS);
     if (len > EK__RT_MSG_MAX) {

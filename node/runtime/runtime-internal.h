@@ -68,8 +68,8 @@ uint64_t ek__cg_shares_to_weight(uint64_t shares);
 /* A container spec decoded from spec.json: the struct plus what its pointers borrow. */
 typedef struct ek__rt_cspec {
     ek_rt_container_spec_t s;
-    json_t *json;         /* owns the strings */
-    void *arrays[12];     /* allocations for the NULL-terminated string arrays */
+    json_t *json;     /* owns the strings */
+    void *arrays[12]; /* allocations for the NULL-terminated string arrays */
     gid_t *groups;
     ek_rt_mount_t *mounts;
 } ek__rt_cspec_t;
@@ -189,8 +189,8 @@ typedef struct ek__rt_child {
     int sync_fd;
     int stdio[3]; /* -1: /dev/null */
     bool new_pidns;
-    bool exec;       /* an exec'd process, not the container's init */
-    int ctr_pidfd;   /* exec: the container's init */
+    bool exec;                    /* an exec'd process, not the container's init */
+    int ctr_pidfd;                /* exec: the container's init */
     const char *const *args;      /* exec: the program and its arguments */
     const char *const *extra_env; /* exec: added to the container's env */
     const char *cwd;              /* exec: overrides spec->cwd */

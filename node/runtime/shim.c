@@ -64,8 +64,7 @@ void ek__shim_reply(conn_t *c, json_t *reply)
 
 static json_t *error_reply(ek_error_t *err)
 {
-    json_t *r = json_pack("{s:s,s:i}", "error", ek_error_msg(err), "errno",
-                          err ? err->errnum : 0);
+    json_t *r = json_pack("{s:s,s:i}", "error", ek_error_msg(err), "errno", err ? err->errnum : 0);
     ek_error_free(err);
     return r;
 }
@@ -268,8 +267,7 @@ static int set_sysctls(const json_t *pod, ek_error_t **err)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(pod, "sysctls"), i, e)
-    {
+    json_array_foreach (json_object_get(pod, "sysctls"), i, e) {
         const char *kv = json_string_value(e);
         const char *eq = kv ? strchr(kv, '=') : NULL;
         if (!eq || memchr(kv, '/', (size_t)(eq - kv)) || strstr(kv, "..")) {

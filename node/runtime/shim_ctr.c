@@ -156,9 +156,14 @@ static int spawn(ctr_t *c, const ek_rt_container_spec_t *spec, ek_error_t **err)
     }
     c->own_pidns = !S.new_pidns && !S.host_pid;
     ek__rt_child_t ch = {
-        .spec = spec, .ctr_dir = c->dir, .shm_dir = S.shm_dir,
-        .cgroup_version = S.pod_cg.version, .sync_fd = sp[1],
-        .stdio = { -1, outp[1], errp[1] }, .new_pidns = c->own_pidns, .ctr_pidfd = -1,
+        .spec = spec,
+        .ctr_dir = c->dir,
+        .shm_dir = S.shm_dir,
+        .cgroup_version = S.pod_cg.version,
+        .sync_fd = sp[1],
+        .stdio = { -1, outp[1], errp[1] },
+        .new_pidns = c->own_pidns,
+        .ctr_pidfd = -1,
     };
     unsigned long flags = CLONE_NEWNS | CLONE_PIDFD | (c->own_pidns ? CLONE_NEWPID : 0);
     c->pidfd = -1;
@@ -207,8 +212,7 @@ static int prepare(ctr_t *c, const ek_rt_container_spec_t *spec, ek_error_t **er
             return -1;
         }
     }
-    return ek__rt_log_open(&c->log, spec->log_path, spec->log_max_size, spec->log_max_files,
-                           err);
+    return ek__rt_log_open(&c->log, spec->log_path, spec->log_max_size, spec->log_max_files, err);
 }
 
 static void close_fd(int *fd)
@@ -535,8 +539,8 @@ static void exec_exited(xproc_t *x, int status)
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + sig;
     if (x->conn) {
-        ek__shim_reply(x->conn, json_pack("{s:b,s:i,s:i}", "ok", 1, "exitCode", code, "signal",
-                                          sig));
+        ek__shim_reply(x->conn,
+                       json_pack("{s:b,s:i,s:i}", "ok", 1, "exitCode", code, "signal", sig));
     }
     for (xproc_t **pp = &S.xprocs; *pp; pp = &(*pp)->next) {
         if (*pp == x) {
@@ -596,8 +600,8 @@ static pid_t exec_clone(ctr_t *c, const ek__rt_child_t *ch, int *pidfd, ek_error
 
 static json_t *exec_error(ek_error_t **err, int code)
 {
-    json_t *r = json_pack("{s:s,s:i,s:i}", "error", ek_error_msg(*err), "errno",
-                          (*err)->errnum, "exitCode", code);
+    json_t *r = json_pack("{s:s,s:i,s:i}", "error", ek_error_msg(*err), "errno", (*err)->errnum,
+                          "exitCode", code);
     ek_error_clear(err);
     return r;
 }
@@ -640,7 +644,7 @@ json_t *ek__shim_exec(conn_t *conn, const json_t *req, int *fds, size_t nfds, ek
     if (!c || c->st.state != EK_RT_RUNNING) {
         ek_error_make(err, c ? EINVAL : ENOENT, "container `%s` is not running",
                       ek_json_str(req, "container", NULL) ? ek_json_str(req, "container", NULL)
-                                                           : "");
+                                                          : "");
         return NULL;
     }
     ek_autofree const char **args = ek__rt_strv(json_object_get(req, "args"));
@@ -661,9 +665,16 @@ json_t *ek__shim_exec(conn_t *conn, const json_t *req, int *fds, size_t nfds, ek
         return NULL;
     }
     ek__rt_child_t ch = {
-        .spec = &cs.s, .ctr_dir = c->dir, .cgroup_version = S.pod_cg.version,
-        .sync_fd = sp[1], .stdio = { -1, -1, -1 }, .exec = true, .ctr_pidfd = c->pidfd,
-        .args = args, .extra_env = env, .cwd = ek_json_str(req, "cwd", NULL),
+        .spec = &cs.s,
+        .ctr_dir = c->dir,
+        .cgroup_version = S.pod_cg.version,
+        .sync_fd = sp[1],
+        .stdio = { -1, -1, -1 },
+        .exec = true,
+        .ctr_pidfd = c->pidfd,
+        .args = args,
+        .extra_env = env,
+        .cwd = ek_json_str(req, "cwd", NULL),
     };
     for (size_t i = 0; i < nfds && i < 3; i++) {
         ch.stdio[i] = fds[i];

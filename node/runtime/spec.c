@@ -209,8 +209,9 @@ static int mounts_from(ek__rt_cspec_t *c, ek_error_t **err)
         t->readonly = ek_json_bool(m, false, "readonly", NULL);
         t->propagation = (ek_rt_propagation_t)ek_json_int(m, 0, "propagation", NULL);
         if (!t->destination || t->destination[0] != '/' || (!t->tmpfs && !t->source)) {
-            return ek_error_make(err, EINVAL, "mount %zu: needs an absolute destination and a "
-                                              "source (or tmpfs)",
+            return ek_error_make(err, EINVAL,
+                                 "mount %zu: needs an absolute destination and a "
+                                 "source (or tmpfs)",
                                  i);
         }
     }
@@ -270,8 +271,9 @@ int ek__rt_container_spec_from_json(json_t *j, ek__rt_cspec_t *c, ek_error_t **e
     if (!ek__rt_name_ok(s->name, 63) || !s->args || !s->args[0] || !s->log_path ||
         (!s->layers && !s->rootfs_dir)) {
         ek__rt_cspec_free(c);
-        return ek_error_make(err, EINVAL, "container spec needs a name, args, a log path and "
-                                          "layers or a rootfs directory");
+        return ek_error_make(err, EINVAL,
+                             "container spec needs a name, args, a log path and "
+                             "layers or a rootfs directory");
     }
     return 0;
 }

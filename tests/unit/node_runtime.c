@@ -43,10 +43,10 @@ typedef struct world {
 static world_t W;
 
 static const char *const applets[] = {
-    "sh",   "echo", "cat",   "id",   "hostname", "sleep", "ls",    "chown", "touch",
-    "mkdir", "head", "dd",   "true", "false",    "env",   "pwd",   "grep",  "wc",
-    "kill", "ps",   "readlink", "seq", "tr",     "test",  "stat",  "cut",   "printf",
-    "rm",   "tail", "awk",  "mknod", "cp",       "ln",    "ip",
+    "sh",    "echo", "cat",      "id",    "hostname", "sleep", "ls",   "chown", "touch",
+    "mkdir", "head", "dd",       "true",  "false",    "env",   "pwd",  "grep",  "wc",
+    "kill",  "ps",   "readlink", "seq",   "tr",       "test",  "stat", "cut",   "printf",
+    "rm",    "tail", "awk",      "mknod", "cp",       "ln",    "ip",
 };
 
 static void write_text(const char *path, const char *text)
@@ -97,7 +97,8 @@ static void build_layers(void)
 static void open_runtime(void)
 {
     ek_error_t *err = NULL;
-    ek_rt_config_t cfg = { .state_dir = W.state, .cgroup_parent = W.cg_parent,
+    ek_rt_config_t cfg = { .state_dir = W.state,
+                           .cgroup_parent = W.cg_parent,
                            .cgroup_nested = true };
     W.rt = ek_rt_open(&cfg, &err);
     ASSERT_OK(W.rt ? 0 : -1, &err);
@@ -161,8 +162,12 @@ static ek_rt_pod_t *new_pod(const char *hostname, bool share_pid, ek_rt_qos_t qo
     ek_error_t *err = NULL;
     char uid[32];
     snprintf(uid, sizeof(uid), "pod-%d", ++W.seq);
-    ek_rt_pod_spec_t spec = { .uid = uid, .name = uid, .namespace = "default",
-                              .hostname = hostname, .share_pid = share_pid, .qos = qos };
+    ek_rt_pod_spec_t spec = { .uid = uid,
+                              .name = uid,
+                              .namespace = "default",
+                              .hostname = hostname,
+                              .share_pid = share_pid,
+                              .qos = qos };
     ek_rt_pod_t *pod = NULL;
     ASSERT_OK(ek_rt_pod_create(W.rt, &spec, &pod, &err), &err);
     return pod;
@@ -170,8 +175,9 @@ static ek_rt_pod_t *new_pod(const char *hostname, bool share_pid, ek_rt_qos_t qo
 
 static ek_rt_container_spec_t cspec(const char *name, const char *const *args)
 {
-    ek_rt_container_spec_t s = { .name = name, .layers = W.layers, .args = args,
-                                 .run_as_user = -1, .run_as_group = -1 };
+    ek_rt_container_spec_t s = {
+        .name = name, .layers = W.layers, .args = args, .run_as_user = -1, .run_as_group = -1
+    };
     s.log_path = ek_xasprintf("%s/%s-%d/0.log", W.logs, name, W.seq); /* leaks: test scope */
     return s;
 }
@@ -334,8 +340,9 @@ static void body_signals(void)
     ASSERT_EQ(st.exit_code, 137);
     ek_rt_status_clear(&st);
 
-    const char *a2[] = { "sh", "-c", "trap 'echo got USR1; exit 7' USR1; echo ready; "
-                                     "while true; do sleep 0.05; done",
+    const char *a2[] = { "sh", "-c",
+                         "trap 'echo got USR1; exit 7' USR1; echo ready; "
+                         "while true; do sleep 0.05; done",
                          NULL };
     ek_rt_container_spec_t s2 = cspec("trapper", a2);
     run(pod, &s2);
@@ -362,8 +369,10 @@ static void body_identity(void)
 {
     ek_error_t *err = NULL;
     ek_rt_pod_t *pod = new_pod("ident", false, EK_RT_QOS_BESTEFFORT);
-    const char *a1[] = { "sh", "-c", "echo \"$FOO $0 $1\"; pwd; id -u; id -g; id -G; echo $HOME",
-                         "arg0", "arg1", NULL };
+    const char *a1[] = {
+        "sh",   "-c",   "echo \"$FOO $0 $1\"; pwd; id -u; id -g; id -G; echo $HOME",
+        "arg0", "arg1", NULL
+    };
     const char *env[] = { "FOO=bar", "PATH=/bin", NULL };
     gid_t groups[] = { 3000, 4000 };
     ek_rt_container_spec_t s1 = cspec("numeric", a1);
@@ -431,9 +440,9 @@ static void body_namespaces(void)
     ns_lines(t1, l1);
     ns_lines(t2, l2);
     ASSERT_STREQ(l1[0], "web-0");
-    ASSERT_STREQ(l1[1], l2[1]); /* net */
-    ASSERT_STREQ(l1[2], l2[2]); /* ipc */
-    ASSERT_STREQ(l1[3], l2[3]); /* uts */
+    ASSERT_STREQ(l1[1], l2[1]);             /* net */
+    ASSERT_STREQ(l1[2], l2[2]);             /* ipc */
+    ASSERT_STREQ(l1[3], l2[3]);             /* uts */
     ASSERT_TRUE(strcmp(l1[4], l2[4]) != 0); /* pid: one namespace each */
     /* The pinned netns is the one the containers are in. */
     struct stat st;
@@ -648,15 +657,18 @@ static void body_cgroup_files(void)
     }
     char uid[32];
     snprintf(uid, sizeof(uid), "pod-%d", W.seq + 1);
-    ek_rt_pod_spec_t ps = { .uid = uid, .qos = EK_RT_QOS_GUARANTEED,
+    ek_rt_pod_spec_t ps = { .uid = uid,
+                            .qos = EK_RT_QOS_GUARANTEED,
                             .resources = { .memory_limit = 128 << 20 } };
     W.seq++;
     ek_rt_pod_t *pod = NULL;
     ASSERT_OK(ek_rt_pod_create(W.rt, &ps, &pod, &err), &err);
     const char *a[] = { "sleep", "1000", NULL };
     ek_rt_container_spec_t s = cspec("limited", a);
-    s.resources = (ek_rt_resources_t){ .memory_limit = 64 << 20, .cpu_quota_us = 50000,
-                                       .cpu_period_us = 100000, .cpu_shares = 512,
+    s.resources = (ek_rt_resources_t){ .memory_limit = 64 << 20,
+                                       .cpu_quota_us = 50000,
+                                       .cpu_period_us = 100000,
+                                       .cpu_shares = 512,
                                        .pids_limit = 100 };
     run(pod, &s);
     ek__cg_t base, pcg, ccg;
@@ -711,8 +723,7 @@ TEST(runtime_cgroup_v2_files)
         write_text(c, "pids\n");
         write_text(s, "");
     }
-    const char *files[] = { "memory.max", "memory.swap.max", "cpu.max", "cpu.weight",
-                            "pids.max" };
+    const char *files[] = { "memory.max", "memory.swap.max", "cpu.max", "cpu.weight", "pids.max" };
     for (size_t i = 0; i < EK_ARRAY_SIZE(files); i++) {
         ek_autofree char *f = ek_xasprintf("%s/%s", leaf, files[i]);
         write_text(f, "");
@@ -722,8 +733,9 @@ TEST(runtime_cgroup_v2_files)
     ASSERT_EQ(base.version, 2);
     ek__cg_child(&base, "kubepods/pod1/c", &cg);
     ASSERT_OK(ek__cg_create(&cg, 3, &err), &err);
-    ek_rt_resources_t r = { .memory_limit = 64 << 20, .cpu_quota_us = 50000,
-                            .cpu_shares = 512, .pids_limit = 100 };
+    ek_rt_resources_t r = {
+        .memory_limit = 64 << 20, .cpu_quota_us = 50000, .cpu_shares = 512, .pids_limit = 100
+    };
     ASSERT_OK(ek__cg_set_limits(&cg, &r, &err), &err);
     struct {
         const char *file, *want;
@@ -800,8 +812,9 @@ static void body_exec(void)
     ASSERT_EQ(pipe2(pin, O_CLOEXEC), 0);
     ASSERT_EQ(pipe2(pout, O_CLOEXEC), 0);
     const char *x4[] = { "tr", "a-z", "A-Z", NULL };
-    ek_rt_exec_spec_t es = { .args = x4, .stdin_fd = pin[0], .stdout_fd = pout[1],
-                             .stderr_fd = -1 };
+    ek_rt_exec_spec_t es = {
+        .args = x4, .stdin_fd = pin[0], .stdout_fd = pout[1], .stderr_fd = -1
+    };
     ek_rt_exec_t *ex = NULL;
     ASSERT_OK(ek_rt_exec_start(pod, "target", &es, &ex, &err), &err);
     close(pin[0]);
@@ -826,8 +839,9 @@ static void body_graceful_stop(void)
 {
     ek_error_t *err = NULL;
     ek_rt_pod_t *pod = new_pod("stop", false, EK_RT_QOS_BESTEFFORT);
-    const char *a1[] = { "sh", "-c", "trap 'echo got TERM; exit 0' TERM; echo ready; "
-                                     "while true; do sleep 0.05; done",
+    const char *a1[] = { "sh", "-c",
+                         "trap 'echo got TERM; exit 0' TERM; echo ready; "
+                         "while true; do sleep 0.05; done",
                          NULL };
     ek_rt_container_spec_t s1 = cspec("polite", a1);
     run(pod, &s1);
