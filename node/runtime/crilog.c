@@ -152,11 +152,12 @@ static void rotate(ek__rt_log_t *l)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-    ek_autofree char *target = ek_xasprintf("%s.%s", l->path, stamp);
-    for (int i = 1; ek_path_exists(target) && i < 1000; i++) {
-        free(target);
-        target = ek_xasprintf("%s.%s.%03d", l->path, stamp, i);
-    }
+    /* Several rotations in one second get increasing suffixes (never one freed by pruning:
+     * names must sort in age order). */
+    l->rot_seq = (int64_t)now == l->rot_time ? l->rot_seq + 1 : 0;
+    l->rot_time = (int64_t)now;
+    ek_autofree char *target = l->rot_seq ? ek_xasprintf("%s.%s.%04d", l->path, stamp, l->rot_seq)
+                                          : ek_xasprintf("%s.%s", l->path, stamp);
     if (rename(l->path, target) < 0) {
         return;
     }

@@ -154,6 +154,8 @@ typedef struct ek__rt_log {
     int fd;
     int64_t size, max_size;
     int max_files;
+    int64_t rot_time; /* second of the last rotation, and how many happened in it */
+    int rot_seq;
 } ek__rt_log_t;
 
 int ek__rt_log_open(ek__rt_log_t *l, const char *path, int64_t max_size, int max_files,

@@ -963,6 +963,11 @@ static int count_files(const char *dir, const char *prefix)
     return n;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void body_rotation(void)
 {
     ek_rt_pod_t *pod = new_pod("rot", false, EK_RT_QOS_BESTEFFORT);
@@ -989,18 +994,33 @@ static void body_rotation(void)
         free(log_text(path)); /* well-formed */
     }
     closedir(d);
-    /* The newest lines are kept (in the live file or a rotated one); the oldest are gone. */
-    ek_autobuf all = EK_BUF_INIT;
+    /* Rotated files in name order, then the live one, hold the newest lines in order with
+     * none missing; the oldest are gone. */
+    char *names[8];
+    size_t n = 0;
     d = opendir(dir);
-    while ((de = readdir(d))) {
-        if (de->d_name[0] != '.') {
-            ek_autofree char *path = ek_xasprintf("%s/%s", dir, de->d_name);
-            ek_autofree char *text = log_text(path);
-            ek_buf_puts(&all, text);
+    while ((de = readdir(d)) && n < 8) {
+        if (ek_has_prefix(de->d_name, "0.log.")) {
+            names[n++] = ek_xstrdup(de->d_name);
         }
     }
     closedir(d);
-    ASSERT_CONTAINS(all.data, "stdout: line 399 ");
+    qsort(names, n, sizeof(char *), cmp_str);
+    names[n++] = ek_xstrdup("0.log");
+    ek_autobuf all = EK_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        ek_autofree char *path = ek_xasprintf("%s/%s", dir, names[i]);
+        ek_autofree char *text = log_text(path);
+        ek_buf_puts(&all, text);
+        free(names[i]);
+    }
+    int prev = -1;
+    for (const char *p = all.data; (p = strstr(p, "stdout: line ")); p++) {
+        int num = atoi(p + 13);
+        ASSERT_TRUE(prev < 0 || num == prev + 1);
+        prev = num;
+    }
+    ASSERT_EQ(prev, 399);
     ASSERT_FALSE(strstr(all.data, "stdout: line 0 "));
     EK_UNUSED(t);
     remove_pod(pod);
