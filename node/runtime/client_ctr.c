@@ -149,9 +149,9 @@ int ek_rt_exec_start(ek_rt_pod_t *pod, const char *container, const ek_rt_exec_s
                      ek_rt_exec_t **out, ek_error_t **err)
 {
     *out = NULL;
-    json_t *req = json_pack("{s:s,s:s,s:o}", "op", "exec", "container", container ? container : "",
-                            "args", ek__rt_strv_json(spec->args));
-    ek_auto(json_t) r = req;
+    ek_auto(json_t) req =
+        json_pack("{s:s,s:s,s:o}", "op", "exec", "container", container ? container : "", "args",
+                  ek__rt_strv_json(spec->args));
     if (spec->env) {
         json_object_set_new(req, "env", ek__rt_strv_json(spec->env));
     }
