@@ -174,6 +174,13 @@ static int write_str(const char *dir, const char *file, const char *val, ek_erro
 {
     ek_autofree char *path = ek_xasprintf("%s/%s", dir, file);
     ek_autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && strchr(file, '.') && !ek_has_prefix(file, "cgroup.")) {
+        /* Raspberry Pi OS ships with the memory controller off. */
+        return ek_error_make(err, errno,
+                             "`%s`: is the %.*s controller enabled (for memory on a Raspberry "
+                             "Pi: cgroup_enable=memory in cmdline.txt)?",
+                             path, (int)strcspn(file, "."), file);
+    }
     if (fd < 0) {
         return ek_error_make(err, errno, "open `%s`", path);
     }

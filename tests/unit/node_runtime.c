@@ -465,6 +465,53 @@ static void body_namespaces(void)
     ASSERT_OK(ek_rt_container_stop(pod, "sleeper", 0, &err), &err);
     remove_pod(pod);
 }
+/* hostNetwork and hostIPC pods share the agent's namespaces (here: the test's own); a pod's
+ * namespaced sysctls land in its own network namespace only. */
+static void body_host_namespaces(void)
+{
+    ek_error_t *err = NULL;
+    ek_rt_pod_spec_t ps = { .uid = "hostnet", .host_network = true, .host_ipc = true };
+    ek_rt_pod_t *pod = NULL;
+    ASSERT_OK(ek_rt_pod_create(W.rt, &ps, &pod, &err), &err);
+    ASSERT_TRUE(ek_rt_pod_netns(pod) == NULL);
+    const char *a[] = { "sh", "-c", ns_script, NULL };
+    ek_rt_container_spec_t s = cspec("host", a);
+    ek_autofree char *t = run_capture(pod, &s, 0);
+    char l[5][64], want[64];
+    ns_lines(t, l);
+    ssize_t n = readlink("/proc/self/ns/net", want, sizeof(want) - 1);
+    want[n > 0 ? n : 0] = '\0';
+    ASSERT_STREQ(l[1], want);
+    n = readlink("/proc/self/ns/ipc", want, sizeof(want) - 1);
+    want[n > 0 ? n : 0] = '\0';
+    ASSERT_STREQ(l[2], want);
+    remove_pod(pod);
+
+    const char *sysctls[] = { "net.ipv4.ip_unprivileged_port_start=80", NULL };
+    ek_rt_pod_spec_t ps2 = { .uid = "sysctl", .hostname = "sysctl", .sysctls = sysctls };
+    ASSERT_OK(ek_rt_pod_create(W.rt, &ps2, &pod, &err), &err);
+    const char *b[] = { "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start", NULL };
+    ek_rt_container_spec_t s2 = cspec("reader", b);
+    ek_autofree char *t2 = run_capture(pod, &s2, 0);
+    ASSERT_STREQ(t2, "stdout: 80\n");
+    ek_autofree char *mine =
+        ek_file_read("/proc/sys/net/ipv4/ip_unprivileged_port_start", 0, NULL, &err);
+    ASSERT_STREQ(mine, "1024\n");
+    remove_pod(pod);
+
+    const char *bad[] = { "kernel.../../x=1", NULL };
+    ek_rt_pod_spec_t ps3 = { .uid = "badsysctl", .sysctls = bad };
+    ASSERT_EQ(ek_rt_pod_create(W.rt, &ps3, &pod, &err), -1);
+    ASSERT_CONTAINS(ek_error_msg(err), "bad sysctl");
+    ek_error_clear(&err);
+    ek_autofree char *gone = ek_xasprintf("%s/pods/badsysctl", W.state);
+    ASSERT_FALSE(ek_path_exists(gone)); /* a failed create leaves nothing */
+}
+TEST_T(runtime_host_namespaces_and_sysctls, 60)
+{
+    sandboxed(body_host_namespaces);
+}
+
 TEST_T(runtime_namespaces, 60)
 {
     sandboxed(body_namespaces);
