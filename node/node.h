@@ -186,6 +186,13 @@ int ek_rt_container_status(ek_rt_pod_t *pod, const char *name, ek_rt_status_t *s
                            ek_error_t **err);
 /* All containers of the pod; *sts is the caller's (ek_rt_status_clear each, then free). */
 int ek_rt_container_list(ek_rt_pod_t *pod, ek_rt_status_t **sts, size_t *n, ek_error_t **err);
+/* A stream of the pod's container state changes (started, exited, failed to start), for the
+ * kubelet's event loop instead of polling: the returned connection is readable (POLLIN) when
+ * an event waits; read it with ek_rt_events_read; close it when done. */
+int ek_rt_pod_events(ek_rt_pod_t *pod, ek_error_t **err);
+/* Reads one event: the container's new status (blocks unless fd is readable). ECONNRESET
+ * once the shim has gone. */
+int ek_rt_events_read(int fd, ek_rt_status_t *st, ek_error_t **err);
 /* Removes an exited (or never started) container: cgroup, state, writable layer. The log
  * file stays (the kubelet owns log retention). */
 int ek_rt_container_remove(ek_rt_pod_t *pod, const char *name, ek_error_t **err);

@@ -143,6 +143,37 @@ int ek_rt_container_remove(ek_rt_pod_t *pod, const char *name, ek_error_t **err)
     return status_call(pod, named("remove", name), EK__RT_QUICK_MS, NULL, err);
 }
 
+int ek_rt_pod_events(ek_rt_pod_t *pod, ek_error_t **err)
+{
+    ek_auto(json_t) req = json_pack("{s:s}", "op", "events");
+    int fd = ek__rt_connect(pod->sock, err);
+    if (fd < 0) {
+        return -1;
+    }
+    json_t *ack = ek__rt_send_json(fd, req, NULL, 0, err) < 0
+                      ? NULL
+                      : ek__rt_recv_reply(fd, EK__RT_QUICK_MS, err);
+    if (!ack) {
+        close(fd);
+        return -1;
+    }
+    json_decref(ack);
+    return fd;
+}
+
+int ek_rt_events_read(int fd, ek_rt_status_t *st, ek_error_t **err)
+{
+    json_t *ev = ek__rt_recv_reply(fd, -1, err);
+    json_t *s = ev ? json_object_get(ev, "event") : NULL;
+    if (!s) {
+        json_decref(ev);
+        return ev ? ek_error_make(err, EPROTO, "not an event") : -1;
+    }
+    ek__rt_status_from_json(s, st);
+    json_decref(ev);
+    return 0;
+}
+
 /* ---- exec ---- */
 
 int ek_rt_exec_start(ek_rt_pod_t *pod, const char *container, const ek_rt_exec_spec_t *spec,

@@ -29,6 +29,7 @@ typedef struct conn {
     char wait_for[64]; /* a container whose exit this connection waits for */
     bool wait_all;     /* waits until no container runs (pod stop) */
     bool shutdown;     /* the pod goes away once no container runs */
+    bool events;       /* subscribed: gets every container state change */
 } conn_t;
 
 typedef struct ctr {
@@ -87,6 +88,9 @@ json_t *ek__shim_exec_signal(conn_t *c, const json_t *req, ek_error_t **err);
 /* Pod stop: the stop signal to every running container, SIGKILL after grace; answers on c
  * when none runs (then, with shutdown, tears the pod down and ends the loop). */
 json_t *ek__shim_stop_all(conn_t *c, const json_t *req, bool shutdown, ek_error_t **err);
+
+/* Sends {"event": status} to every subscribed connection. */
+void ek__shim_broadcast(const ek_rt_status_t *st);
 
 /* Loop services for the operations. */
 void ek__shim_watch(void *w, int fd);

@@ -77,6 +77,22 @@ static json_t *op_hello(void)
     return json_pack("{s:b,s:i,s:s}", "ok", 1, "pid", atoi(self), "version", ek_version);
 }
 
+void ek__shim_broadcast(const ek_rt_status_t *st)
+{
+    ek_auto(json_t) ev = json_pack("{s:o}", "event", ek__rt_status_to_json(st));
+    for (conn_t *c = S.conns, *next; c; c = next) {
+        next = c->next;
+        ek_error_t *err = NULL;
+        if (c->events && ek__rt_send_json(c->fd, ev, NULL, 0, &err) < 0) {
+            /* A subscriber that does not keep up is dropped rather than let the shim block or
+             * lose events silently: it sees EOF and lists again. */
+            EK_LOG(EK_WARN, "shim", "drop event subscriber: %s", ek_error_msg(err));
+            ek_error_free(err);
+            ek__shim_forget_conn(c);
+        }
+    }
+}
+
 static json_t *dispatch(conn_t *c, const char *op, const json_t *req, int *fds, size_t nfds,
                         ek_error_t **err)
 {
@@ -104,6 +120,9 @@ static json_t *dispatch(conn_t *c, const char *op, const json_t *req, int *fds, 
         return ek__shim_exec_signal(c, req, err);
     } else if (strcmp(op, "stopall") == 0) {
         return ek__shim_stop_all(c, req, false, err);
+    } else if (strcmp(op, "events") == 0) {
+        c->events = true;
+        return ek__shim_ok();
     } else if (strcmp(op, "shutdown") == 0) {
         return ek__shim_stop_all(c, req, true, err);
     }
@@ -155,6 +174,10 @@ static void on_conn(conn_t *c)
     size_t nfds = 0;
     ek_error_t *err = NULL;
     ssize_t n = ek__rt_recv(c->fd, msgbuf, sizeof(msgbuf), fds, &nfds, &err);
+    if (n < 0 && err && err->errnum == EAGAIN) {
+        ek_error_free(err);
+        return;
+    }
     if (n <= 0) {
         ek_error_free(err);
         ek__shim_forget_conn(c);
@@ -184,7 +207,8 @@ static void on_conn(conn_t *c)
 
 static void on_listen(void)
 {
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    /* Non-blocking: a peer that stops reading must never stall the pod's shim. */
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
         return;
     }

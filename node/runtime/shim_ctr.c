@@ -308,6 +308,7 @@ json_t *ek__shim_start(const json_t *req, ek_error_t **err)
         c->st.state = EK_RT_RUNNING;
         c->st.started_ns = wall_ns();
         save_state(c);
+        ek__shim_broadcast(&c->st);
         return status_reply(c);
     }
     /* The exec failed: the child has exited with 127 or 126 and said why. */
@@ -321,6 +322,7 @@ json_t *ek__shim_start(const json_t *req, ek_error_t **err)
     set_str(&c->st.reason, "StartError");
     set_str(&c->st.message, r > 0 ? m.msg : "container process died before exec");
     save_state(c);
+    ek__shim_broadcast(&c->st);
     ek_error_make(err, r > 0 ? m.errnum : ECHILD, "start container `%s`: %s", c->name,
                   c->st.message);
     return NULL;
@@ -526,6 +528,7 @@ static void ctr_exited(ctr_t *c, int status)
     close_fd(&c->pidfd);
     close_fd(&c->sync_fd);
     save_state(c);
+    ek__shim_broadcast(&c->st);
     for (conn_t *w = S.conns; w; w = w->next) {
         if (strcmp(w->wait_for, c->name) == 0) {
             w->wait_for[0] = '\0';

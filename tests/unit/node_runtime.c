@@ -322,10 +322,25 @@ TEST_T(runtime_log_and_exit_codes, 60)
     sandboxed(body_log_and_exit_codes);
 }
 
+static void expect_event(int fd, const char *name, ek_rt_state_t state, int code)
+{
+    ek_error_t *err = NULL;
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    ASSERT_EQ(poll(&p, 1, 10000), 1);
+    ek_rt_status_t st;
+    ASSERT_OK(ek_rt_events_read(fd, &st, &err), &err);
+    ASSERT_STREQ(st.name, name);
+    ASSERT_EQ(st.state, state);
+    ASSERT_EQ(st.exit_code, code);
+    ek_rt_status_clear(&st);
+}
+
 static void body_signals(void)
 {
     ek_error_t *err = NULL;
     ek_rt_pod_t *pod = new_pod("sig", false, EK_RT_QOS_BESTEFFORT);
+    int events = ek_rt_pod_events(pod, &err);
+    ASSERT_OK(events, &err);
     const char *a1[] = { "sleep", "1000", NULL };
     ek_rt_container_spec_t s1 = cspec("sleeper", a1);
     run(pod, &s1);
@@ -339,6 +354,8 @@ static void body_signals(void)
     ASSERT_EQ(st.signal, SIGKILL);
     ASSERT_EQ(st.exit_code, 137);
     ek_rt_status_clear(&st);
+    expect_event(events, "sleeper", EK_RT_RUNNING, 0);
+    expect_event(events, "sleeper", EK_RT_EXITED, 137);
 
     const char *a2[] = { "sh", "-c",
                          "trap 'echo got USR1; exit 7' USR1; echo ready; "
@@ -358,7 +375,13 @@ static void body_signals(void)
     ASSERT_EQ(st.exit_code, 7);
     ASSERT_EQ(st.signal, 0);
     ek_rt_status_clear(&st);
+    expect_event(events, "trapper", EK_RT_RUNNING, 0);
+    expect_event(events, "trapper", EK_RT_EXITED, 7);
     remove_pod(pod);
+    ek_rt_status_t gone;
+    ASSERT_EQ(ek_rt_events_read(events, &gone, &err), -1); /* the shim has gone */
+    ek_error_clear(&err);
+    close(events);
 }
 TEST_T(runtime_signals, 60)
 {
