@@ -112,7 +112,7 @@ typedef struct ek_rt_container_spec {
     int64_t log_max_size; /* rotate past this many bytes; default 10 MiB */
     int log_max_files;    /* files kept, the live one included; default 5 */
     int stop_signal;      /* default SIGTERM */
-} ek_rt_container_spec_t;
+} ek_rt_container_spec_t; /* every host path in it must be absolute */
 
 typedef enum ek_rt_state {
     EK_RT_CREATED = 0,

@@ -26,6 +26,18 @@
 
 extern char **environ;
 
+/* The shim works from the pod's directory: every path it is given must be absolute. */
+static int absolute(char **path, ek_error_t **err)
+{
+    char *real = realpath(*path, NULL);
+    if (!real) {
+        return ek_error_make(err, errno, "resolve `%s`", *path);
+    }
+    free(*path);
+    *path = real;
+    return 0;
+}
+
 ek_rt_t *ek_rt_open(const ek_rt_config_t *cfg, ek_error_t **err)
 {
     ek_rt_t *rt = ek_new(ek_rt_t);
@@ -33,7 +45,8 @@ ek_rt_t *ek_rt_open(const ek_rt_config_t *cfg, ek_error_t **err)
     rt->pods_dir = ek_xasprintf("%s/pods", rt->state_dir);
     rt->shim_exe = ek_xstrdup(cfg->shim_exe ? cfg->shim_exe : "/proc/self/exe");
     rt->cgroup_parent = ek_xstrdup(cfg->cgroup_parent ? cfg->cgroup_parent : "edgek");
-    if (ek_mkdir_p(rt->pods_dir, 0700, err) < 0 ||
+    if (ek_mkdir_p(rt->pods_dir, 0700, err) < 0 || absolute(&rt->state_dir, err) < 0 ||
+        absolute(&rt->pods_dir, err) < 0 ||
         ek__cg_layout(cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup", rt->cgroup_parent,
                       cfg->cgroup_nested, &rt->cg, err) < 0) {
         ek_rt_close(rt);

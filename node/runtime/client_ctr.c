@@ -33,10 +33,36 @@ static int status_call(ek_rt_pod_t *pod, json_t *req, int timeout_ms, ek_rt_stat
     return 0;
 }
 
+static const char *relative_path(const ek_rt_container_spec_t *s)
+{
+    const char *one[] = { s->log_path, s->rootfs_dir, s->upper_dir, s->work_dir };
+    for (size_t i = 0; i < EK_ARRAY_SIZE(one); i++) {
+        if (one[i] && one[i][0] != '/') {
+            return one[i];
+        }
+    }
+    for (size_t i = 0; s->layers && s->layers[i]; i++) {
+        if (s->layers[i][0] != '/') {
+            return s->layers[i];
+        }
+    }
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        if (s->mounts[i].source && s->mounts[i].source[0] != '/') {
+            return s->mounts[i].source;
+        }
+    }
+    return NULL;
+}
+
 int ek_rt_container_create(ek_rt_pod_t *pod, const ek_rt_container_spec_t *spec, ek_error_t **err)
 {
     if (!ek__rt_name_ok(spec->name, 63)) {
         return ek_error_make(err, EINVAL, "bad container name `%s`", spec->name ? spec->name : "");
+    }
+    const char *rel = relative_path(spec);
+    if (rel) {
+        return ek_error_make(err, EINVAL, "container `%s`: path `%s` must be absolute", spec->name,
+                             rel);
     }
     ek_autofree char *dir = ek_xasprintf("%s/containers/%s", pod->dir, spec->name);
     ek_autofree char *state = ek_xasprintf("%s/state.json", dir);

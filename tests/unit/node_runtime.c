@@ -310,6 +310,12 @@ static void body_log_and_exit_codes(void)
     ASSERT_STREQ(st.reason, "StartError");
     ek_rt_status_clear(&st);
 
+    ek_rt_container_spec_t rel = cspec("relative", a2);
+    rel.log_path = "logs/0.log"; /* the shim works elsewhere: refused up front */
+    ASSERT_EQ(ek_rt_container_create(pod, &rel, &err), -1);
+    ASSERT_CONTAINS(ek_error_msg(err), "must be absolute");
+    ek_error_clear(&err);
+
     /* Layers: the app layer lies on top of busybox. */
     const char *a4[] = { "cat", "/app/hello.txt", NULL };
     ek_rt_container_spec_t s4 = cspec("layers", a4);

@@ -230,6 +230,11 @@ static void measure_memory(ek_rt_t *rt, const char *root, const char *logs, long
 static int bench(const char *scratch, const char *shim)
 {
     ek_error_t *err = NULL;
+    ek_autofree char *abs = realpath(scratch, NULL);
+    if (!abs) {
+        die("scratch dir", NULL);
+    }
+    scratch = abs;
     ek_autofree char *root = ek_xasprintf("%s/rootfs", scratch);
     ek_autofree char *logs = ek_xasprintf("%s/logs", scratch);
     ek_autofree char *state = ek_xasprintf("%s/state", scratch);
