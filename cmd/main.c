@@ -14,6 +14,7 @@ static const ek_cmd_t *const commands[] = {
     &ek_cmd_version,
     &ek_cmd_db,
     &ek_cmd_podnet,
+    &ek_cmd_shim,
 };
 
 static void print_usage(FILE *out)
