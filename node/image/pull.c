@@ -783,7 +783,8 @@ static void maybe_finish(struct pull *p)
             }
         }
     }
-    if (p->active_calls || p->active_tasks) {
+    /* A cancel may have completed the pull re-entrantly. */
+    if (p->finishing || p->syncing || p->active_calls || p->active_tasks) {
         return;
     }
     bool all = p->local_hit || (p->config_digest && p->next_dl == p->n_dls);

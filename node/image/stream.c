@@ -7,6 +7,7 @@
  * file offset untouched, so several streams (layers of one archive, in parallel) share an fd.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -35,6 +36,12 @@ ek__stream_t *ek__stream_new(int fd, uint64_t off, uint64_t len, bool decompress
     s->fd = fd;
     s->off = off;
     s->left = len;
+    /* "To the end" of a regular file is a known length, so that seeking past the end of a
+     * truncated archive is noticed. */
+    struct stat st;
+    if (len == UINT64_MAX && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        s->left = (uint64_t)st.st_size > off ? (uint64_t)st.st_size - off : 0;
+    }
     s->decompress = decompress;
     s->max_out = UINT64_MAX;
     s->in = ek_xmalloc(INBUF);
