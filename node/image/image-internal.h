@@ -56,6 +56,9 @@ ssize_t ek__stream_read(ek__stream_t *s, void *buf, size_t n, ek_error_t **err);
 int ek__stream_skip(ek__stream_t *s, uint64_t n, ek_error_t **err);
 /* Reads to the end (so digests cover everything). */
 int ek__stream_drain(ek__stream_t *s, ek_error_t **err);
+/* Reads the rest of the raw input without decoding it (to check the raw digest after a
+ * decoding error: a corrupt blob is better reported as a digest mismatch). */
+int ek__stream_drain_raw(ek__stream_t *s, ek_error_t **err);
 ek__codec_t ek__stream_codec(ek__stream_t *s);
 /* Output bytes so far; raw bytes consumed so far. */
 uint64_t ek__stream_out_bytes(const ek__stream_t *s);

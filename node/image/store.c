@@ -836,6 +836,14 @@ int ek__job_unpack(ek__job_t *j, int fd, uint64_t off, uint64_t len, const char 
     }
     if (r == 0) {
         r = verify_layer(st, want_blob, want_diffid, out_diffid, err);
+    } else if (want_blob && ek__stream_drain_raw(st, NULL) == 0) {
+        /* Garbage in a layer usually means a corrupt blob: say so if it is. */
+        char got[72];
+        ek__stream_raw_digest(st, got);
+        if (strcmp(got, want_blob) != 0) {
+            ek_error_clear(err);
+            ek_error_make(err, 0, "layer %s: digest mismatch (content is %s)", want_blob, got);
+        }
     }
     uint64_t total = r == 0 ? __atomic_add_fetch(&j->total_bytes, ek__stream_out_bytes(st),
                                                  __ATOMIC_RELAXED)

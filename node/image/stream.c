@@ -369,6 +369,17 @@ int ek__stream_drain(ek__stream_t *s, ek_error_t **err)
     }
 }
 
+int ek__stream_drain_raw(ek__stream_t *s, ek_error_t **err)
+{
+    for (;;) {
+        s->in_pos = s->in_len; /* already hashed when it was read */
+        ssize_t r = fill(s, err);
+        if (r <= 0) {
+            return (int)r;
+        }
+    }
+}
+
 ssize_t ek__stream_read_cb(void *ctx, void *buf, size_t n, ek_error_t **err)
 {
     return ek__stream_read(ctx, buf, n, err);
