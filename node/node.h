@@ -26,16 +26,16 @@ typedef struct ek_image_store ek_image_store_t;
 
 /* One image as the kubelet needs it. Caller frees with ek_image_info_free. */
 typedef struct ek_image_info {
-    char *id;         /* image id: the config digest, "sha256:<hex>" */
-    char *digest;     /* repo digest: what the name points at (index or manifest) */
-    char *manifest;   /* the platform manifest's digest */
-    char *platform;   /* "linux/arm64", "linux/arm/v7", ... */
-    char **names;     /* normalised references ("docker.io/library/busybox:latest") */
+    char *id;       /* image id: the config digest, "sha256:<hex>" */
+    char *digest;   /* repo digest: what the name points at (index or manifest) */
+    char *manifest; /* the platform manifest's digest */
+    char *platform; /* "linux/arm64", "linux/arm/v7", ... */
+    char **names;   /* normalised references ("docker.io/library/busybox:latest") */
     size_t n_names;
-    uint64_t size;    /* bytes of the unpacked layers */
-    json_t *config;   /* the config's "config" object: Entrypoint, Cmd, Env, WorkingDir, User,
-                         ExposedPorts, ... ({} when absent); owned */
-    char **layers;    /* unpacked layer directories, lowest first (absolute paths) */
+    uint64_t size;  /* bytes of the unpacked layers */
+    json_t *config; /* the config's "config" object: Entrypoint, Cmd, Env, WorkingDir, User,
+                       ExposedPorts, ... ({} when absent); owned */
+    char **layers;  /* unpacked layer directories, lowest first (absolute paths) */
     size_t n_layers;
 } ek_image_info_t;
 void ek_image_info_free(ek_image_info_t *info);
@@ -123,9 +123,9 @@ int ek_image_pull_policy_parse(const char *s, const char *ref);
 /* err is borrowed; info is owned by the callback (free it). Called on the loop thread. */
 typedef void (*ek_image_ensure_cb)(ek_image_info_t *info, ek_error_t *err, void *data);
 typedef struct ek_image_pull_options {
-    const char *auth_json;  /* kubernetes.io/dockerconfigjson contents (several may be
-                               concatenated as a JSON array), or NULL */
-    uint64_t timeout_ms;    /* stall timeout per request; 0 = 60 s */
+    const char *auth_json; /* kubernetes.io/dockerconfigjson contents (several may be
+                              concatenated as a JSON array), or NULL */
+    uint64_t timeout_ms;   /* stall timeout per request; 0 = 60 s */
 } ek_image_pull_options_t;
 /*
  * Makes sure ref is in the store (pulling per policy) and reports its record. Asynchronous

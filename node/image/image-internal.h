@@ -2,8 +2,8 @@
 /*
  * node/image's private interface: digests, byte streams with transparent decompression and
  * size limits, the tar reader, layer unpacking, manifest parsing, the store's record layer
- * (index.json under an flock) and the registry configuration. Only the files in node/image, the unit
- * tests and the fuzz targets include this.
+ * (index.json under an flock) and the registry configuration. Only the files in node/image, the
+ * unit tests and the fuzz targets include this.
  */
 #ifndef EK_NODE_IMAGE_INTERNAL_H
 #define EK_NODE_IMAGE_INTERNAL_H
@@ -79,14 +79,14 @@ typedef struct ek__tar_xattr {
 } ek__tar_xattr_t;
 
 typedef struct ek__tar_entry {
-    char *path;     /* as in the archive (PAX/GNU long names applied) */
-    char *link;     /* symlink target or hard link source, "" if none */
-    char type;      /* '0' file, '1' hard link, '2' symlink, '3' char, '4' block, '5' dir, '6'
-                       fifo */
-    uint32_t mode;  /* permission bits incl. setuid/setgid/sticky */
+    char *path;    /* as in the archive (PAX/GNU long names applied) */
+    char *link;    /* symlink target or hard link source, "" if none */
+    char type;     /* '0' file, '1' hard link, '2' symlink, '3' char, '4' block, '5' dir, '6'
+                      fifo */
+    uint32_t mode; /* permission bits incl. setuid/setgid/sticky */
     uint32_t uid, gid;
-    uint64_t size;  /* data bytes */
-    int64_t mtime;  /* seconds */
+    uint64_t size; /* data bytes */
+    int64_t mtime; /* seconds */
     uint32_t mtime_nsec;
     uint32_t devmajor, devminor;
     ek__tar_xattr_t *xattrs;
@@ -270,11 +270,11 @@ char *ek__store_read_blob(ek_image_store_t *s, const char *digest, size_t *len);
 json_t *ek__registries_load(const char *path, ek_error_t **err);
 
 typedef struct ek__endpoint {
-    char *base;    /* "https://host:port" */
-    char *prefix;  /* API root path: "/v2" or the mirror's path */
-    char *host;    /* host[:port] for config lookup */
-    char *repo;    /* repository path after rewrites */
-    bool mirror;   /* not the upstream registry itself */
+    char *base;   /* "https://host:port" */
+    char *prefix; /* API root path: "/v2" or the mirror's path */
+    char *host;   /* host[:port] for config lookup */
+    char *repo;   /* repository path after rewrites */
+    bool mirror;  /* not the upstream registry itself */
 } ek__endpoint_t;
 /* The endpoints to try for a reference, mirrors first, then the registry itself. */
 int ek__registries_endpoints(json_t *reg, const ek_image_ref_t *ref, ek__endpoint_t **out,

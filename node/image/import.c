@@ -18,8 +18,8 @@
 
 #include "node/image/image-internal.h"
 
-#define MAX_JSON   (16 << 20)
-#define MAX_NEST   4
+#define MAX_JSON (16 << 20)
+#define MAX_NEST 4
 
 struct member {
     char *name;
@@ -243,8 +243,7 @@ static int want_layer(struct archive *a, const char *member, const char *blob, c
 
 static ek__image_add_t *add_image(struct archive *a, const char *digest)
 {
-    a->job->images =
-        ek_xrealloc(a->job->images, (a->job->n_images + 1) * sizeof(ek__image_add_t));
+    a->job->images = ek_xrealloc(a->job->images, (a->job->n_images + 1) * sizeof(ek__image_add_t));
     ek__image_add_t *im = &a->job->images[a->job->n_images++];
     memset(im, 0, sizeof(*im));
     im->digest = ek_xstrdup(digest);
@@ -303,7 +302,8 @@ static int import_manifest(struct archive *a, ek__image_add_t *im, const ek__des
     ek__config_t cfg;
     int r = load_config(a, m.config.digest, &cfg, m.n_descs, err);
     for (size_t i = 0; r == 0 && i < m.n_descs; i++) {
-        ek_autofree char *member = ek_xasprintf("blobs/sha256/%s", ek__digest_hex(m.descs[i].digest));
+        ek_autofree char *member =
+            ek_xasprintf("blobs/sha256/%s", ek__digest_hex(m.descs[i].digest));
         r = want_layer(a, member, m.descs[i].digest, cfg.diff_ids[i], label, err);
     }
     if (r == 0) {
@@ -401,8 +401,8 @@ static int import_oci(struct archive *a, struct member *idx, ek_error_t **err)
     size_t len;
     ek_autofree char *text = read_member(a, idx, &len, err);
     ek__manifest_t m;
-    if (!text || ek__manifest_parse(text, len, "application/vnd.oci.image.index.v1+json", &m,
-                                    err) < 0) {
+    if (!text ||
+        ek__manifest_parse(text, len, "application/vnd.oci.image.index.v1+json", &m, err) < 0) {
         return ek_error_wrap(err, "index.json");
     }
     ek_auto(json_t) j = ek_json_parse(text, len, NULL);
@@ -437,10 +437,10 @@ static char *synth_manifest(const char *cfg_digest, size_t cfg_len, const ek__co
 {
     json_t *layers = json_array();
     for (size_t i = 0; i < cfg->n_diff_ids; i++) {
-        json_array_append_new(layers, json_pack("{s:s,s:s,s:O}", "mediaType",
-                                                "application/vnd.oci.image.layer.v1.tar", "digest",
-                                                cfg->diff_ids[i], "size",
-                                                json_array_get(layer_sizes, i)));
+        json_array_append_new(layers,
+                              json_pack("{s:s,s:s,s:O}", "mediaType",
+                                        "application/vnd.oci.image.layer.v1.tar", "digest",
+                                        cfg->diff_ids[i], "size", json_array_get(layer_sizes, i)));
     }
     json_t *m = json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:o}", "schemaVersion", 2, "mediaType",
                           "application/vnd.oci.image.manifest.v1+json", "config", "mediaType",
@@ -474,8 +474,8 @@ static int import_docker_entry(struct archive *a, json_t *e, ek_error_t **err)
     json_t *sizes = json_array();
     int r = cfg.n_diff_ids == json_array_size(layers)
                 ? 0
-                : ek_error_make(err, 0, "config lists %zu diff_ids for %zu layers",
-                                cfg.n_diff_ids, json_array_size(layers));
+                : ek_error_make(err, 0, "config lists %zu diff_ids for %zu layers", cfg.n_diff_ids,
+                                json_array_size(layers));
     json_t *tags = json_object_get(e, "RepoTags");
     const char *label = json_string_value(json_array_get(tags, 0));
     for (size_t i = 0; r == 0 && i < cfg.n_diff_ids; i++) {
@@ -583,8 +583,9 @@ static int import_archive(struct archive *a, ek_error_t **err)
         }
     }
     if (!idx && !dm) {
-        return ek_error_make(err, 0, "neither an OCI layout (index.json) nor docker save "
-                                     "output (manifest.json)");
+        return ek_error_make(err, 0,
+                             "neither an OCI layout (index.json) nor docker save "
+                             "output (manifest.json)");
     }
     if (ek__store_refresh(a->job->store, err) < 0) {
         return -1;

@@ -64,8 +64,7 @@ void ek__manifest_free(ek__manifest_t *m)
     memset(m, 0, sizeof(*m));
 }
 
-static int parse_desc(json_t *j, ek__desc_t *d, const char *what, bool platform,
-                      ek_error_t **err)
+static int parse_desc(json_t *j, ek__desc_t *d, const char *what, bool platform, ek_error_t **err)
 {
     const char *mt = ek_json_str(j, "mediaType", NULL);
     const char *digest = ek_json_str(j, "digest", NULL);
@@ -87,8 +86,8 @@ static int parse_desc(json_t *j, ek__desc_t *d, const char *what, bool platform,
         const char *os = ek_json_str(p, "os", NULL), *arch = ek_json_str(p, "architecture", NULL);
         const char *var = ek_json_str(p, "variant", NULL);
         if (os && arch) {
-            d->platform = ek_xasprintf("%s/%s%s%s", os, arch, var && *var ? "/" : "",
-                                       var && *var ? var : "");
+            d->platform =
+                ek_xasprintf("%s/%s%s%s", os, arch, var && *var ? "/" : "", var && *var ? var : "");
         }
     }
     return 0;
@@ -133,10 +132,9 @@ int ek__manifest_parse(const char *data, size_t len, const char *hint, ek__manif
     const char *mt = ek_json_str(j, "mediaType", NULL);
     if (!mt || !*mt) {
         /* OCI allows leaving it out; the shape and the descriptor's type tell. */
-        mt = hint && *hint ? hint
-             : json_object_get(j, "manifests")
-                 ? "application/vnd.oci.image.index.v1+json"
-                 : "application/vnd.oci.image.manifest.v1+json";
+        mt = hint && *hint                     ? hint
+             : json_object_get(j, "manifests") ? "application/vnd.oci.image.index.v1+json"
+                                               : "application/vnd.oci.image.manifest.v1+json";
     }
     m->kind = ek__media_kind(mt);
     if (ek_json_int(j, 0, "schemaVersion", NULL) != 2) {

@@ -21,13 +21,13 @@
 
 #include "node/image/image-internal.h"
 
-#define MAX_PARALLEL   3
-#define MAX_META       (4 << 20)
-#define MAX_REDIRECTS  5
-#define TICK_MS        250
-#define ACCEPT_MANIFEST                                                                         \
-    "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "     \
-    "application/vnd.docker.distribution.manifest.list.v2+json, "                               \
+#define MAX_PARALLEL  3
+#define MAX_META      (4 << 20)
+#define MAX_REDIRECTS 5
+#define TICK_MS       250
+#define ACCEPT_MANIFEST                                                                     \
+    "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, " \
+    "application/vnd.docker.distribution.manifest.list.v2+json, "                           \
     "application/vnd.docker.distribution.manifest.v2+json"
 
 struct pull;
@@ -230,8 +230,8 @@ static bool handle_challenge(struct req *r)
     }
     r->auth_retried = true;
     ek__creds_t c;
-    bool have = ek__registries_creds(ek__store_registries(p->s), p->auth_json,
-                                     p->eps[p->ep].host, &c) == 0;
+    bool have =
+        ek__registries_creds(ek__store_registries(p->s), p->auth_json, p->eps[p->ep].host, &c) == 0;
     if (strcmp(scheme, "basic") == 0) {
         if (!have || !c.username) {
             ek__creds_free(&c);
@@ -571,8 +571,7 @@ static void got_manifest(struct pull *p, struct req *r, const char *digest)
     }
     p->manifest = m;
     p->manifest_digest = ek_xstrdup(digest);
-    struct req *c =
-        new_req(p, "config", endpoint_url(p, "blobs", m.config.digest), config_fetched);
+    struct req *c = new_req(p, "config", endpoint_url(p, "blobs", m.config.digest), config_fetched);
     start_req(c);
 }
 
@@ -626,9 +625,9 @@ static void next_endpoint(struct pull *p)
         maybe_finish(p);
         return;
     }
-    struct req *r = new_req(p, "manifest",
-                            endpoint_url(p, "manifests", p->ref.digest ? p->ref.digest : p->ref.tag),
-                            manifest_fetched);
+    struct req *r = new_req(
+        p, "manifest", endpoint_url(p, "manifests", p->ref.digest ? p->ref.digest : p->ref.tag),
+        manifest_fetched);
     r->accept = ACCEPT_MANIFEST;
     start_req(r);
     maybe_finish(p);

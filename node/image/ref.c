@@ -145,8 +145,7 @@ void ek_image_ref_free(ek_image_ref_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-static int split_domain(ek_image_ref_t *out, const char *name, const char *orig,
-                        ek_error_t **err)
+static int split_domain(ek_image_ref_t *out, const char *name, const char *orig, ek_error_t **err)
 {
     const char *slash = strchr(name, '/');
     const char *rest = name;
@@ -156,8 +155,8 @@ static int split_domain(ek_image_ref_t *out, const char *name, const char *orig,
         for (size_t i = 0; i < dl; i++) {
             lower = lower && !(name[i] >= 'A' && name[i] <= 'Z');
         }
-        if (memchr(name, '.', dl) || memchr(name, ':', dl) || (dl == 9 && !memcmp(name, "localhost", 9)) ||
-            !lower) {
+        if (memchr(name, '.', dl) || memchr(name, ':', dl) ||
+            (dl == 9 && !memcmp(name, "localhost", 9)) || !lower) {
             if (!domain_ok(name, dl)) {
                 return ek_error_status(err, 400, "invalid reference `%s`: bad registry host", orig);
             }
@@ -190,8 +189,7 @@ static int check_path(const char *path, const char *orig, ek_error_t **err)
                                            orig);
                 }
             }
-            return ek_error_status(err, 400, "invalid reference `%s`: bad repository name",
-                                   orig);
+            return ek_error_status(err, 400, "invalid reference `%s`: bad repository name", orig);
         }
         if (!*end) {
             return 0;
@@ -250,9 +248,8 @@ int ek_image_ref_parse(const char *s, ek_image_ref_t *out, ek_error_t **err)
     if (!out->tag && !out->digest) {
         out->tag = ek_xstrdup("latest");
     }
-    out->full = ek_xasprintf("%s%s%s%s%s", out->name, out->tag ? ":" : "",
-                             out->tag ? out->tag : "", out->digest ? "@" : "",
-                             out->digest ? out->digest : "");
+    out->full = ek_xasprintf("%s%s%s%s%s", out->name, out->tag ? ":" : "", out->tag ? out->tag : "",
+                             out->digest ? "@" : "", out->digest ? out->digest : "");
     return 0;
 }
 

@@ -156,8 +156,7 @@ int ek__registries_endpoints(json_t *reg, const ek_image_ref_t *ref, ek__endpoin
         }
         /* An endpoint naming the registry itself is the default one: no rewrite there. */
         ek__endpoint_t *e = &(*out)[*n - 1];
-        if (strcmp(e->host, ref->domain) == 0 ||
-            strcmp(e->host, upstream_host(ref->domain)) == 0) {
+        if (strcmp(e->host, ref->domain) == 0 || strcmp(e->host, upstream_host(ref->domain)) == 0) {
             free(e->repo);
             e->repo = ek_xstrdup(ref->path);
             e->mirror = false;

@@ -399,7 +399,7 @@ static ek_image_info_t *info_from_record(ek_image_store_t *s, json_t *rec, ek_er
     info->digest = ek_xstrdup(ek_json_str(rec, "digest", NULL));
     info->manifest = ek_xstrdup(ek_json_str(m, "digest", NULL));
     info->platform = ek_xstrdup(ek_json_str(m, "platform", NULL) ? ek_json_str(m, "platform", NULL)
-                                                                   : cfg.platform);
+                                                                 : cfg.platform);
     info->config = json_incref(cfg.config);
     ek__config_free(&cfg);
     json_t *names = json_object_get(rec, "names"), *v;
@@ -845,9 +845,9 @@ int ek__job_unpack(ek__job_t *j, int fd, uint64_t off, uint64_t len, const char 
             ek_error_make(err, 0, "layer %s: digest mismatch (content is %s)", want_blob, got);
         }
     }
-    uint64_t total = r == 0 ? __atomic_add_fetch(&j->total_bytes, ek__stream_out_bytes(st),
-                                                 __ATOMIC_RELAXED)
-                            : 0;
+    uint64_t total =
+        r == 0 ? __atomic_add_fetch(&j->total_bytes, ek__stream_out_bytes(st), __ATOMIC_RELAXED)
+               : 0;
     if (r == 0 && total > j->max_image_bytes) {
         r = ek_error_make(err, EFBIG, "image exceeds the size limit of %llu bytes",
                           (unsigned long long)j->max_image_bytes);
@@ -913,11 +913,11 @@ static json_t *manifest_json(const ek__manifest_add_t *m)
 {
     json_t *layers = json_array();
     for (size_t l = 0; l < m->n_layers; l++) {
-        json_array_append_new(layers, json_pack("{s:s,s:I}", "diffid", m->layers[l].diffid,
-                                                "size", (json_int_t)m->layers[l].size));
+        json_array_append_new(layers, json_pack("{s:s,s:I}", "diffid", m->layers[l].diffid, "size",
+                                                (json_int_t)m->layers[l].size));
     }
-    return json_pack("{s:s,s:s,s:s,s:o}", "digest", m->digest, "platform", m->platform,
-                     "config", m->config, "layers", layers);
+    return json_pack("{s:s,s:s,s:s,s:o}", "digest", m->digest, "platform", m->platform, "config",
+                     m->config, "layers", layers);
 }
 
 /* Adds the job's images to the loaded index; names move to their new image. */
@@ -944,8 +944,8 @@ static void merge_records(ek__job_t *j)
         }
         if (!target) {
             char now[21];
-            target = json_pack("{s:s,s:[],s:[],s:s}", "digest", im->digest, "names",
-                               "manifests", "created", ek_time_rfc3339(time(NULL), now));
+            target = json_pack("{s:s,s:[],s:[],s:s}", "digest", im->digest, "names", "manifests",
+                               "created", ek_time_rfc3339(time(NULL), now));
             json_array_append_new(images, target);
         }
         for (size_t n = 0; n < im->names.n; n++) {

@@ -93,8 +93,7 @@ static int open_dir_in_root(int root, const char *path, ek_error_t **err)
         if (fd >= 0 || errno != ENOSYS) {
             openat2_supported = 1;
             if (fd < 0 && errno == EXDEV) {
-                return ek_error_make(err, 0, "`%s` escapes the layer root through a symlink",
-                                     path);
+                return ek_error_make(err, 0, "`%s` escapes the layer root through a symlink", path);
             }
             return fd < 0 ? ek_error_make(err, errno, "open `%s`", path) : fd;
         }
@@ -224,8 +223,8 @@ static int apply_xattrs(struct unpacker *u, int fd, int pfd, const char *leaf,
         int r = fd >= 0 ? fsetxattr(fd, x->name, x->value, x->len, 0)
                         : set_xattr_path(pfd, leaf, x->name, x->value, x->len, false);
         if (r < 0) {
-            bool privileged = ek_has_prefix(x->name, "trusted.") ||
-                              ek_has_prefix(x->name, "security.");
+            bool privileged =
+                ek_has_prefix(x->name, "trusted.") || ek_has_prefix(x->name, "security.");
             if (errno == EOPNOTSUPP || (!u->as_root && privileged && errno == EPERM)) {
                 continue; /* a filesystem without xattrs, or an unprivileged unpack */
             }
@@ -302,7 +301,8 @@ static int hard_link(struct unpacker *u, int pfd, const char *leaf, const ek__ta
                              e->link);
     }
     char *slash = strrchr(target, '/');
-    ek_autofree char *tparent = slash ? ek_xstrndup(target, (size_t)(slash - target)) : ek_xstrdup("");
+    ek_autofree char *tparent =
+        slash ? ek_xstrndup(target, (size_t)(slash - target)) : ek_xstrdup("");
     ek_autoclose int tfd = open_dir_in_root(u->root, tparent, err);
     if (tfd < 0) {
         return ek_error_wrap(err, "hard link `%s`", e->path);
@@ -319,8 +319,8 @@ static void remember_dir(struct unpacker *u, const char *path, const ek__tar_ent
         u->cap_dirs = u->cap_dirs ? u->cap_dirs * 2 : 64;
         u->dirs = ek_xrealloc(u->dirs, u->cap_dirs * sizeof(*u->dirs));
     }
-    u->dirs[u->n_dirs++] = (struct dirmeta){ ek_xstrdup(path), e->mode, e->uid, e->gid,
-                                             { e->mtime, e->mtime_nsec } };
+    u->dirs[u->n_dirs++] =
+        (struct dirmeta){ ek_xstrdup(path), e->mode, e->uid, e->gid, { e->mtime, e->mtime_nsec } };
 }
 
 static int whiteout(struct unpacker *u, int pfd, const char *path, const char *leaf,

@@ -82,7 +82,10 @@ static void tar_header(ek_buf_t *b, const char *name, char type, unsigned mode, 
     memset(h + 148, ' ', 8);
     h[156] = type;
     snprintf(h + 157, 100, "%s", link ? link : "");
-    memcpy(h + 257, "ustar\0" "00", 8);
+    memcpy(h + 257,
+           "ustar\0"
+           "00",
+           8);
     snprintf(h + 329, 8, "%07o", devmaj);
     snprintf(h + 337, 8, "%07o", devmin);
     unsigned sum = 0;
@@ -875,7 +878,8 @@ static void fake_manifest(struct fake *f, ek_http_req_t *r, const char *ref)
     size_t len;
     ek_autofree char *body = layout_blob(f, digest, &len);
     if (!body) {
-        static const char nf[] = "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"no\"}]}";
+        static const char nf[] =
+            "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"no\"}]}";
         ek_http_respond(r, 404, "application/json", nf, strlen(nf));
         return;
     }
@@ -978,17 +982,16 @@ static char *fake_pull(const char *mode, ek_image_info_t **out)
     ASSERT_OK(ek_http_server_start(&f.loop, &o, &f.srv, &err), &err);
     int port = ek_http_server_port(f.srv);
     ek_autofree char *reg = ek_test_path("registries.yaml");
-    ek_autofree char *yaml =
-        ek_xasprintf("mirrors:\n  \"127.0.0.1:%d\":\n    endpoint: [\"http://127.0.0.1:%d\"]\n",
-                     port, port);
+    ek_autofree char *yaml = ek_xasprintf(
+        "mirrors:\n  \"127.0.0.1:%d\":\n    endpoint: [\"http://127.0.0.1:%d\"]\n", port, port);
     ek_file_write_atomic(reg, yaml, strlen(yaml), 0600, NULL);
     ek_image_store_t *s = open_store(NULL, 0);
     ek_autofree char *ref = ek_xasprintf("127.0.0.1:%d/test/bb:1", port);
     struct pulled p = { 0 };
     ek_image_pull_options_t po = { .timeout_ms = 500 };
-    ASSERT_OK(ek_image_ensure(s, &f.loop, ref, EK_IMAGE_PULL_IF_NOT_PRESENT, &po, pulled_cb, &p,
-                              &err),
-              &err);
+    ASSERT_OK(
+        ek_image_ensure(s, &f.loop, ref, EK_IMAGE_PULL_IF_NOT_PRESENT, &po, pulled_cb, &p, &err),
+        &err);
     ek_test_run_until(&f.loop, &p.done, 20000);
     for (int i = 0; i < f.n_stalled; i++) {
         ek_http_respond(f.stalled[i], 500, "text/plain", "", 0);
@@ -1068,8 +1071,8 @@ TEST_T(image_airgap_dir, 120)
     }
     assert_image(s, "air/one:1", 2);
     /* An archive that appears while running (copied in two steps, like a slow copy). */
-    sh("head -c 100000 %s > %s/two.tar.part && cat %s > %s/two.tar && rm %s/two.tar.part", two,
-       dir, two, dir, dir);
+    sh("head -c 100000 %s > %s/two.tar.part && cat %s > %s/two.tar && rm %s/two.tar.part", two, dir,
+       two, dir, dir);
     while (ek_image_airgap_imports(a) < 2 && ek_now_ms() < deadline) {
         uv_run(&loop, UV_RUN_ONCE);
     }
