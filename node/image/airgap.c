@@ -6,7 +6,8 @@
  * between two looks, so a copy still in progress is not read half-way). Imports run one at
  * a time on a worker thread. What was imported (name, size, mtime) is remembered in
  * <store>/airgap.json, so a restart does not decompress every archive again; an archive that
- * failed is retried only when it changes.
+ * failed is retried only when it changes. A `.txt` file there lists images to pre-pull (one
+ * reference a line, `#` comments), as in k3s: each is pulled if the store lacks it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,7 @@ struct ek_image_airgap {
     json_t *pending; /* name → size at the last look */
     bool first_scan, busy, stopping, ev_started;
     unsigned imports;
+    unsigned pulls; /* pre-pulls still running (stop waits for them) */
     unsigned open_handles;
     uv_work_t work;
     char *cur;
@@ -97,6 +99,44 @@ static json_t *stamp(const struct stat *st)
 
 static void on_timer(uv_timer_t *t);
 
+static void prepull_done(ek_image_info_t *info, ek_error_t *err, void *data)
+{
+    ek_image_airgap_t *a = data;
+    if (err) {
+        EK_LOG(EK_ERROR, "image", "air-gap pre-pull failed: %s", ek_error_msg(err));
+    } else {
+        EK_LOG(EK_INFO, "image", "air-gap pre-pull image=%s", info->names[0]);
+    }
+    ek_image_info_free(info);
+    a->pulls--;
+    if (a->stopping) {
+        maybe_stopped(a);
+    }
+}
+
+/* Starts a pull (if missing) for every reference a list names. */
+static void prepull_list(ek_image_airgap_t *a, const char *path)
+{
+    ek_autofree char *text = ek_file_read(path, 1 << 20, NULL, NULL);
+    char *save = NULL;
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        line += strspn(line, " \t\r");
+        line[strcspn(line, " \t\r#")] = '\0';
+        if (!*line) {
+            continue;
+        }
+        ek_error_t *err = NULL;
+        if (ek_image_ensure(a->s, a->loop, line, EK_IMAGE_PULL_IF_NOT_PRESENT, NULL, prepull_done,
+                            a, &err) < 0) {
+            EK_LOG(EK_ERROR, "image", "air-gap list %s: %s", path, ek_error_msg(err));
+            ek_error_free(err);
+            continue;
+        }
+        a->pulls++;
+    }
+}
+
 /* Looks at the directory; starts one import if an archive is new or changed and its size
  * is the one seen at the previous look (at start, every archive counts as settled). */
 static void scan(ek_image_airgap_t *a)
@@ -113,7 +153,8 @@ static void scan(ek_image_airgap_t *a)
     while ((de = readdir(d)) != NULL && !a->busy) {
         struct stat st;
         ek_autofree char *p = ek_xasprintf("%s/%s", a->dir, de->d_name);
-        if (!is_archive(de->d_name) || stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
+        bool list = ek_has_suffix(de->d_name, ".txt") && de->d_name[0] != '.';
+        if ((!is_archive(de->d_name) && !list) || stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
             continue;
         }
         json_t *now = stamp(&st);
@@ -129,6 +170,11 @@ static void scan(ek_image_airgap_t *a)
             continue;
         }
         json_object_del(a->pending, de->d_name);
+        if (list) {
+            prepull_list(a, p);
+            json_object_set_new(a->seen, de->d_name, now);
+            continue;
+        }
         a->cur = ek_xstrdup(de->d_name);
         a->cur_stamp = now;
         a->busy = true;
@@ -154,7 +200,7 @@ static void on_event(uv_fs_event_t *ev, const char *name, int events, int status
     ek_image_airgap_t *a = ek_container_of(ev, ek_image_airgap_t, ev);
     EK_UNUSED(events), EK_UNUSED(status);
     /* Debounced: a copy produces a burst of events. */
-    if (!a->stopping && (!name || is_archive(name))) {
+    if (!a->stopping && (!name || is_archive(name) || ek_has_suffix(name, ".txt"))) {
         uv_timer_start(&a->timer, on_timer, SETTLE_MS / 2, 0);
     }
 }
@@ -204,7 +250,7 @@ static void handle_closed(uv_handle_t *h)
 
 static void maybe_stopped(ek_image_airgap_t *a)
 {
-    if (a->busy || a->open_handles > 0) {
+    if (a->busy || a->pulls > 0 || a->open_handles > 0) {
         return;
     }
     void (*cb)(void *) = a->stop_cb;

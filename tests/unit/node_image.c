@@ -1082,7 +1082,11 @@ TEST_T(image_airgap_dir, 120)
     ek_image_airgap_stop(a, airgap_stopped, &stopped);
     ek_test_run_until(&loop, &stopped, 5000);
     ek_test_loop_finish(&loop);
-    /* A restart does not import the same archives again. */
+    /* A restart does not import the same archives again; a pre-pull list of images that
+     * are present is answered from the store. */
+    ek_autofree char *list = ek_xasprintf("%s/prepull.txt", dir);
+    static const char lines[] = "# images to have\n  air/one:1  # present\n\nair/two:1\n";
+    ASSERT_OK(ek_file_write_atomic(list, lines, strlen(lines), 0644, NULL), &err);
     uv_loop_init(&loop);
     a = ek_image_airgap_start(s, &loop, dir, &err);
     for (int i = 0; i < 20; i++) {

@@ -4,7 +4,7 @@
 # own socket, root and state directories) in one run, inside private mount and network
 # namespaces:
 #   - import of a ~100 MB multi-layer OCI archive (gzip layers): `edgek image import` vs
-#     `ctr image import` (which unpacks too), each into a fresh store, median of RUNS;
+#     `ctr image import` (which unpacks too), each into a fresh store, median of RUNS (5);
 #   - pull of the same image from Debian's docker-registry on 127.0.0.1 (plain HTTP for
 #     both): `edgek image pull` vs `ctr image pull` (unpacks too);
 #   - disk used by two images that share their base layer.
@@ -12,7 +12,7 @@
 #   image: import_ratio_vs_containerd=… pull_ratio_vs_containerd=…
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 
 if [ "${BENCH_IN_NS:-}" != 1 ]; then
 	[ "$(id -u)" = 0 ] || { echo "bench-image: needs root (namespaces, containerd)" >&2; exit 1; }
