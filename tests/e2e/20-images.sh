@@ -3,7 +3,8 @@
 # Images as a user meets them: `edgek image import/ls/rm/prune` on archives built from
 # busybox (OCI layout, docker save, compressed), then `edgek image pull` from Debian's
 # docker-registry on 127.0.0.1 with TLS (a test CA given through registries.yaml) and basic
-# auth, through a mirror with a rewrite, and the errors a user sees for bad archives, wrong
+# auth (registries.yaml or a dockerconfigjson), through a mirror with a rewrite, and the
+# errors a user sees for bad archives, wrong
 # credentials, missing images and corrupt blobs.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -144,6 +145,20 @@ expect_contains "$out" "pulled 127.0.0.1:5443/test/bb:1 sha256:" "pull with TLS 
 expect_contains "$(img ls)" "127.0.0.1:5443/test/bb" "pulled image listed"
 out=$(img pull other/second:v1)
 expect_contains "$out" "pulled docker.io/other/second:v1" "pull through a mirror with rewrite"
+
+# Credentials from a dockerconfigjson (what an imagePullSecret holds) instead.
+cp "$E2E_DIR/registries.yaml" "$E2E_DIR/registries.full.yaml"
+cat >"$E2E_DIR/registries.yaml" <<EOF
+configs:
+  "127.0.0.1:5443":
+    tls: { ca_file: $pki/ca.crt }
+EOF
+printf '{"auths":{"https://127.0.0.1:5443":{"auth":"%s"}}}' "$(printf edgek:s3cret | base64)" \
+	>"$E2E_DIR/config.json"
+img rm 127.0.0.1:5443/test/bb:1 >/dev/null
+out=$(img pull --auth-file "$E2E_DIR/config.json" 127.0.0.1:5443/test/bb:1)
+expect_contains "$out" "pulled 127.0.0.1:5443/test/bb:1" "pull with dockerconfigjson credentials"
+cp "$E2E_DIR/registries.full.yaml" "$E2E_DIR/registries.yaml"
 
 out=$(expect_fail img pull 127.0.0.1:5443/test/bb:nope)
 expect_contains "$out" "404" "missing tag is a 404"
