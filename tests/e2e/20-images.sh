@@ -4,8 +4,7 @@
 # busybox (OCI layout, docker save, compressed), then `edgek image pull` from Debian's
 # docker-registry on 127.0.0.1 with TLS (a test CA given through registries.yaml) and basic
 # auth (registries.yaml or a dockerconfigjson), through a mirror with a rewrite, and the
-# errors a user sees for bad archives, wrong
-# credentials, missing images and corrupt blobs.
+# errors a user sees for bad archives, wrong credentials, missing images and corrupt blobs.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 
