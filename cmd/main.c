@@ -15,6 +15,7 @@ static const ek_cmd_t *const commands[] = {
     &ek_cmd_db,
     &ek_cmd_podnet,
     &ek_cmd_shim,
+    &ek_cmd_image,
 };
 
 static void print_usage(FILE *out)
