@@ -75,10 +75,17 @@ static int busybox_in(int ns, const char *const *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+/* One echo reply within three tries: a lone packet may be lost while neighbours resolve on a
+ * loaded machine; a broken path loses all three. */
 static bool pings(int ns, struct in_addr to)
 {
     const char *args[] = { "busybox", "ping", "-c", "1", "-W", "2", ipstr(to), NULL };
-    return busybox_in(ns, args) == 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (busybox_in(ns, args) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static int make_tcp(void *arg)
