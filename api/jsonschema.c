@@ -81,10 +81,9 @@ static void prune(const json_t *schema, json_t *v, ek_buf_t *path, json_t *prune
         const char *k;
         json_t *child;
         void *tmp;
-        json_object_foreach_safe(v, tmp, k, child)
-        {
-            if (root && (!strcmp(k, "apiVersion") || !strcmp(k, "kind") ||
-                         !strcmp(k, "metadata"))) {
+        json_object_foreach_safe (v, tmp, k, child) {
+            if (root &&
+                (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || !strcmp(k, "metadata"))) {
                 continue;
             }
             const json_t *cs = json_object_get(props, k);
@@ -106,8 +105,7 @@ static void prune(const json_t *schema, json_t *v, ek_buf_t *path, json_t *prune
         const json_t *items = json_object_get(schema, "items");
         size_t i;
         json_t *child;
-        json_array_foreach(v, i, child)
-        {
+        json_array_foreach (v, i, child) {
             path_index(path, i);
             prune(items, child, path, pruned, false);
             path_pop(path, base);
@@ -132,8 +130,7 @@ static void apply_defaults(const json_t *schema, json_t *v)
         const json_t *props = json_object_get(schema, "properties");
         const char *k;
         json_t *ps;
-        json_object_foreach((json_t *)props, k, ps)
-        {
+        json_object_foreach ((json_t *)props, k, ps) {
             json_t *cur = json_object_get(v, k);
             const json_t *def = json_object_get(ps, "default");
             bool nullable = flag(ps, "nullable");
@@ -144,8 +141,7 @@ static void apply_defaults(const json_t *schema, json_t *v)
                 json_object_del(v, k);
             }
         }
-        json_object_foreach((json_t *)props, k, ps)
-        {
+        json_object_foreach ((json_t *)props, k, ps) {
             json_t *cur = json_object_get(v, k);
             if (cur) {
                 apply_defaults(ps, cur);
@@ -154,8 +150,7 @@ static void apply_defaults(const json_t *schema, json_t *v)
         const json_t *addl = json_object_get(schema, "additionalProperties");
         if (json_is_object(addl) && !props) {
             json_t *cur;
-            json_object_foreach(v, k, cur)
-            {
+            json_object_foreach (v, k, cur) {
                 apply_defaults(addl, cur);
             }
         }
@@ -163,8 +158,7 @@ static void apply_defaults(const json_t *schema, json_t *v)
         const json_t *items = json_object_get(schema, "items");
         size_t i;
         json_t *cur;
-        json_array_foreach(v, i, cur)
-        {
+        json_array_foreach (v, i, cur) {
             apply_defaults(items, cur);
         }
     }
@@ -190,8 +184,8 @@ static void invalid(vctx_t *c, const json_t *bad, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    ek_field_errors_add(c->errs, "FieldValueInvalid", c->path.data ? c->path.data : "", bad,
-                        "%s", detail);
+    ek_field_errors_add(c->errs, "FieldValueInvalid", c->path.data ? c->path.data : "", bad, "%s",
+                        detail);
 }
 
 static const char *p(vctx_t *c)
@@ -361,8 +355,7 @@ static void check_array(vctx_t *c, const json_t *schema, const json_t *v)
     const json_t *items = json_object_get(schema, "items");
     size_t base = c->path.len, i;
     json_t *item;
-    json_array_foreach((json_t *)v, i, item)
-    {
+    json_array_foreach ((json_t *)v, i, item) {
         path_index(&c->path, i);
         validate(c, items, item);
         path_pop(&c->path, base);
@@ -375,13 +368,11 @@ static void check_object(vctx_t *c, const json_t *schema, const json_t *v)
     const json_t *addl = json_object_get(schema, "additionalProperties");
     size_t base = c->path.len, i;
     json_t *req;
-    json_array_foreach(json_object_get(schema, "required"), i, req)
-    {
+    json_array_foreach (json_object_get(schema, "required"), i, req) {
         const char *name = json_string_value(req);
         if (name && !json_object_get(v, name)) {
             path_push(&c->path, name);
-            ek_field_errors_add(c->errs, "FieldValueRequired", c->path.data, NULL,
-                                "%s", "");
+            ek_field_errors_add(c->errs, "FieldValueRequired", c->path.data, NULL, "%s", "");
             path_pop(&c->path, base);
         }
     }
@@ -396,8 +387,7 @@ static void check_object(vctx_t *c, const json_t *schema, const json_t *v)
     }
     const char *k;
     json_t *child;
-    json_object_foreach((json_t *)v, k, child)
-    {
+    json_object_foreach ((json_t *)v, k, child) {
         const json_t *cs = json_object_get(props, k);
         if (!cs && json_is_object(addl)) {
             cs = addl;
@@ -428,15 +418,13 @@ static void check_combinators(vctx_t *c, const json_t *schema, const json_t *v)
 {
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(schema, "allOf"), i, s)
-    {
+    json_array_foreach (json_object_get(schema, "allOf"), i, s) {
         validate(c, s, v);
     }
     const json_t *any = json_object_get(schema, "anyOf");
     if (json_array_size(any)) {
         bool ok = false;
-        json_array_foreach(any, i, s)
-        {
+        json_array_foreach (any, i, s) {
             ok = ok || trial(c, s, v) == 0;
         }
         if (!ok) {
@@ -446,8 +434,7 @@ static void check_combinators(vctx_t *c, const json_t *schema, const json_t *v)
     const json_t *one = json_object_get(schema, "oneOf");
     if (json_array_size(one)) {
         size_t passing = 0;
-        json_array_foreach(one, i, s)
-        {
+        json_array_foreach (one, i, s) {
             passing += trial(c, s, v) == 0;
         }
         if (passing != 1) {
@@ -455,7 +442,7 @@ static void check_combinators(vctx_t *c, const json_t *schema, const json_t *v)
         }
     }
     const json_t *not = json_object_get(schema, "not");
-    if (json_is_object(not) && trial(c, not, v) == 0) {
+    if (json_is_object(not ) && trial(c, not, v) == 0) {
         invalid(c, v, "%s in body must not validate the schema (not)", p(c));
     }
 }
@@ -487,20 +474,17 @@ static void validate(vctx_t *c, const json_t *schema, const json_t *v)
         bool ok = false;
         size_t i;
         json_t *e;
-        json_array_foreach(en, i, e)
-        {
+        json_array_foreach (en, i, e) {
             ok = ok || json_equal(e, v);
         }
         if (!ok) {
             ek_autobuf vals = EK_BUF_INIT;
-            json_array_foreach(en, i, e)
-            {
+            json_array_foreach (en, i, e) {
                 ek_autofree char *s = ek_json_dumps(e);
                 ek_buf_printf(&vals, "%s%s", i ? ", " : "", s);
             }
-            ek_field_errors_add(c->errs, "FieldValueNotSupported",
-                                c->path.data ? c->path.data : "", v, "supported values: %s",
-                                vals.data);
+            ek_field_errors_add(c->errs, "FieldValueNotSupported", c->path.data ? c->path.data : "",
+                                v, "supported values: %s", vals.data);
         }
     }
     if (json_is_string(v)) {
@@ -558,8 +542,7 @@ static int structural(const json_t *s, ek_buf_t *path, char *msg, size_t len)
     size_t base = path->len;
     const char *k;
     json_t *child;
-    json_object_foreach((json_t *)props, k, child)
-    {
+    json_object_foreach ((json_t *)props, k, child) {
         ek_buf_printf(path, ".properties[%s]", k);
         if (structural(child, path, msg, len) < 0) {
             return -1;
@@ -586,8 +569,9 @@ int ek_jsonschema_check_structural(const json_t *schema, char *msg, size_t len)
         return -1;
     }
     if (!ek_streq(type_of(schema), "object")) {
-        snprintf(msg, len, "openAPIV3Schema.type: Unsupported value: \"%s\": supported values: "
-                           "\"object\"",
+        snprintf(msg, len,
+                 "openAPIV3Schema.type: Unsupported value: \"%s\": supported values: "
+                 "\"object\"",
                  type_of(schema) ? type_of(schema) : "");
         return -1;
     }

@@ -200,7 +200,8 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
     static const char *const ctrl_groups[] = { "system:masters", NULL };
     ek_api_client_t *client =
         ek_apiserver_client(st->api, "system:kube-controller-manager", ctrl_groups);
-    if (ek_controllers_start(client, NULL, &st->ctrls, err) < 0) {
+    ek_controllers_options_t co = { .cluster_cidr = cluster_cidr };
+    if (ek_controllers_start(client, &co, &st->ctrls, err) < 0) {
         return ek_error_wrap(err, "start the controllers");
     }
     if (sim_nodes > 0) {

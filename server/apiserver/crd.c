@@ -24,8 +24,7 @@ static char *join_words(const json_t *arr)
     ek_buf_t b = EK_BUF_INIT;
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v)
-    {
+    json_array_foreach (arr, i, v) {
         if (json_is_string(v)) {
             ek_buf_printf(&b, "%s%s", b.len ? " " : "", json_string_value(v));
         }
@@ -62,8 +61,9 @@ static json_t *openapi_schema(const json_t *schema)
     json_object_set_new(props, "apiVersion",
                         json_pack("{s:s,s:s}", "type", "string", "description",
                                   "The versioned schema of this representation of an object."));
-    json_object_set_new(props, "kind", json_pack("{s:s,s:s}", "type", "string", "description",
-                                                 "The REST resource this object represents."));
+    json_object_set_new(props, "kind",
+                        json_pack("{s:s,s:s}", "type", "string", "description",
+                                  "The REST resource this object represents."));
     return s;
 }
 
@@ -103,8 +103,8 @@ static void register_version(const json_t *crd, const json_t *ver)
         .short_names = shorts,
         .categories = cats,
         .verbs = EK_VERBS_ALL,
-        .subresources = (status ? EK_SUBBIT(EK_SUB_STATUS) : 0) |
-                        (scale ? EK_SUBBIT(EK_SUB_SCALE) : 0),
+        .subresources =
+            (status ? EK_SUBBIT(EK_SUB_STATUS) : 0) | (scale ? EK_SUBBIT(EK_SUB_SCALE) : 0),
         .flags = EK_RES_CUSTOM | EK_RES_NO_SMP | EK_RES_GENERATION | (status ? EK_RES_STATUS : 0),
         .custom = custom,
     };
@@ -123,8 +123,7 @@ static void unregister(const char *group, const char *plural, const json_t *keep
         bool keep = false;
         size_t k;
         json_t *v;
-        json_array_foreach((json_t *)keep_versions, k, v)
-        {
+        json_array_foreach ((json_t *)keep_versions, k, v) {
             keep = keep || (ek_json_bool(v, 0, "served", NULL) &&
                             ek_streq(ek_json_str(v, "name", NULL), r->version));
         }
@@ -148,8 +147,7 @@ static void register_crd(const json_t *crd)
     unregister(group, plural, versions);
     size_t i;
     json_t *v;
-    json_array_foreach((json_t *)versions, i, v)
-    {
+    json_array_foreach ((json_t *)versions, i, v) {
         if (ek_json_bool(v, 0, "served", NULL)) {
             register_version(crd, v);
         }
@@ -162,8 +160,7 @@ static bool has_condition(const json_t *crd, const char *type)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(ek_json_path(crd, "status", "conditions", NULL), i, c)
-    {
+    json_array_foreach (ek_json_path(crd, "status", "conditions", NULL), i, c) {
         if (ek_streq(ek_json_str(c, "type", NULL), type) &&
             ek_streq(ek_json_str(c, "status", NULL), "True")) {
             return true;
@@ -176,8 +173,7 @@ static const char *storage_version(const json_t *crd)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(ek_json_path(crd, "spec", "versions", NULL), i, v)
-    {
+    json_array_foreach (ek_json_path(crd, "spec", "versions", NULL), i, v) {
         if (ek_json_bool(v, 0, "storage", NULL)) {
             return ek_json_str(v, "name", NULL);
         }
@@ -196,18 +192,17 @@ static void establish(ek_apiserver_t *s, obj_t *o)
     json_t *obj = json_deep_copy(crd);
     json_t *st = ek_json_obj_ensure(obj, "status");
     json_object_set(st, "acceptedNames", ek_json_path(crd, "spec", "names", NULL));
-    json_object_set_new(
-        st, "conditions",
-        json_pack("[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}]", "type", "NamesAccepted",
-                  "status", "True", "reason", "NoConflicts", "message", "no conflicts found",
-                  "lastTransitionTime", ts, "type", "Established", "status", "True", "reason",
-                  "InitialNamesAccepted", "message", "the initial names have been accepted",
-                  "lastTransitionTime", ts));
+    json_object_set_new(st, "conditions",
+                        json_pack("[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}]", "type",
+                                  "NamesAccepted", "status", "True", "reason", "NoConflicts",
+                                  "message", "no conflicts found", "lastTransitionTime", ts, "type",
+                                  "Established", "status", "True", "reason", "InitialNamesAccepted",
+                                  "message", "the initial names have been accepted",
+                                  "lastTransitionTime", ts));
     const char *sv = storage_version(crd);
     json_object_set_new(st, "storedVersions", sv ? json_pack("[s]", sv) : json_array());
-    write_object_detached(s, ek_resource_find("apiextensions.k8s.io", "v1",
-                                              "customresourcedefinitions"),
-                          obj, o);
+    write_object_detached(
+        s, ek_resource_find("apiextensions.k8s.io", "v1", "customresourcedefinitions"), obj, o);
     json_decref(obj);
 }
 
@@ -236,16 +231,14 @@ static void cleanup(ek_apiserver_t *s, obj_t *o)
     json_t *fins = ek_json_path(obj, "metadata", "finalizers", NULL);
     size_t i;
     json_t *f;
-    json_array_foreach(fins, i, f)
-    {
+    json_array_foreach (fins, i, f) {
         if (ek_streq(json_string_value(f), CLEANUP_FINALIZER)) {
             json_array_remove(fins, i);
             break;
         }
     }
-    write_object_detached(s, ek_resource_find("apiextensions.k8s.io", "v1",
-                                              "customresourcedefinitions"),
-                          obj, o);
+    write_object_detached(
+        s, ek_resource_find("apiextensions.k8s.io", "v1", "customresourcedefinitions"), obj, o);
     json_decref(obj);
 }
 
@@ -335,17 +328,16 @@ int custom_check_fields(apireq_t *r, json_t *obj, ek_error_t **err)
     json_t *p;
     if (strcmp(mode, "Strict") == 0) {
         ek_autobuf msg = EK_BUF_INIT;
-        json_array_foreach(pruned, i, p)
-        {
+        json_array_foreach (pruned, i, p) {
             ek_buf_printf(&msg, "%sunknown field \"%s\"", i ? ", " : "", json_string_value(p));
         }
-        return ek_error_status(err, 400, "%s in version \"%s\" cannot be handled as a %s: strict "
-                                         "decoding error: %s",
+        return ek_error_status(err, 400,
+                               "%s in version \"%s\" cannot be handled as a %s: strict "
+                               "decoding error: %s",
                                r->rt.res->kind, r->rt.res->version, r->rt.res->kind, msg.data);
     }
     if (strcmp(mode, "Warn") == 0) {
-        json_array_foreach(pruned, i, p)
-        {
+        json_array_foreach (pruned, i, p) {
             apireq_warn(r, "unknown field \"%s\"", json_string_value(p));
         }
     }
@@ -376,8 +368,7 @@ int crd_admit(apireq_t *r, json_t *crd)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(ek_json_path(crd, "spec", "versions", NULL), i, v)
-    {
+    json_array_foreach (ek_json_path(crd, "spec", "versions", NULL), i, v) {
         char msg[512];
         const json_t *schema = ek_json_path(v, "schema", "openAPIV3Schema", NULL);
         if (ek_jsonschema_check_structural(schema, msg, sizeof(msg)) < 0) {
@@ -432,8 +423,7 @@ static const json_t *eval_path(const json_t *v, const char *path)
                 const json_t *found = NULL;
                 size_t i;
                 json_t *item;
-                json_array_foreach((json_t *)v, i, item)
-                {
+                json_array_foreach ((json_t *)v, i, item) {
                     if (!found && ek_streq(ek_json_str(item, field, NULL), val)) {
                         found = item;
                     }
@@ -462,14 +452,13 @@ json_t *custom_table(const ek_resource_t *res, obj_t **objs, size_t n, const cha
     json_object_set_new(t, "metadata", json_pack("{s:s}", "resourceVersion", rv));
     if (with_columns) {
         json_t *defs = json_array();
-        json_array_append_new(defs, json_pack("{s:s,s:s,s:s,s:s,s:i}", "name", "Name", "type",
-                                              "string", "format", "name", "description",
-                                              "Name must be unique within a namespace.",
-                                              "priority", 0));
+        json_array_append_new(defs,
+                              json_pack("{s:s,s:s,s:s,s:s,s:i}", "name", "Name", "type", "string",
+                                        "format", "name", "description",
+                                        "Name must be unique within a namespace.", "priority", 0));
         size_t i;
         json_t *c;
-        json_array_foreach((json_t *)cols, i, c)
-        {
+        json_array_foreach ((json_t *)cols, i, c) {
             json_array_append_new(
                 defs, json_pack("{s:s,s:s,s:s,s:s,s:I}", "name", ek_json_str(c, "name", NULL) ?: "",
                                 "type", ek_json_str(c, "type", NULL) ?: "string", "format",
@@ -478,10 +467,10 @@ json_t *custom_table(const ek_resource_t *res, obj_t **objs, size_t n, const cha
                                 (json_int_t)ek_json_int(c, 0, "priority", NULL)));
         }
         if (!json_array_size(cols)) {
-            json_array_append_new(defs, json_pack("{s:s,s:s,s:s,s:s,s:i}", "name", "Age", "type",
-                                                  "date", "format", "", "description",
-                                                  "Time since the object was created.",
-                                                  "priority", 0));
+            json_array_append_new(defs,
+                                  json_pack("{s:s,s:s,s:s,s:s,s:i}", "name", "Age", "type", "date",
+                                            "format", "", "description",
+                                            "Time since the object was created.", "priority", 0));
         }
         json_object_set_new(t, "columnDefinitions", defs);
     }
@@ -491,13 +480,12 @@ json_t *custom_table(const ek_resource_t *res, obj_t **objs, size_t n, const cha
         const json_t *o = objs[r]->json;
         json_t *cells = json_array();
         json_array_append_new(cells, json_string(ek_json_str(o, "metadata", "name", NULL) ?: ""));
-        json_t *age_col = json_pack("[{s:s,s:s}]", "jsonPath", ".metadata.creationTimestamp",
-                                    "type", "date");
+        json_t *age_col =
+            json_pack("[{s:s,s:s}]", "jsonPath", ".metadata.creationTimestamp", "type", "date");
         const json_t *use = json_array_size(cols) ? cols : age_col;
         size_t i;
         json_t *c;
-        json_array_foreach((json_t *)use, i, c)
-        {
+        json_array_foreach ((json_t *)use, i, c) {
             const json_t *v = eval_path(o, ek_json_str(c, "jsonPath", NULL) ?: "");
             struct timespec ts;
             char age[16];

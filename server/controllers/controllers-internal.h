@@ -101,5 +101,6 @@ void pending_arm(pending_t *p);
 
 /* The controllers. */
 void replicaset_controller_start(ctrl_manager_t *m);
+void nodeipam_controller_start(ctrl_manager_t *m);
 
 #endif

@@ -77,7 +77,8 @@ TEST(jsonschema_validation_wording)
     ASSERT_CONTAINS(t, "spec.ports[0].port: Invalid value: \"boolean\": spec.ports[0].port in "
                        "body must be of type integer,string: \"boolean\"\n");
     ek_field_errors_free(&e);
-    ek_auto(json_t) ok = J("{\"spec\":{\"size\":5,\"name\":\"123-ab\",\"ports\":[{\"port\":\"http\"}]}}");
+    ek_auto(json_t) ok =
+        J("{\"spec\":{\"size\":5,\"name\":\"123-ab\",\"ports\":[{\"port\":\"http\"}]}}");
     ek_field_errors_t e2 = { 0 };
     ASSERT_EQ(ek_jsonschema_validate(s, ok, &e2), 0);
     ek_auto(json_t) missing = J("{\"spec\":{\"size\":0}}");
