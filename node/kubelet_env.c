@@ -333,7 +333,7 @@ char *ek__kl_field_ref(const json_t *pod, const char *path, const ek__kl_sources
     if (strcmp(path, "status.podIPs") == 0) {
         return src->pod_ip ? ek_xstrdup(src->pod_ip) : ips_joined(pod, "podIPs", NULL);
     }
-    ek_error_make(err, EINVAL, "unsupported fieldPath: %s", path);
+    ek_error_status(err, 400, "unsupported fieldPath: %s", path);
     return NULL;
 }
 
@@ -372,13 +372,13 @@ char *ek__kl_resource_ref(const json_t *pod, const char *cname, const json_t *re
     const char *want = ek_json_str(ref, "containerName", NULL);
     const json_t *c = find_container(pod, want && *want ? want : cname);
     if (!c || !res) {
-        ek_error_make(err, EINVAL, "resourceFieldRef: no container `%s`", want ? want : cname);
+        ek_error_status(err, 400, "resourceFieldRef: no container `%s`", want ? want : cname);
         return NULL;
     }
     bool limits = ek_has_prefix(res, "limits."), requests = ek_has_prefix(res, "requests.");
     const char *what = strchr(res, '.') ? strchr(res, '.') + 1 : "";
     if (!limits && !requests) {
-        ek_error_make(err, EINVAL, "unsupported container resource: %s", res);
+        ek_error_status(err, 400, "unsupported container resource: %s", res);
         return NULL;
     }
     bool cpu = strcmp(what, "cpu") == 0;
@@ -478,7 +478,7 @@ static int env_from(const json_t *pod, const json_t *ctr, const ek__kl_sources_t
             if (ek_json_bool(ref, false, "optional", NULL)) {
                 continue;
             }
-            return ek_error_make(err, ENOENT, "%s \"%s\" not found",
+            return ek_error_status(err, 404, "%s \"%s\" not found",
                                  secret ? "secret" : "configmap", name ? name : "");
         }
         const char *prefix = ek_json_str(ef, "prefix", NULL) ?: "";
@@ -515,7 +515,7 @@ static char *value_from(const json_t *pod, const json_t *ctr, const json_t *vf,
     bool secret = json_object_get(vf, "secretKeyRef") != NULL;
     x = json_object_get(vf, secret ? "secretKeyRef" : "configMapKeyRef");
     if (!x) {
-        ek_error_make(err, EINVAL, "unsupported valueFrom");
+        ek_error_status(err, 400, "unsupported valueFrom");
         return NULL;
     }
     const char *name = ek_json_str(x, "name", NULL) ?: "";
@@ -531,9 +531,9 @@ static char *value_from(const json_t *pod, const json_t *ctr, const json_t *vf,
         return NULL;
     }
     if (!obj) {
-        ek_error_make(err, ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap", name);
+        ek_error_status(err, 404, "%s \"%s\" not found", secret ? "secret" : "configmap", name);
     } else {
-        ek_error_make(err, ENOENT, "couldn't find key %s in %s %s/%s", key,
+        ek_error_status(err, 404, "couldn't find key %s in %s %s/%s", key,
                       secret ? "Secret" : "ConfigMap", ns, name);
     }
     return NULL;
@@ -638,7 +638,7 @@ char **ek__kl_command(const json_t *ctr, const json_t *image_config, const ek__k
         }
     }
     if (n == 0) {
-        ek_error_make(err, EINVAL, "no command specified");
+        ek_error_status(err, 400, "no command specified");
         return NULL;
     }
     return out;

@@ -391,7 +391,8 @@ static void start_result(kl_pod_t *p, struct start_item *it)
     ek__kl_set_reason(c, NULL, NULL);
     ek__kl_event(p, "Normal", "Created", "Created container: %s", c->name);
     if (it->start_err) {
-        ek__kl_event(p, "Warning", "Failed", "Error: %s", ek_error_msg(it->start_err));
+        const char *why = c->cur.message ? c->cur.message : ek_error_msg(it->start_err);
+        ek__kl_event(p, "Warning", "Failed", "Error: %s", why);
     } else {
         ek__kl_event(p, "Normal", "Started", "Started container %s", c->name);
     }
@@ -424,7 +425,7 @@ static void start_done(kl_job_t *j)
 static bool config_error(kl_pod_t *p, kl_ctr_t *c, const ek_error_t *err)
 {
     const char *reason =
-        err->errnum == ENOENT ? "CreateContainerConfigError" : "CreateContainerError";
+        err->status == 404 ? "CreateContainerConfigError" : "CreateContainerError";
     if (!ek_streq(c->message, ek_error_msg(err))) {
         ek__kl_event(p, "Warning", "Failed", "Error: %s", ek_error_msg(err));
     }

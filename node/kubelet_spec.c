@@ -357,7 +357,7 @@ static int volume_mount(kl_cspec_t *cs, const kl_pod_t *p, const json_t *vm,
     const json_t *vol = find_volume(p->obj, name);
     ek_autofree char *host = vol ? ek__kl_volume_path(p->kl, p->obj, vol) : NULL;
     if (!host) {
-        return ek_error_make(err, EINVAL, "volume \"%s\" has a type this node does not support",
+        return ek_error_status(err, 400, "volume \"%s\" has a type this node does not support",
                              name);
     }
     /* Volumes the kubelet writes (configMap, secret, downwardAPI, projected) are read-only. */
@@ -376,7 +376,7 @@ static int volume_mount(kl_cspec_t *cs, const kl_pod_t *p, const json_t *vm,
     }
     if (sub && *sub) {
         if (!subpath_ok(sub)) {
-            return ek_error_make(err, EINVAL, "subPath \"%s\" must be a relative path without ..",
+            return ek_error_status(err, 400, "subPath \"%s\" must be a relative path without ..",
                                  sub);
         }
         ek_autofree char *full = ek_xasprintf("%s/%s", host, sub);

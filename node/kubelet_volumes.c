@@ -51,7 +51,7 @@ static int object_files(json_t *files, const json_t *src, bool secret, const cha
         if (optional) {
             return 0;
         }
-        return ek_error_make(err, ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap",
+        return ek_error_status(err, 404, "%s \"%s\" not found", secret ? "secret" : "configmap",
                              name ? name : "");
     }
     json_t *items = json_object_get(src, "items");
@@ -81,7 +81,7 @@ static int object_files(json_t *files, const json_t *src, bool secret, const cha
             if (optional) {
                 continue;
             }
-            return ek_error_make(err, ENOENT, "%s references non-existent %s key: %s",
+            return ek_error_status(err, 404, "%s references non-existent %s key: %s",
                                  secret ? "secret" : "configmap", secret ? "secret" : "config",
                                  key);
         }
@@ -276,7 +276,7 @@ static json_t *volume_entry(kl_pod_t *p, const json_t *vol, const ek__kl_sources
         json_object_get(vol, "downwardAPI") || json_object_get(vol, "projected")) {
         return files_volume(p, vol, s, err);
     }
-    ek_error_make(err, ENOTSUP, "this node does not support the type of volume \"%s\" yet",
+    ek_error_status(err, 501, "this node does not support the type of volume \"%s\" yet",
                   ek_json_str(vol, "name", NULL));
     return NULL;
 }
@@ -373,7 +373,7 @@ static int check_host_path(const char *path, const char *type, ek_error_t **err)
             return 0;
         }
     }
-    return ek_error_make(err, EINVAL, "hostPath type \"%s\" is not known", type);
+    return ek_error_status(err, 400, "hostPath type \"%s\" is not known", type);
 }
 
 /* Group ownership for fsGroup, as SetVolumeOwnership: group fsGroup, g+r (g+rw when
@@ -527,7 +527,7 @@ static int write_payload(const char *ts_dir, const json_t *files, int64_t gid, e
     json_t *f;
     json_object_foreach ((json_t *)files, rel, f) {
         if (strstr(rel, "..") || rel[0] == '/') {
-            return ek_error_make(err, EINVAL, "invalid file path `%s`", rel);
+            return ek_error_status(err, 400, "invalid file path `%s`", rel);
         }
         ek_autofree char *p = ek_xasprintf("%s/%s", ts_dir, rel);
         ek_autofree char *parent = ek_path_dirname(p);
