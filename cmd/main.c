@@ -12,6 +12,7 @@ static const ek_cmd_t *const commands[] = {
     &ek_cmd_server,
     &ek_cmd_version,
     &ek_cmd_db,
+    &ek_cmd_dns_test,
 };
 
 static void print_usage(FILE *out)
