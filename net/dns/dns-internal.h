@@ -21,9 +21,10 @@
 #define EK__DNS_HDR_LEN   12
 #define EK__DNS_NAME_MAX  255 /* wire length, root byte included (RFC 1035 3.1) */
 #define EK__DNS_LABEL_MAX 63
-#define EK__DNS_UDP_PLAIN 512  /* the limit for clients without EDNS (RFC 1035 4.2.1) */
-#define EK__DNS_EDNS_SIZE 1232 /* what we advertise and send at most over UDP (DNS flag day 2020) \
-                                */
+#define EK__DNS_UDP_PLAIN 512 /* the limit for clients without EDNS (RFC 1035 4.2.1) */
+#define EK__DNS_EDNS_SIZE                                                   \
+    1232 /* what we advertise and send at most over UDP (DNS flag day 2020) \
+          */
 #define EK__DNS_MSG_MAX    65535
 #define EK__DNS_OPT_LEN    11 /* an OPT RR without options */
 #define EK__DNS_COMP_SLOTS 256
@@ -431,7 +432,7 @@ typedef struct ek__dns_pending {
 } ek__dns_pending_t;
 
 #define EK__DNS_PEND_SLOTS 1024
-#define EK__DNS_RECV_BUF   (64 * 1024)
+#define EK__DNS_RECV_BUF   (4 * 64 * 1024) /* 4 datagrams per recvmmsg */
 
 struct ek_dns {
     uv_loop_t *loop;

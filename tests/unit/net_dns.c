@@ -61,8 +61,7 @@ static void feed(ek_dns_t *d, const char *yaml)
     ASSERT_OK(docs ? 0 : -1, &err);
     size_t i;
     json_t *o;
-    json_array_foreach(docs, i, o)
-    {
+    json_array_foreach (docs, i, o) {
         ASSERT_OK(ek_dns_object_upsert(d, o, &err), &err);
     }
     json_decref(docs);
@@ -152,9 +151,11 @@ static void decode(const uint8_t *m, size_t len, reply_t *r)
     static const struct {
         uint16_t t;
         const char *name;
-    } types[] = { { EK__DNS_T_A, "A" },   { EK__DNS_T_AAAA, "AAAA" }, { EK__DNS_T_CNAME, "CNAME" },
-                  { EK__DNS_T_PTR, "PTR" }, { EK__DNS_T_SRV, "SRV" },   { EK__DNS_T_SOA, "SOA" },
-                  { EK__DNS_T_TXT, "TXT" }, { EK__DNS_T_NS, "NS" },     { EK__DNS_T_OPT, "OPT" } };
+    } types[] = { { EK__DNS_T_A, "A" },         { EK__DNS_T_AAAA, "AAAA" },
+                  { EK__DNS_T_CNAME, "CNAME" }, { EK__DNS_T_PTR, "PTR" },
+                  { EK__DNS_T_SRV, "SRV" },     { EK__DNS_T_SOA, "SOA" },
+                  { EK__DNS_T_TXT, "TXT" },     { EK__DNS_T_NS, "NS" },
+                  { EK__DNS_T_OPT, "OPT" } };
     memset(r, 0, sizeof(*r));
     r->len = len;
     ASSERT_CMP(len, >=, 12);
@@ -378,7 +379,8 @@ TEST(dns_writer_compresses_and_truncates)
     decode(buf, len, &r);
     ASSERT_TRUE(r.flags & EK__DNS_F_TC);
     ASSERT_EQ(r.count[1], 1);
-    ASSERT_STREQ(r.text, "an _http._tcp.web.shop.svc.cluster.local. 5 CNAME web.shop.svc.cluster.local.\n");
+    ASSERT_STREQ(r.text,
+                 "an _http._tcp.web.shop.svc.cluster.local. 5 CNAME web.shop.svc.cluster.local.\n");
 }
 
 TEST(dns_reverse_names)
@@ -446,7 +448,7 @@ TEST(dns_nxdomain_vs_nodata)
         { "a.b.c._http._tcp.web.shop.svc.cluster.local", EK__DNS_NXDOMAIN },
         { "_nope._tcp.web.shop.svc.cluster.local", EK__DNS_NXDOMAIN },
         { "_http._udp.web.shop.svc.cluster.local", EK__DNS_NXDOMAIN },
-        { "empty.shop.svc.cluster.local", EK__DNS_NXDOMAIN }, /* headless, none ready */
+        { "empty.shop.svc.cluster.local", EK__DNS_NXDOMAIN },   /* headless, none ready */
         { "db-2.db.shop.svc.cluster.local", EK__DNS_NXDOMAIN }, /* not ready */
         { "x.db-0.db.shop.svc.cluster.local", EK__DNS_NXDOMAIN },
         { "loop.shop.svc.cluster.local", EK__DNS_NOERROR },
@@ -626,8 +628,7 @@ TEST(dns_truncation_udp_and_tcp)
     ek_buf_free(&y);
     reply_t r;
     /* 60 A records (16 bytes each) do not fit 512: TC, as many as fit, still parseable. */
-    ASSERT_EQ(ask(f->d, "big.shop.svc.cluster.local", EK__DNS_T_A, false, 0, &r),
-              EK__DNS_ANSWERED);
+    ASSERT_EQ(ask(f->d, "big.shop.svc.cluster.local", EK__DNS_T_A, false, 0, &r), EK__DNS_ANSWERED);
     ASSERT_TRUE(r.flags & EK__DNS_F_TC);
     ASSERT_CMP(r.len, <=, 512);
     ASSERT_CMP(r.count[1], <, 60);
