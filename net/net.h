@@ -71,6 +71,18 @@ void ek_dns_pod_delete(ek_dns_t *d, const json_t *pod);
 /* Dispatches on the object's kind (Namespace, Service, EndpointSlice, Pod; others ignored). */
 int ek_dns_object_upsert(ek_dns_t *d, const json_t *obj, ek_error_t **err);
 
+/*
+ * Informer handler sets that keep the index current: add them to the agent's informers for
+ * Namespaces, Services, EndpointSlices (discovery.k8s.io/v1) and Pods, with the server as the
+ * data pointer: `ek_informer_add_handlers(inf, &ek_dns_service_handlers, d)`. The Pod informer
+ * is optional: only PTR answers for pod IPs outside any endpoint, and endpoints whose slice has
+ * no hostname, use it. A malformed object is logged (component "dns") and skipped.
+ */
+extern const ek_informer_handlers_t ek_dns_namespace_handlers;
+extern const ek_informer_handlers_t ek_dns_service_handlers;
+extern const ek_informer_handlers_t ek_dns_endpointslice_handlers;
+extern const ek_informer_handlers_t ek_dns_pod_handlers;
+
 typedef struct ek_dns_stats {
     uint64_t queries;    /* messages that parsed as queries */
     uint64_t cluster;    /* answered from the index */

@@ -284,7 +284,9 @@ static int external(ctx_t *c, const ek__dns_svc_t *s, const uint8_t *owner, int 
     }
     if (!ek__dns_name_has_suffix(&s->ext, &c->st->domain)) {
         if (depth > 0) {
-            return ST_FOUND; /* a chain inside the zone ending outside: the CNAME is the answer */
+            /* A chain inside the zone that ends outside: the CNAMEs are the answer. */
+            write_name_rr(c, owner, EK__DNS_T_CNAME, s->ext.wire);
+            return ST_FOUND;
         }
         *c->target = s->ext;
         return ST_CHASE;

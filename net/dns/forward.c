@@ -478,7 +478,7 @@ void ek__dns_forward(ek_dns_t *d, const ek__dns_waiter_t *w0, const ek__dns_name
     }
     ek__dns_waiter_t *w = ek_xmalloc(sizeof(*w));
     *w = *w0;
-    w->conn_prev = NULL;
+    w->conn_prev = w->conn_next = NULL;
     if (w->tcp && w->conn) {
         w->conn_next = w->conn->waiters;
         if (w->conn_next) {

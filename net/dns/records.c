@@ -565,3 +565,37 @@ int ek_dns_object_upsert(ek_dns_t *d, const json_t *obj, ek_error_t **err)
     }
     return 0;
 }
+
+/* ---- informer handlers ---- */
+
+static void upsert_logged(ek_dns_t *d, const json_t *obj,
+                          int (*fn)(ek_dns_t *, const json_t *, ek_error_t **))
+{
+    ek_error_t *err = NULL;
+    if (fn(d, obj, &err) < 0) {
+        EK_LOG(EK_WARN, "dns", "object skipped err=\"%s\"", ek_error_msg(err));
+        ek_error_free(err);
+    }
+}
+
+/* on_add/on_update/on_delete for one kind, bound to its upsert and delete functions. */
+#define DNS_HANDLERS(kind)                                                                     \
+    static void kind##_on_add(json_t *obj, void *data)                                         \
+    {                                                                                          \
+        upsert_logged(data, obj, ek_dns_##kind##_upsert);                                      \
+    }                                                                                          \
+    static void kind##_on_update(json_t *old_obj, json_t *new_obj, void *data)                 \
+    {                                                                                          \
+        upsert_logged(data, new_obj, ek_dns_##kind##_upsert);                                  \
+    }                                                                                          \
+    static void kind##_on_delete(json_t *obj, void *data)                                      \
+    {                                                                                          \
+        ek_dns_##kind##_delete(data, obj);                                                     \
+    }                                                                                          \
+    const ek_informer_handlers_t ek_dns_##kind##_handlers = { kind##_on_add, kind##_on_update, \
+                                                              kind##_on_delete };
+
+DNS_HANDLERS(namespace)
+DNS_HANDLERS(service)
+DNS_HANDLERS(endpointslice)
+DNS_HANDLERS(pod)

@@ -1172,3 +1172,35 @@ TEST(dns_live_tcp_full_answer)
     fx_done(&f);
     free(c);
 }
+
+TEST(dns_informer_handlers)
+{
+    fixture_t f;
+    fx_init(&f, NULL);
+    json_t *ns = json_pack("{s:s,s:{s:s}}", "kind", "Namespace", "metadata", "name", "a");
+    json_t *v1 = json_pack("{s:{s:s,s:s},s:{s:s,s:[{s:i}]}}", "metadata", "name", "s", "namespace",
+                           "a", "spec", "clusterIP", "10.43.9.1", "ports", "port", 80);
+    json_t *v2 = json_pack("{s:{s:s,s:s},s:{s:s,s:[{s:i}]}}", "metadata", "name", "s", "namespace",
+                           "a", "spec", "clusterIP", "10.43.9.2", "ports", "port", 80);
+    json_t *bad = json_pack("{s:{}}", "metadata");
+    ek_dns_namespace_handlers.on_add(ns, f.d);
+    ek_dns_service_handlers.on_add(v1, f.d);
+    ek_dns_service_handlers.on_add(bad, f.d); /* logged and skipped */
+    reply_t r;
+    ask_ok(f.d, "s.a.svc.cluster.local", EK__DNS_T_A, &r);
+    ASSERT_STREQ(r.text, "an s.a.svc.cluster.local. 5 A 10.43.9.1\n");
+    ek_dns_service_handlers.on_update(v1, v2, f.d);
+    ask_ok(f.d, "s.a.svc.cluster.local", EK__DNS_T_A, &r);
+    ASSERT_STREQ(r.text, "an s.a.svc.cluster.local. 5 A 10.43.9.2\n");
+    ek_dns_service_handlers.on_delete(v2, f.d);
+    ask_ok(f.d, "s.a.svc.cluster.local", EK__DNS_T_A, &r);
+    ASSERT_EQ(r.rcode, EK__DNS_NXDOMAIN);
+    ek_dns_namespace_handlers.on_delete(ns, f.d);
+    ask_ok(f.d, "a.svc.cluster.local", EK__DNS_T_A, &r);
+    ASSERT_EQ(r.rcode, EK__DNS_NXDOMAIN);
+    json_decref(ns);
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(bad);
+    fx_done(&f);
+}
