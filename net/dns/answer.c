@@ -52,7 +52,7 @@ typedef struct ctx {
     item_t items_inline[16];
     size_t nextra;
     extra_t *extra;
-    const char *svc, *ns; /* of the service being answered */
+    char svc[64], ns[64]; /* of the service being answered */
 } ctx_t;
 
 /* ---- helpers ---- */
@@ -301,17 +301,15 @@ static int external(ctx_t *c, const ek__dns_svc_t *s, const uint8_t *owner, int 
 /* <svc>.<ns>.svc, <ep>.<svc>.<ns>.svc and _<port>._<proto>.<svc>.<ns>.svc */
 static int service(ctx_t *c, const ek__dns_name_t *n, unsigned rel, const uint8_t *owner, int depth)
 {
-    char svc[64], ns[64], a[64], b[64], key[160];
-    if (!label_str(n, rel - 3, svc) || !label_str(n, rel - 2, ns) ||
+    char a[64] = "", b[64] = "", key[160];
+    if (!label_str(n, rel - 3, c->svc) || !label_str(n, rel - 2, c->ns) ||
         (rel >= 4 && !label_str(n, 0, a)) || (rel == 5 && !label_str(n, 1, b))) {
         return ST_NXDOMAIN;
     }
-    if (!ek__dns_index_has_ns(c->ix, ns)) {
+    if (!ek__dns_index_has_ns(c->ix, c->ns)) {
         return ST_NXDOMAIN;
     }
-    snprintf(key, sizeof(key), "%s.%s", svc, ns);
-    c->svc = svc;
-    c->ns = ns;
+    snprintf(key, sizeof(key), "%s.%s", c->svc, c->ns);
     c->nitems = 0;
     const ek__dns_bucket_t *bk = ek__dns_index_bucket(c->ix, key);
     const ek__dns_svc_t *s = bk ? bk->svc : NULL;
@@ -348,7 +346,7 @@ static int service(ctx_t *c, const ek__dns_name_t *n, unsigned rel, const uint8_
 /* <a-b-c-d>.<ns>.pod: the address is in the name (pods insecure). */
 static int pod(ctx_t *c, const ek__dns_name_t *n, const uint8_t *owner)
 {
-    char name[64], ns[64];
+    char name[64] = "", ns[64] = "";
     if (!label_str(n, 0, name) || !label_str(n, 1, ns) || !ek__dns_index_has_ns(c->ix, ns)) {
         return ST_NXDOMAIN;
     }
@@ -404,7 +402,7 @@ static int apex(ctx_t *c, const ek__dns_name_t *n, unsigned rel, const uint8_t *
 static int resolve(ctx_t *c, const ek__dns_name_t *n, const uint8_t *owner, int depth)
 {
     unsigned rel = n->nlabels - c->st->domain.nlabels;
-    char last[64];
+    char last[64] = "";
     if (rel == 0) {
         return apex(c, n, rel, owner);
     }
@@ -460,12 +458,9 @@ static int reverse(ctx_t *c, const ek__dns_name_t *n)
         return ST_FOUND;
     }
     for (size_t i = 0; i < r->neps; i++) {
-        char svc[64], ns[64];
         const char *key = r->eps[i].bucket_key, *dot = strchr(key, '.');
-        snprintf(svc, sizeof(svc), "%.*s", (int)(dot - key), key);
-        snprintf(ns, sizeof(ns), "%s", dot + 1);
-        c->svc = svc;
-        c->ns = ns;
+        snprintf(c->svc, sizeof(c->svc), "%.*s", (int)(dot - key), key);
+        snprintf(c->ns, sizeof(c->ns), "%s", dot + 1);
         item_t it = { NULL, 0, r->eps[i].ep };
         if (item_target(c, &it, &target) == 0) {
             write_name_rr(c, NULL, EK__DNS_T_PTR, target.wire);
@@ -507,7 +502,7 @@ int ek__dns_answer(ek__dns_index_t *ix, const ek__dns_settings_t *st, const ek__
     c.items = c.items_inline;
     c.items_cap = EK_ARRAY_SIZE(c.items_inline);
     c.extra = NULL;
-    c.svc = c.ns = NULL;
+    c.svc[0] = c.ns[0] = 0;
     bool in_zone = ek__dns_name_has_suffix(&q->qname, &st->domain);
     if (!in_zone && q->qtype != EK__DNS_T_PTR) {
         return EK__DNS_FORWARD;

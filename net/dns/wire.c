@@ -132,7 +132,7 @@ char *ek__dns_name_to_text(const uint8_t *wire, char *buf, size_t cap)
         snprintf(buf, cap, ".");
         return buf;
     }
-    while (wire[p] != 0 && p < EK__DNS_NAME_MAX) {
+    while (p < EK__DNS_NAME_MAX && wire[p] != 0) {
         uint8_t ll = wire[p++];
         for (uint8_t k = 0; k < ll && p < EK__DNS_NAME_MAX; k++, p++) {
             uint8_t c = wire[p];
