@@ -376,13 +376,37 @@ static void on_timeout(uv_timer_t *t)
     next_upstream(p);
 }
 
+static void up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void up_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                    unsigned recv_flags);
+
+/*
+ * Connects u's socket if it is not yet: a board that booted without a network has no route to
+ * its resolvers at first, and must not need a restart once the network comes up.
+ */
+static bool upstream_ready(ek__dns_upstream_t *u)
+{
+    if (u->udp_ok) {
+        return true;
+    }
+    int r = uv_udp_connect(&u->udp, (const struct sockaddr *)&u->addr);
+    if (r == 0 || r == UV_EISCONN) {
+        r = uv_udp_recv_start(&u->udp, up_alloc, up_recv);
+    }
+    u->udp_ok = r == 0;
+    if (r < 0) {
+        EK_LOG(EK_DEBUG, "dns", "upstream unusable upstream=%s err=%s", u->text, uv_strerror(r));
+    }
+    return u->udp_ok;
+}
+
 static void send_try(ek__dns_pending_t *p)
 {
     ek_dns_t *d = p->d;
     while (p->tries < max_tries(d)) {
         ek__dns_upstream_t *u = &d->ups[p->up];
         p->tries++;
-        if (u->udp_ok && send_query(p, u) == 0) {
+        if (upstream_ready(u) && send_query(p, u) == 0) {
             uv_timer_start(&p->timer, on_timeout, d->timeout_ms, d->timeout_ms);
             return;
         }
@@ -553,14 +577,9 @@ int ek__dns_upstreams_init(ek_dns_t *d, const ek_strlist_t *ups, ek_error_t **er
         d->handles++;
         d->nups++;
         /* connect() may fail at once (no route on an air-gapped board): the upstream is then
-         * skipped without a timeout. */
-        int r = uv_udp_connect(&u->udp, (const struct sockaddr *)&u->addr);
-        if (r == 0) {
-            r = uv_udp_recv_start(&u->udp, up_alloc, up_recv);
-        }
-        u->udp_ok = r == 0;
-        if (r < 0) {
-            EK_LOG(EK_WARN, "dns", "upstream unusable upstream=%s err=%s", u->text, uv_strerror(r));
+         * skipped without a timeout, and connected again when a query needs it. */
+        if (!upstream_ready(u)) {
+            EK_LOG(EK_WARN, "dns", "upstream unreachable for now upstream=%s", u->text);
         }
     }
     return 0;

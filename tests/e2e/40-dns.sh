@@ -120,6 +120,24 @@ kill -HUP "$DNS_PID"
 wait_for 5 bash -c "[ \"\$(dig +time=1 +tries=1 @$DNS web.shop.svc.cluster.local | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')\" = NXDOMAIN ]" ||
 	e2e_fail "deleted service still answered"
 
+# A board that boots before its network: no route to the resolver at first (SERVFAIL at once),
+# and forwarding works as soon as the route exists, without a restart.
+bg edgek-dns2 "$EDGEK" dns-test --records "$RECORDS" --listen 127.0.0.54:53 \
+	--upstream 192.0.2.53 --upstream-timeout-ms 500 >/dev/null
+wait_for 10 grep -q '^ready' "$E2E_DIR/edgek-dns2.log" || e2e_fail "second dns-test did not start"
+start=$(date +%s%N)
+expect_eq "$(dig +time=2 +tries=1 @127.0.0.54 www.example | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')" \
+	SERVFAIL "no route to the upstream: SERVFAIL"
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$ms" -lt 400 ] || e2e_fail "SERVFAIL without a route took ${ms} ms"
+ip addr add 192.0.2.53/32 dev lo
+bg dnsmasq2 dnsmasq --keep-in-foreground --no-resolv --no-hosts --user=root --pid-file= \
+	--listen-address=192.0.2.53 --bind-interfaces --log-facility=- --local=/example/ \
+	--host-record=www.example,192.0.2.80 >/dev/null
+wait_for 10 dig +time=1 +tries=1 @192.0.2.53 www.example || e2e_fail "second dnsmasq did not start"
+expect_eq "$(dig +time=2 +tries=1 +short @127.0.0.54 www.example)" "192.0.2.80" \
+	"forwarding works once the route exists"
+
 # Air-gapped: the upstream is gone. Outside names fail fast with SERVFAIL, cached ones still
 # answer until they expire, cluster names are unaffected.
 kill "$UP_PID"

@@ -1204,3 +1204,38 @@ TEST(dns_informer_handlers)
     json_decref(bad);
     fx_done(&f);
 }
+
+TEST(dns_forwarded_answer_truncated_for_udp)
+{
+    /* An upstream answer of 40 A records (fetched over TCP) re-encoded for clients. */
+    uint8_t m[4096], out[EK__DNS_MSG_MAX];
+    ek__dns_name_t n;
+    ek__dns_name_from_text(&n, "many.example");
+    ek__dns_wr_t w;
+    ek__dns_wr_init(&w, m, sizeof(m), sizeof(m));
+    ek__dns_wr_header(&w, 1, EK__DNS_F_QR | EK__DNS_F_RA);
+    ek__dns_wr_question(&w, n.wire, EK__DNS_T_A, 1);
+    for (int i = 0; i < 40; i++) {
+        ek__dns_wr_rr_begin(&w, EK__DNS_AN, NULL, EK__DNS_T_A, 1, 60);
+        uint8_t a[4] = { 192, 0, 2, (uint8_t)i };
+        ek__dns_wr_bytes(&w, a, 4);
+        ek__dns_wr_rr_end(&w);
+    }
+    size_t len = ek__dns_wr_finish(&w, 0, false);
+    ek__dns_query_t q = { .id = 9, .qname = n, .qtype = EK__DNS_T_A, .qclass = 1 };
+    reply_t r;
+    size_t rl = ek__dns_reply_from_upstream(&q, m, len, UINT32_MAX, NULL, 0, out, sizeof(out),
+                                            EK__DNS_UDP_PLAIN);
+    decode(out, rl, &r);
+    ASSERT_TRUE(r.flags & EK__DNS_F_TC);
+    ASSERT_CMP(rl, <=, 512);
+    ASSERT_EQ(r.count[1], (512 - 12 - 18) / 16); /* whole RRs only */
+    q.edns = true;
+    q.udp_size = 4096;
+    rl = ek__dns_reply_from_upstream(&q, m, len, UINT32_MAX, NULL, 0, out, sizeof(out),
+                                     ek__dns_udp_limit(&q));
+    decode(out, rl, &r);
+    ASSERT_FALSE(r.flags & EK__DNS_F_TC);
+    ASSERT_EQ(r.count[1], 40);
+    ASSERT_EQ(r.count[3], 1);
+}
