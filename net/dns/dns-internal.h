@@ -425,7 +425,8 @@ typedef struct ek__dns_pending {
     ek__dns_name_t qname; /* lowercase */
     uint16_t qtype, qclass;
     int up, tries;
-    bool no_edns; /* the upstream refused our OPT: asking again without */
+    bool no_edns;   /* the upstream refused our OPT: asking again without */
+    bool timed_out; /* some try ended in a timeout */
     uv_timer_t timer;
     ek__dns_waiter_t *waiters;
     ek__dns_tcpq_t *tcp;
@@ -493,5 +494,8 @@ void ek__dns_forward_close(ek_dns_t *d);
 void ek__dns_conn_detach(ek__dns_conn_t *c);
 /* Answers a waiter when no upstream could: SERVFAIL, or the bare CNAME for a chase. */
 void ek__dns_reply_failure(ek_dns_t *d, ek__dns_waiter_t *w);
+/* That reply for q (cname: the chase's target, or NULL) written to out (EK__DNS_MSG_MAX). */
+size_t ek__dns_failure_reply(ek_dns_t *d, const ek__dns_query_t *q, const uint8_t *cname, bool tcp,
+                             uint8_t *out);
 
 #endif

@@ -31,6 +31,8 @@ struct ek__dns_tcpq {
     size_t len, cap;
 };
 
+#define SERVFAIL_TTL 5 /* seconds a failure is remembered */
+
 static void send_try(ek__dns_pending_t *p);
 
 static uint16_t rand16(ek_dns_t *d)
@@ -163,35 +165,56 @@ static void pending_finish(ek__dns_pending_t *p)
     uv_close((uv_handle_t *)&p->timer, pending_closed);
 }
 
+size_t ek__dns_failure_reply(ek_dns_t *d, const ek__dns_query_t *q, const uint8_t *cname, bool tcp,
+                             uint8_t *out)
+{
+    if (!cname) {
+        d->stats.servfail++;
+        return ek__dns_error_reply(q, EK__DNS_SERVFAIL, out, EK__DNS_MSG_MAX);
+    }
+    /* The ExternalName's CNAME is still true: the client gets it, as CoreDNS answers. */
+    ek__dns_wr_t wr;
+    size_t limit = tcp ? EK__DNS_MSG_MAX : ek__dns_udp_limit(q);
+    ek__dns_wr_init(&wr, out, EK__DNS_MSG_MAX, limit - (q->edns ? EK__DNS_OPT_LEN : 0));
+    ek__dns_wr_header(&wr, q->id,
+                      EK__DNS_F_QR | EK__DNS_F_AA | EK__DNS_F_RA | (q->flags & EK__DNS_F_RD));
+    ek__dns_wr_question(&wr, q->qname.wire, q->qtype, q->qclass);
+    if (ek__dns_wr_rr_begin(&wr, EK__DNS_AN, NULL, EK__DNS_T_CNAME, EK__DNS_C_IN, d->st.ttl)) {
+        ek__dns_wr_name(&wr, cname, true);
+        ek__dns_wr_rr_end(&wr);
+    }
+    return ek__dns_wr_finish(&wr, EK__DNS_NOERROR, q->edns);
+}
+
 void ek__dns_reply_failure(ek_dns_t *d, ek__dns_waiter_t *w)
 {
-    size_t n;
-    if (w->chase) {
-        /* The ExternalName's CNAME is still true: the client gets it, as CoreDNS answers. */
-        ek__dns_wr_t wr;
-        size_t limit = w->tcp ? EK__DNS_MSG_MAX : ek__dns_udp_limit(&w->q);
-        ek__dns_wr_init(&wr, d->out, EK__DNS_MSG_MAX, limit - (w->q.edns ? EK__DNS_OPT_LEN : 0));
-        ek__dns_wr_header(&wr, w->q.id,
-                          EK__DNS_F_QR | EK__DNS_F_AA | EK__DNS_F_RA | (w->q.flags & EK__DNS_F_RD));
-        ek__dns_wr_question(&wr, w->q.qname.wire, w->q.qtype, w->q.qclass);
-        if (ek__dns_wr_rr_begin(&wr, EK__DNS_AN, NULL, EK__DNS_T_CNAME, EK__DNS_C_IN, d->st.ttl)) {
-            ek__dns_wr_name(&wr, w->cname.wire, true);
-            ek__dns_wr_rr_end(&wr);
-        }
-        n = ek__dns_wr_finish(&wr, EK__DNS_NOERROR, w->q.edns);
-    } else {
-        d->stats.servfail++;
-        n = ek__dns_error_reply(&w->q, EK__DNS_SERVFAIL, d->out, EK__DNS_MSG_MAX);
-    }
+    size_t n = ek__dns_failure_reply(d, &w->q, w->chase ? w->cname.wire : NULL, w->tcp, d->out);
     ek__dns_send(d, w, d->out, n);
 }
 
 static void pending_fail(ek__dns_pending_t *p)
 {
+    ek_dns_t *d = p->d;
     EK_LOG(EK_DEBUG, "dns", "no upstream answered qtype=%u tries=%d", p->qtype, p->tries);
     for (ek__dns_waiter_t *w = p->waiters; w; w = w->next) {
-        ek__dns_reply_failure(p->d, w);
+        ek__dns_reply_failure(d, w);
     }
+    /* A failure that cost timeouts is remembered briefly (RFC 2308 7.1; CoreDNS's cache keeps
+     * failures 5 s): clients retrying the name get SERVFAIL at once instead of waiting again.
+     * Failures that were immediate (refused, no route) are not: they are cheap to repeat, and
+     * the next query then sees an upstream that came back. */
+    if (!p->timed_out) {
+        pending_finish(p);
+        return;
+    }
+    uint8_t m[EK__DNS_HDR_LEN + EK__DNS_NAME_MAX + 4];
+    ek__dns_wr_t w;
+    ek__dns_wr_init(&w, m, sizeof(m), sizeof(m));
+    ek__dns_wr_header(&w, 0, EK__DNS_F_QR | EK__DNS_F_RA);
+    ek__dns_wr_question(&w, p->qname.wire, p->qtype, p->qclass);
+    size_t len = ek__dns_wr_finish(&w, EK__DNS_SERVFAIL, false);
+    ek__dns_cache_put(d->cache, p->qname.wire, p->qtype, p->qclass, m, len,
+                      EK_MIN(SERVFAIL_TTL, d->max_ttl), uv_now(d->loop));
     pending_finish(p);
 }
 
@@ -373,6 +396,7 @@ static void on_timeout(uv_timer_t *t)
 {
     ek__dns_pending_t *p = t->data;
     EK_LOG(EK_DEBUG, "dns", "upstream timed out upstream=%s", p->d->ups[p->up].text);
+    p->timed_out = true;
     next_upstream(p);
 }
 

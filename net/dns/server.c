@@ -106,6 +106,10 @@ size_t ek__dns_handle(ek_dns_t *d, const uint8_t *msg, size_t len, bool tcp, uin
     const ek__dns_name_t *qn = a == EK__DNS_CHASE ? target : &q->qname;
     uint64_t now = uv_now(d->loop);
     const ek__dns_centry_t *e = ek__dns_cache_get(d->cache, qn->wire, q->qtype, q->qclass, now);
+    if (e && (ek__dns_get16(e->msg + 2) & EK__DNS_F_RCODE) == EK__DNS_SERVFAIL) {
+        d->stats.cache_hits++; /* a failure remembered for a few seconds */
+        return ek__dns_failure_reply(d, q, a == EK__DNS_CHASE ? target->wire : NULL, tcp, out);
+    }
     if (e) {
         uint32_t left = (uint32_t)((e->expires_ms - now + 999) / 1000);
         size_t n = ek__dns_reply_from_upstream(q, e->msg, e->len, left,

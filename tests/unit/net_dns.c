@@ -1093,6 +1093,16 @@ TEST(dns_live_silent_upstream_servfail_bounded)
     ASSERT_CMP(ms, >=, 350);
     ASSERT_CMP(ms, <, 1000); /* 2 tries x 200 ms */
     ASSERT_EQ(hole->udp_queries, 2);
+    /* The failure is remembered for a few seconds: asking again fails at once, quietly. */
+    ms = udp_ask(&f, "www.example", EK__DNS_T_A, &r, 3000);
+    ASSERT_EQ(r.rcode, EK__DNS_SERVFAIL);
+    ASSERT_CMP(ms, <, 100);
+    ASSERT_EQ(hole->udp_queries, 2);
+    ASSERT_CMP(udp_ask(&f, "ext.shop.svc.cluster.local", EK__DNS_T_A, &r, 3000), >=, 0);
+    ASSERT_STREQ(r.text, "an ext.shop.svc.cluster.local. 5 CNAME outside.example.\n");
+    ASSERT_CMP(udp_ask(&f, "ext.shop.svc.cluster.local", EK__DNS_T_A, &r, 3000), <, 100);
+    ASSERT_STREQ(r.text, "an ext.shop.svc.cluster.local. 5 CNAME outside.example.\n");
+    ASSERT_EQ(hole->udp_queries, 4);
     fake_stop(hole);
     fx_done(&f);
     free(hole);
