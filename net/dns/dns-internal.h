@@ -433,7 +433,8 @@ typedef struct ek__dns_pending {
 } ek__dns_pending_t;
 
 #define EK__DNS_PEND_SLOTS 1024
-#define EK__DNS_RECV_BUF   (4 * 64 * 1024) /* 4 datagrams per recvmmsg */
+#define EK__DNS_BATCH      4 /* datagrams per recvmmsg (libuv gives each 64 KiB) */
+#define EK__DNS_RECV_BUF   (EK__DNS_BATCH * 64 * 1024)
 
 struct ek_dns {
     uv_loop_t *loop;
@@ -460,6 +461,13 @@ struct ek_dns {
     ek_dns_stats_t stats;
     uint8_t rnd[256];
     size_t rnd_left;
+    struct {
+        ek__dns_listener_t *l;
+        size_t n;
+        size_t len[EK__DNS_BATCH];
+        struct sockaddr_storage peer[EK__DNS_BATCH];
+        uint8_t buf[EK__DNS_BATCH][EK__DNS_EDNS_SIZE];
+    } batch;                          /* UDP replies waiting for the end of their recvmmsg batch */
     uint8_t out[EK__DNS_MSG_MAX + 2]; /* replies are built here (2 bytes for TCP framing) */
     uint8_t rbuf[EK__DNS_RECV_BUF];   /* reads land here */
 };
