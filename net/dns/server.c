@@ -4,11 +4,11 @@
  * path (parse, answer from the index or the cache, encode) and the server's life cycle.
  *
  * Why it looks like this: the common case (a cluster name, or a cached outside name, over
- * UDP) is one recvmmsg batch, a few microseconds of parsing and encoding into one reply
- * buffer owned by the server, and uv_udp_try_send straight from that buffer: no allocation
- * per query. Only a query that must wait for an upstream allocates (a waiter), and only a
- * reply the kernel cannot take at once is copied. TCP connections are few (clients retrying
- * after TC) and live at most EK_DNS_TCP_IDLE_MS without a query.
+ * UDP) is a share of one recvmmsg, a few microseconds of parsing and encoding into one reply
+ * buffer owned by the server, and a share of one sendmmsg: no allocation per query. Only a
+ * query that must wait for an upstream allocates (a waiter), and only a reply the kernel
+ * cannot take at once is queued as a copy. TCP connections are few (clients retrying after
+ * TC) and live at most TCP_IDLE_MS without a query.
  */
 #include <arpa/inet.h>
 #include <errno.h>
