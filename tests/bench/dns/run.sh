@@ -9,8 +9,8 @@
 #             and answering from their caches (warmed first)
 #
 # Throughput: dnsperf with 8 clients keeping up to 200 queries in flight, EK_BENCH_SECONDS
-# (default 4) per measurement, servers measured alternately over EK_BENCH_ROUNDS rounds (default
-# 3; the median is kept) because the machine is shared. Latency: p99 from per-query times
+# (default 3) per measurement, servers measured alternately over EK_BENCH_ROUNDS rounds (default
+# 5; the median is kept) because the machine is shared. Latency: p99 from per-query times
 # (dnsperf -v, 3 s runs, alternating, median of the rounds) at one fixed load for both servers,
 # a quarter of the lower of their throughputs, so neither server (nor dnsperf printing every
 # answer) is measured saturated; on a shared machine
@@ -21,8 +21,8 @@
 #        dnsmasq_cpu_us_per_q=...
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-SECS=${EK_BENCH_SECONDS:-4}
-ROUNDS=${EK_BENCH_ROUNDS:-3}
+SECS=${EK_BENCH_SECONDS:-3}
+ROUNDS=${EK_BENCH_ROUNDS:-5}
 
 if [ "${EK_BENCH_IN_NS:-}" != 1 ]; then
 	[ "$(id -u)" = 0 ] || { echo "bench-dns: needs root for a private network namespace" >&2; exit 77; }
