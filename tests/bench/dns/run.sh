@@ -9,13 +9,13 @@
 #             and answering from their caches (warmed first)
 #
 # Throughput: dnsperf with 8 clients keeping up to 200 queries in flight, EK_BENCH_SECONDS
-# (default 3) per measurement, servers measured alternately over EK_BENCH_ROUNDS rounds (default
-# 5; the median is kept) because the machine is shared. Latency: p99 from per-query times
+# (default 3) per measurement, the servers measured alternately over EK_BENCH_ROUNDS rounds
+# (default 5; medians kept) because the machine is shared. Latency: p99 of per-query times
 # (dnsperf -v, 3 s runs, alternating, median of the rounds) at one fixed load for both servers,
 # a quarter of the lower of their throughputs, so neither server (nor dnsperf printing every
-# answer) is measured saturated; on a shared machine
-# the tail is mostly scheduling noise, for both. CPU: the server's user+system time per query during the
-# throughput runs, which the machine's other load disturbs far less than qps. The last line is
+# answer) is saturated; on a shared machine the tail is mostly scheduling noise, for both.
+# CPU: the server's user+system time per query during the throughput runs, which the machine's
+# other load disturbs far less than qps. The last line is
 #   dns: qps=... p99_ms=... dnsmasq_qps=... dnsmasq_p99_ms=... fwd_qps=... fwd_p99_ms=...
 #        dnsmasq_fwd_qps=... dnsmasq_fwd_p99_ms=... ratio=... fwd_ratio=... cpu_us_per_q=...
 #        dnsmasq_cpu_us_per_q=...
