@@ -530,24 +530,46 @@ static int listen_on(ek_dns_t *d, ek__dns_listener_t *l, const struct sockaddr *
     return 0;
 }
 
+static ek__dns_listener_t *listener_try(ek_dns_t *d, const struct sockaddr_storage *ss,
+                                        ek_error_t **err)
+{
+    ek__dns_listener_t *l = ek_new(ek__dns_listener_t);
+    l->d = d;
+    /* recvmmsg: one system call reads a burst of queries (libuv hands out 64 KiB per slot). */
+    uv_udp_init_ex(d->loop, &l->udp, (unsigned)ss->ss_family | UV_UDP_RECVMMSG);
+    uv_tcp_init(d->loop, &l->tcp);
+    l->udp.data = l->tcp.data = l;
+    l->open = 2;
+    d->handles += 2;
+    if (listen_on(d, l, (const struct sockaddr *)ss, err) < 0) {
+        l->failed = true;
+        uv_close((uv_handle_t *)&l->udp, listener_closed);
+        uv_close((uv_handle_t *)&l->tcp, listener_closed);
+        return NULL;
+    }
+    return l;
+}
+
 int ek_dns_listen(ek_dns_t *d, const char *addr, ek_error_t **err)
 {
     struct sockaddr_storage ss;
     if (ek__dns_parse_addr(addr, 53, &ss, err) < 0) {
         return -1;
     }
-    ek__dns_listener_t *l = ek_new(ek__dns_listener_t);
-    l->d = d;
-    /* recvmmsg: one system call reads a burst of queries (libuv hands out 64 KiB per slot). */
-    uv_udp_init_ex(d->loop, &l->udp, (unsigned)ss.ss_family | UV_UDP_RECVMMSG);
-    uv_tcp_init(d->loop, &l->tcp);
-    l->udp.data = l->tcp.data = l;
-    l->open = 2;
-    d->handles += 2;
-    if (listen_on(d, l, (struct sockaddr *)&ss, err) < 0) {
-        l->failed = true;
-        uv_close((uv_handle_t *)&l->udp, listener_closed);
-        uv_close((uv_handle_t *)&l->tcp, listener_closed);
+    bool any_port = (ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port) == 0;
+    ek_error_t *e = NULL;
+    ek__dns_listener_t *l = listener_try(d, &ss, &e);
+    /* "IP:0": the port UDP got may be taken for TCP by someone else; another port will do. */
+    for (int i = 0; !l && any_port && i < 8 && e->errnum == EADDRINUSE; i++) {
+        ek_error_clear(&e);
+        l = listener_try(d, &ss, &e);
+    }
+    if (!l) {
+        if (err && !*err) {
+            *err = ek_steal(&e);
+        }
+        ek_error_free(e);
         return ek_error_wrap(err, "DNS listener on %s", addr);
     }
     d->listeners = ek_xrealloc(d->listeners, (d->nlisteners + 1) * sizeof(*d->listeners));

@@ -899,22 +899,29 @@ static void fake_accept(uv_stream_t *srv, int status)
     uv_read_start((uv_stream_t *)&u->conn, fake_alloc, fake_tcp_read);
 }
 
+/* UDP and TCP on one free port of 127.0.0.1 (another port when TCP finds the UDP one taken). */
 static void fake_start(uv_loop_t *loop, upstream_fake_t *u)
 {
-    struct sockaddr_in sa;
-    uv_ip4_addr("127.0.0.1", 0, &sa);
-    uv_udp_init(loop, &u->udp);
-    u->udp.data = u;
-    ASSERT_EQ(uv_udp_bind(&u->udp, (struct sockaddr *)&sa, 0), 0);
-    struct sockaddr_in got;
-    int gl = sizeof(got);
-    uv_udp_getsockname(&u->udp, (struct sockaddr *)&got, &gl);
-    u->port = ntohs(got.sin_port);
-    uv_udp_recv_start(&u->udp, fake_alloc, fake_udp_recv);
-    uv_tcp_init(loop, &u->tcp);
-    u->tcp.data = u;
-    ASSERT_EQ(uv_tcp_bind(&u->tcp, (struct sockaddr *)&got, 0), 0);
-    ASSERT_EQ(uv_listen((uv_stream_t *)&u->tcp, 8, fake_accept), 0);
+    for (int attempt = 0; attempt < 20; attempt++) {
+        struct sockaddr_in sa, got;
+        int gl = sizeof(got);
+        uv_ip4_addr("127.0.0.1", 0, &sa);
+        uv_udp_init(loop, &u->udp);
+        uv_tcp_init(loop, &u->tcp);
+        u->udp.data = u->tcp.data = u;
+        ASSERT_EQ(uv_udp_bind(&u->udp, (struct sockaddr *)&sa, 0), 0);
+        uv_udp_getsockname(&u->udp, (struct sockaddr *)&got, &gl);
+        u->port = ntohs(got.sin_port);
+        if (uv_tcp_bind(&u->tcp, (struct sockaddr *)&got, 0) == 0 &&
+            uv_listen((uv_stream_t *)&u->tcp, 8, fake_accept) == 0) {
+            uv_udp_recv_start(&u->udp, fake_alloc, fake_udp_recv);
+            return;
+        }
+        uv_close((uv_handle_t *)&u->udp, NULL);
+        uv_close((uv_handle_t *)&u->tcp, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    ek__test_fail(__FILE__, __LINE__, "no free port pair for the fake upstream");
 }
 
 static void fake_stop(upstream_fake_t *u)
@@ -1050,7 +1057,7 @@ TEST(dns_live_no_upstream_servfail_fast)
     reply_t r;
     int64_t ms = udp_ask(&f, "www.example", EK__DNS_T_A, &r, 2000);
     ASSERT_CMP(ms, >=, 0);
-    ASSERT_CMP(ms, <, 100);
+    ASSERT_CMP(ms, <, 250); /* no timeout involved: bounded by scheduling only */
     ASSERT_EQ(r.rcode, EK__DNS_SERVFAIL);
     /* Cluster names still answer. */
     ASSERT_CMP(udp_ask(&f, "web.shop.svc.cluster.local", EK__DNS_T_A, &r, 2000), >=, 0);
@@ -1091,16 +1098,18 @@ TEST(dns_live_silent_upstream_servfail_bounded)
     int64_t ms = udp_ask(&f, "www.example", EK__DNS_T_A, &r, 3000);
     ASSERT_EQ(r.rcode, EK__DNS_SERVFAIL);
     ASSERT_CMP(ms, >=, 350);
-    ASSERT_CMP(ms, <, 1000); /* 2 tries x 200 ms */
+    ASSERT_CMP(ms, <, 1500); /* 2 tries x 200 ms, with room for a loaded machine */
     ASSERT_EQ(hole->udp_queries, 2);
     /* The failure is remembered for a few seconds: asking again fails at once, quietly. */
     ms = udp_ask(&f, "www.example", EK__DNS_T_A, &r, 3000);
     ASSERT_EQ(r.rcode, EK__DNS_SERVFAIL);
-    ASSERT_CMP(ms, <, 100);
+    ASSERT_CMP(ms, <, 250); /* a fresh failure takes >= 400 ms */
     ASSERT_EQ(hole->udp_queries, 2);
     ASSERT_CMP(udp_ask(&f, "ext.shop.svc.cluster.local", EK__DNS_T_A, &r, 3000), >=, 0);
     ASSERT_STREQ(r.text, "an ext.shop.svc.cluster.local. 5 CNAME outside.example.\n");
-    ASSERT_CMP(udp_ask(&f, "ext.shop.svc.cluster.local", EK__DNS_T_A, &r, 3000), <, 100);
+    ms = udp_ask(&f, "ext.shop.svc.cluster.local", EK__DNS_T_A, &r, 3000);
+    ASSERT_CMP(ms, >=, 0);
+    ASSERT_CMP(ms, <, 250);
     ASSERT_STREQ(r.text, "an ext.shop.svc.cluster.local. 5 CNAME outside.example.\n");
     ASSERT_EQ(hole->udp_queries, 4);
     fake_stop(hole);
