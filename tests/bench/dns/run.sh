@@ -143,13 +143,13 @@ for scen in cluster fwd; do
 done
 
 declare -A port=([edgek]=5301 [dnsmasq]=5302)
-printf '\n%-9s %-8s %8s %-24s %8s %-18s %7s %-20s %7s\n' scenario server qps "(rounds)" \
+printf '\n%-9s %-8s %8s %-42s %8s %-32s %7s %-38s %7s\n' scenario server qps "(rounds)" \
 	cpu_us/q "(rounds)" p99_ms "(rounds)" at_qps
 for scen in cluster fwd; do
 	for srv in edgek dnsmasq; do
 		cpu=$(cat "$dir/cpu.${port[$srv]}.q-$scen")
 		C[$scen.$srv]=$(echo "$cpu" | median)
-		printf '%-9s %-8s %8s %-24s %8s %-18s %7s %-20s %7s\n' "$scen" "$srv" \
+		printf '%-9s %-8s %8s %-42s %8s %-32s %7s %-38s %7s\n' "$scen" "$srv" \
 			"${M[$scen.$srv]}" "(${Q[$scen.$srv]# })" "${C[$scen.$srv]}" "(${cpu# })" \
 			"${P[$scen.$srv]}" "(${PR[$scen.$srv]})" "${P[$scen.rate]}"
 	done
