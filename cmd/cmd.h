@@ -20,7 +20,6 @@ extern const ek_cmd_t ek_cmd_version;
 extern const ek_cmd_t ek_cmd_server;
 extern const ek_cmd_t ek_cmd_db;
 
-
 /* Prints "edgek: <msg>" on stderr for a failed command, frees err, returns 1. */
 int ek_cmd_fail(ek_error_t *err);
 
