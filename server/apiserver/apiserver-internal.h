@@ -68,6 +68,7 @@ typedef struct store {
     ek_kv_t *kv;
     ek_kv_watch_t *kv_watch;
     ek_map_t buckets; /* prefix → bucket_t* */
+    ek_map_t pending; /* key → the last write this server made to it, awaiting its event */
     int64_t rev;      /* newest revision applied to the cache */
     size_t ring_cap;
 } store_t;
@@ -81,6 +82,18 @@ obj_t *store_get(store_t *s, const ek_resource_t *r, const char *ns, const char 
 /* Objects of r (in namespace ns, or all when ns is NULL), sorted by key. Caller frees the
  * array (entries borrowed). */
 obj_t **store_list(store_t *s, const ek_resource_t *r, const char *ns, size_t *n);
+/* The cached object of a store record if the cache holds that very revision, else NULL.
+ * Borrowed. */
+obj_t *store_find_entry(store_t *s, const ek_kv_entry_t *e);
+/*
+ * A write to key is about to be submitted with these bytes, serialised from obj: when its
+ * event arrives, the cache publishes obj (referenced here; nobody may change it any more)
+ * instead of parsing the bytes back. store_forget drops the expectation of a write that
+ * failed (no event comes); it is a no-op once the event consumed it or a later write to the
+ * same key replaced it.
+ */
+void store_expect(store_t *s, const char *key, json_t *obj, const char *bytes, size_t len);
+void store_forget(store_t *s, const char *key, const json_t *obj);
 /* Parses a stored value into a published object (rev set). NULL on garbage. */
 obj_t *obj_from_entry(const ek_kv_entry_t *e);
 

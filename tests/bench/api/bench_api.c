@@ -14,6 +14,7 @@
  * Usage: bench_api --edgek URL PID --tls DIR --work DIR [--etcd URL PID VERSION]
  * TLS DIR holds the server's CA (server-ca.crt) and the admin client certificate.
  */
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -103,6 +104,36 @@ static long rss_kb(pid_t pid)
         die("cannot read the RSS of pid %d", (int)pid);
     }
     return kb;
+}
+
+/* CPU time a process has used, in ns: the sum over its threads (the store's writer too).
+ * Unlike throughput, this hardly moves when other work shares the machine. */
+static int64_t cpu_ns(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d) {
+        die("cannot list the threads of pid %d", (int)pid);
+    }
+    int64_t sum = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        char sp[400];
+        snprintf(sp, sizeof(sp), "%s/%.255s/schedstat", path, de->d_name);
+        FILE *f = fopen(sp, "r");
+        long long ns = 0;
+        if (f && fscanf(f, "%lld", &ns) == 1) {
+            sum += ns;
+        }
+        if (f) {
+            fclose(f);
+        }
+    }
+    closedir(d);
+    return sum;
 }
 
 /* Runs the loop until *flag is set; dies after seconds (the tick timer wakes the loop). */
@@ -469,10 +500,12 @@ static void set_flag(void *data)
 }
 
 typedef struct results {
-    double creates[3][3]; /* [concurrency][edgek, etcd, store] */
-    double get[2][2];     /* [edgek, etcd][p50, p99] */
-    double list[3][2];    /* [edgek JSON, edgek Table, etcd][p50, p99] */
-    double fanout[2][3];  /* [edgek, etcd][p50, p99, max] */
+    double creates[3][3];       /* [concurrency][edgek, etcd, store] */
+    double create_cpu_us[3][3]; /* CPU per create, same layout */
+    double get_cpu_us[2];       /* [edgek, etcd] */
+    double get[2][2];           /* [edgek, etcd][p50, p99] */
+    double list[3][2];          /* [edgek JSON, edgek Table, etcd][p50, p99] */
+    double fanout[2][3];        /* [edgek, etcd][p50, p99, max] */
     double fanout_write[2];
     double rss_idle[2], rss_objects[2], watch_kb[2];
     long idle_conns;
@@ -484,48 +517,71 @@ static const int concs[3] = { 1, 16, 64 };
 /* Objects per run: three alternating runs per concurrency, then a top-up to OBJECTS. */
 static const int64_t per_run[3] = { 300, 1500, 1500 };
 
-/* Creates/s at 1, 16 and 64 in flight, alternating edgek, etcd and the store, median of 3. */
+typedef struct creates_run {
+    target_t *ek, *etcd;
+    direct_t d;
+    creates_t ce, cd;
+} creates_run_t;
+
+/* One run of each side at concurrency c: rates into v, CPU used (ns) added to cpu. */
+static void creates_round(creates_run_t *cr, int c, double v[3], int64_t cpu[3])
+{
+    int64_t n = per_run[c], t0 = cpu_ns(cr->ek->pid);
+    v[0] = run_load(cr->ek, concs[c], n, 201, gen_create, NULL, &cr->ce, NULL);
+    cpu[0] += cpu_ns(cr->ek->pid) - t0;
+    cr->ce.base += n;
+    if (cr->etcd) {
+        t0 = cpu_ns(cr->etcd->pid);
+        v[1] = run_load(cr->etcd, concs[c], n, 200, gen_create, NULL, &cr->cd, NULL);
+        cpu[1] += cpu_ns(cr->etcd->pid) - t0;
+        cr->cd.base += n;
+    }
+    t0 = cpu_ns(getpid());
+    v[2] = run_direct(&cr->d, concs[c], n);
+    cpu[2] += cpu_ns(getpid()) - t0;
+}
+
+/* Creates/s at 1, 16 and 64 in flight, alternating edgek, etcd and the store, median of 3;
+ * then tops edgek and etcd up to OBJECTS ConfigMaps. */
 static void phase_creates(target_t *ek, target_t *etcd, const char *work, results_t *res)
 {
-    direct_t d = { .val = EK_BUF_INIT };
-    configmap_json(&d.val, "bench", 0);
+    creates_run_t cr = { .ek = ek, .etcd = etcd, .d.val = EK_BUF_INIT };
+    cr.ce.ns = cr.cd.ns = "bench";
+    configmap_json(&cr.d.val, "bench", 0);
     ek_autofree char *path = ek_xasprintf("%s/store-direct/state.db", work);
     ek_kv_options_t o = { .path = path };
     ek_error_t *err = NULL;
-    if (ek_kv_open(&loop, &o, &d.kv, &err) < 0) {
+    if (ek_kv_open(&loop, &o, &cr.d.kv, &err) < 0) {
         die("open the store: %s", ek_error_msg(err));
     }
-    creates_t ce = { .ns = "bench" }, cd = { .ns = "bench" };
     for (int c = 0; c < 3; c++) {
-        double v[3][ROUNDS] = { { 0 } };
+        double v[ROUNDS][3] = { { 0 } };
+        int64_t cpu[3] = { 0 };
         for (int r = 0; r < ROUNDS; r++) {
-            v[0][r] = run_load(ek, concs[c], per_run[c], 201, gen_create, NULL, &ce, NULL);
-            ce.base += per_run[c];
-            if (etcd) {
-                v[1][r] = run_load(etcd, concs[c], per_run[c], 200, gen_create, NULL, &cd, NULL);
-                cd.base += per_run[c];
-            }
-            v[2][r] = run_direct(&d, concs[c], per_run[c]);
+            creates_round(&cr, c, v[r], cpu);
         }
         for (int k = 0; k < 3; k++) {
-            res->creates[c][k] = median3(v[k][0], v[k][1], v[k][2]);
+            res->creates[c][k] = median3(v[0][k], v[1][k], v[2][k]);
+            res->create_cpu_us[c][k] = (double)cpu[k] / 1e3 / (double)(ROUNDS * per_run[c]);
         }
     }
-    run_load(ek, 16, OBJECTS - ce.base, 201, gen_create, NULL, &ce, NULL);
+    run_load(ek, 16, OBJECTS - cr.ce.base, 201, gen_create, NULL, &cr.ce, NULL);
     if (etcd) {
-        run_load(etcd, 16, OBJECTS - cd.base, 200, gen_create, NULL, &cd, NULL);
+        run_load(etcd, 16, OBJECTS - cr.cd.base, 200, gen_create, NULL, &cr.cd, NULL);
     }
     bool closed = false;
-    ek_kv_close(d.kv, set_flag, &closed);
+    ek_kv_close(cr.d.kv, set_flag, &closed);
     wait_flag(&closed, 60, "the store to close");
-    ek_buf_free(&d.val);
+    ek_buf_free(&cr.d.val);
 }
 
 static void phase_reads(target_t *t, int k, results_t *res)
 {
     uint64_t x = 88172645463325252ull;
     double *lat;
+    int64_t cpu0 = cpu_ns(t->pid);
     run_load(t, 1, GETS, 200, gen_get, NULL, &x, &lat);
+    res->get_cpu_us[k] = (double)(cpu_ns(t->pid) - cpu0) / 1e3 / GETS;
     res->get[k][0] = pct(lat, GETS, 0.5);
     res->get[k][1] = pct(lat, GETS, 0.99);
     free(lat);
@@ -771,23 +827,34 @@ static void print_ratio(double a, double b)
     }
 }
 
+/* Rows per concurrency: edgek, etcd, their ratio, the store, edgek's ratio to it. */
+static void print_creates_table(const double v[3][3], bool etcd, int decimals)
+{
+    printf("  %-8s %10s %10s %11s %12s %10s\n", "clients", "edgek", "etcd", "edgek/etcd",
+           "store-direct", "api/store");
+    for (int c = 0; c < 3; c++) {
+        printf("  %-8d %10.*f", concs[c], decimals, v[c][0]);
+        if (etcd) {
+            printf(" %10.*f   ", decimals, v[c][1]);
+            print_ratio(v[c][0], v[c][1]);
+        } else {
+            printf(" %10s %11s", "-", "-");
+        }
+        printf(" %12.*f  ", decimals, v[c][2]);
+        print_ratio(v[c][0], v[c][2]);
+        printf("\n");
+    }
+}
+
 static void print_creates(const results_t *r, bool etcd)
 {
     printf("api: creates/s, 1 KiB ConfigMaps, N requests in flight on N keep-alive TLS "
            "connections\n     (median of %d runs alternating edgek, etcd and the store)\n",
            ROUNDS);
-    printf("  %-8s %10s %10s %9s %12s %10s\n", "clients", "edgek", "etcd", "vs etcd",
-           "store-direct", "api/store");
-    for (int c = 0; c < 3; c++) {
-        printf("  %-8d %10.0f", concs[c], r->creates[c][0]);
-        if (etcd) {
-            printf(" %10.0f", r->creates[c][1]);
-        } else {
-            printf(" %10s", "-");
-        }
-        print_ratio(r->creates[c][0], r->creates[c][1]);
-        printf(" %12.0f %9.0f%%\n", r->creates[c][2], 100 * r->creates[c][0] / r->creates[c][2]);
-    }
+    print_creates_table(r->creates, etcd, 0);
+    printf("api: CPU per create in us (server process, all threads; store-direct: the store's "
+           "share of this process)\n");
+    print_creates_table(r->create_cpu_us, etcd, 1);
 }
 
 static void print_latency_row(const char *what, const double e[2], const double p[2], bool peer)
@@ -809,6 +876,11 @@ static void print_reads(const results_t *r, bool etcd)
     print_latency_row("GET 1 of 10,000 ConfigMaps", r->get[0], r->get[1], etcd);
     print_latency_row("LIST 1,000 pods, JSON", r->list[0], r->list[2], etcd);
     print_latency_row("LIST 1,000 pods, Table", r->list[1], r->list[2], etcd);
+    printf("  CPU per GET in us (server process): edgek %.1f", r->get_cpu_us[0]);
+    if (etcd) {
+        printf(", etcd %.1f", r->get_cpu_us[1]);
+    }
+    printf("\n");
 }
 
 static void print_fanout(const results_t *r, bool etcd)
