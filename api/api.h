@@ -146,6 +146,9 @@ int ek_quantity_parse(const char *s, ek_quantity_t *q, ek_error_t **err);
 /* value * 10^scale in the given format (resource.NewScaledQuantity + Format). */
 void ek_quantity_from_int64(ek_quantity_t *q, int64_t value, int scale,
                             ek_quantity_format_t format);
+/* Rounds away from zero to a multiple of 10^scale, as Quantity.RoundUp: a value already that
+ * coarse keeps its kept input string, any other loses it. Returns whether it was exact. */
+bool ek_quantity_round_up(ek_quantity_t *q, int64_t scale);
 /* -1, 0 or 1 as a < b, a == b, a > b (formats do not matter). */
 int ek_quantity_cmp(const ek_quantity_t *a, const ek_quantity_t *b);
 /* The value in thousandths (cpu millicores; MilliValue), rounded away from zero. Fails
