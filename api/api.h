@@ -311,6 +311,12 @@ typedef void (*ek_schema_issue_cb)(ek_schema_issue_kind_t kind, const char *path
  */
 int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb,
                     void *data);
+/*
+ * The same walk, removing each unknown field from obj right after reporting it, as decoding
+ * into Kubernetes' typed structs drops them: the field itself, whatever its name holds ("a.b",
+ * "x[0]"), never a field a path spelling would also match.
+ */
+int ek_schema_check_drop(const ek_schema_type_t *t, json_t *obj, ek_schema_issue_cb cb, void *data);
 
 /* ---- table printers: `kubectl get` columns (api/printers.c) ---- */
 

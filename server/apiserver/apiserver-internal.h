@@ -232,6 +232,15 @@ void filter_free(filter_t *f);
 /* Bodies (decode.c). */
 json_t *decode_body(apireq_t *r, const char *want_json_ct, ek_error_t **err);
 int check_type_meta(apireq_t *r, json_t *obj, ek_error_t **err);
+/*
+ * Server-side field validation of a create/update body against res's schema, no I/O: mode
+ * "Strict" refuses unknown fields (400), "Warn" (NULL) and "Ignore" drop them from obj; a
+ * field of the wrong type is a 400 in every mode. The unknown fields' paths are added to
+ * unknown (caller frees). check_fields runs it for a request and turns Warn's unknown fields
+ * into warnings.
+ */
+int schema_check_fields(const ek_resource_t *res, json_t *obj, const char *mode,
+                        ek_strlist_t *unknown, ek_error_t **err);
 int check_fields(apireq_t *r, json_t *obj, ek_error_t **err);
 
 /* Per-kind write rules (strategy.c). */
