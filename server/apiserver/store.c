@@ -34,6 +34,8 @@ const char *obj_bytes(obj_t *o, size_t *len)
         ek_buf_t b = EK_BUF_INIT;
         ek_json_dump_buf(o->json, &b);
         o->bytes = ek_buf_steal(&b, &o->len);
+        /* The buffer grew by doubling; the text lives as long as the object: trim it. */
+        o->bytes = ek_xrealloc(o->bytes, o->len + 1);
     }
     if (len) {
         *len = o->len;
