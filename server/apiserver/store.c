@@ -31,11 +31,18 @@ void obj_unref(obj_t *o)
 const char *obj_bytes(obj_t *o, size_t *len)
 {
     if (!o->bytes) {
-        ek_buf_t b = EK_BUF_INIT;
-        ek_json_dump_buf(o->json, &b);
-        o->bytes = ek_buf_steal(&b, &o->len);
-        /* The buffer grew by doubling; the text lives as long as the object: trim it. */
-        o->bytes = ek_xrealloc(o->bytes, o->len + 1);
+        /*
+         * The text lives as long as the object, so it gets an allocation of its own size: a
+         * buffer grown by doubling would waste up to half, and trimming it in place leaves a
+         * free fragment beside every cached object (which made each later malloc slower).
+         * The scratch buffer keeps its capacity; loop thread only.
+         */
+        static ek_buf_t scratch = EK_BUF_INIT;
+        ek_buf_reset(&scratch);
+        ek_json_dump_buf(o->json, &scratch);
+        o->len = scratch.len;
+        o->bytes = ek_xmalloc(o->len + 1);
+        memcpy(o->bytes, scratch.data, o->len + 1);
     }
     if (len) {
         *len = o->len;
