@@ -383,7 +383,8 @@ static int merge_update(apireq_t *r, json_t *obj, const json_t *old, ek_error_t 
     if ((res->flags & EK_RES_STATUS) && r->rt.sub == EK_SUB_NONE) {
         json_t *st = json_object_get(old, "status");
         if (st) {
-            json_object_set(obj, "status", st);
+            /* A copy: defaulting and the strategy edit obj, and old is published (immutable). */
+            json_object_set_new(obj, "status", json_deep_copy(st));
         } else {
             json_object_del(obj, "status");
         }

@@ -10,7 +10,9 @@
  *    prefix range over the same 1,000 pod documents);
  *  - watch fan-out: from the start of a write to each of 1,000 watchers receiving its event;
  *  - the server's RSS idle, with 10,000 ConfigMaps, and per idle watch connection;
- *  - with EK_BENCH_IDLE_CONNS=N, the RSS of N idle keep-alive TLS connections.
+ *  - with EK_BENCH_IDLE_CONNS=N instead of all that: the RSS of N idle keep-alive TLS
+ *    connections to the fresh server (first, so that no memory an earlier phase freed is
+ *    reused and hides their cost), and whether it still answers.
  * Usage: bench_api --edgek URL PID --tls DIR --work DIR [--etcd URL PID VERSION]
  * TLS DIR holds the server's CA (server-ca.crt) and the admin client certificate.
  */
@@ -911,11 +913,6 @@ static void print_memory(const results_t *r, bool etcd)
             printf(" %10s\n", "-");
         }
     }
-    if (r->idle_conns) {
-        printf("  %ld idle keep-alive TLS connections: +%.1f MiB (%.1f KiB each); server %s\n",
-               r->idle_conns, r->idle_conn_mb, r->idle_conn_kb,
-               r->idle_conn_alive ? "up and answering" : "DOWN");
-    }
 }
 
 static void print_goals(const results_t *r)
@@ -1056,13 +1053,44 @@ static void run_all(args_t *a, results_t *res)
         phase_reads(etcd, 1, res);
         phase_fanout(etcd, 1, res);
     }
-    const char *idle = getenv("EK_BENCH_IDLE_CONNS");
-    if (idle && atol(idle) > 0) {
-        phase_idle_conns(&a->ek, atol(idle), res);
-    }
     free_slots(&a->ek);
     if (etcd) {
         free_slots(etcd);
+    }
+}
+
+/* EK_BENCH_IDLE_CONNS=N: N idle connections to the fresh server, nothing else. */
+static void run_idle_conns(args_t *a, long n)
+{
+    results_t res = { 0 };
+    double idle = (double)rss_kb(a->ek.pid);
+    phase_idle_conns(&a->ek, n, &res);
+    printf("api: %ld idle keep-alive TLS connections (each served one GET /version) to a fresh "
+           "server\n",
+           n);
+    printf("  VmRSS %.1f MiB idle -> +%.1f MiB with them open (%.1f KiB each); server %s\n",
+           idle / 1024, res.idle_conn_mb, res.idle_conn_kb,
+           res.idle_conn_alive ? "up and answering a new connection" : "DOWN");
+    printf("api: idle_conns=%ld idle_conn_kib=%.1f server_up=%d\n", n, res.idle_conn_kb,
+           res.idle_conn_alive);
+}
+
+/* The full benchmark: every figure, the goals, and the last line. */
+static void run_bench(args_t *a)
+{
+    static results_t res;
+    print_peers(a);
+    fflush(stdout);
+    run_all(a, &res);
+    print_creates(&res, a->have_etcd);
+    print_reads(&res, a->have_etcd);
+    print_fanout(&res, a->have_etcd);
+    print_memory(&res, a->have_etcd);
+    print_goals(&res);
+    printf("api: creates_per_s=%.0f get_p99_ms=%.3f fanout_p99_ms=%.2f rss_idle_mb=%.1f\n",
+           res.creates[1][0], res.get[0][1], res.fanout[0][1], res.rss_idle[0] / 1024);
+    for (int i = 0; i < PODS; i++) {
+        free(pod_docs[i]);
     }
 }
 
@@ -1076,23 +1104,15 @@ int main(int argc, char **argv)
     uv_loop_init(&loop);
     uv_timer_init(&loop, &tick);
     uv_timer_start(&tick, on_tick, 50, 50);
-    print_peers(&a);
-    fflush(stdout);
-    static results_t res;
-    run_all(&a, &res);
-    print_creates(&res, a.have_etcd);
-    print_reads(&res, a.have_etcd);
-    print_fanout(&res, a.have_etcd);
-    print_memory(&res, a.have_etcd);
-    print_goals(&res);
-    printf("api: creates_per_s=%.0f get_p99_ms=%.3f fanout_p99_ms=%.2f rss_idle_mb=%.1f\n",
-           res.creates[1][0], res.get[0][1], res.fanout[0][1], res.rss_idle[0] / 1024);
+    const char *idle = getenv("EK_BENCH_IDLE_CONNS");
+    if (idle && atol(idle) > 0) {
+        run_idle_conns(&a, atol(idle));
+    } else {
+        run_bench(&a);
+    }
     uv_close((uv_handle_t *)&tick, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     ek_assert(uv_loop_close(&loop) == 0);
     ek_tls_config_unref(tls);
-    for (int i = 0; i < PODS; i++) {
-        free(pod_docs[i]);
-    }
     return 0;
 }

@@ -6,7 +6,7 @@
 # serving TLS with the same certificate, runs the load generator against both, and removes
 # everything at exit. The last line is
 #   api: creates_per_s=... get_p99_ms=... fanout_p99_ms=... rss_idle_mb=...
-# EK_BENCH_IDLE_CONNS=N also measures N idle keep-alive TLS connections to edgek.
+# EK_BENCH_IDLE_CONNS=N measures instead what N idle keep-alive TLS connections cost edgek.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$root"
