@@ -146,6 +146,9 @@ int ek_quantity_parse(const char *s, ek_quantity_t *q, ek_error_t **err);
 /* value * 10^scale in the given format (resource.NewScaledQuantity + Format). */
 void ek_quantity_from_int64(ek_quantity_t *q, int64_t value, int scale,
                             ek_quantity_format_t format);
+/* Rounds away from zero to a multiple of 10^scale, as Quantity.RoundUp: a value already that
+ * coarse keeps its kept input string, any other loses it. Returns whether it was exact. */
+bool ek_quantity_round_up(ek_quantity_t *q, int64_t scale);
 /* -1, 0 or 1 as a < b, a == b, a > b (formats do not matter). */
 int ek_quantity_cmp(const ek_quantity_t *a, const ek_quantity_t *b);
 /* The value in thousandths (cpu millicores; MilliValue), rounded away from zero. Fails
@@ -308,6 +311,12 @@ typedef void (*ek_schema_issue_cb)(ek_schema_issue_kind_t kind, const char *path
  */
 int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb,
                     void *data);
+/*
+ * The same walk, removing each unknown field from obj right after reporting it, as decoding
+ * into Kubernetes' typed structs drops them: the field itself, whatever its name holds ("a.b",
+ * "x[0]"), never a field a path spelling would also match.
+ */
+int ek_schema_check_drop(const ek_schema_type_t *t, json_t *obj, ek_schema_issue_cb cb, void *data);
 
 /* ---- table printers: `kubectl get` columns (api/printers.c) ---- */
 

@@ -296,6 +296,7 @@ struct check {
     ek_schema_issue_cb cb;
     void *data;
     int issues;
+    bool drop; /* remove unknown fields as they are reported */
     ek_buf_t path;
 };
 
@@ -442,7 +443,10 @@ static void check_object(struct check *c, const ek_schema_type_t *t, const json_
     size_t base = c->path.len;
     const char *key;
     json_t *v;
-    json_object_foreach ((json_t *)obj, key, v) {
+    void *tmp;
+    /* The safe iteration lets c->drop delete the current key (obj is then the caller's
+     * mutable object: see ek_schema_check_drop). */
+    json_object_foreach_safe ((json_t *)obj, tmp, key, v) {
         if (base) {
             ek_buf_putc(&c->path, '.');
         }
@@ -450,6 +454,9 @@ static void check_object(struct check *c, const ek_schema_type_t *t, const json_
         const ek_schema_field_t *f = ek_schema_field(t, key);
         if (!f) {
             report(c, EK_SCHEMA_UNKNOWN_FIELD, NULL);
+            if (c->drop) {
+                json_object_del((json_t *)obj, key);
+            }
         } else if (!json_is_null(v)) {
             check_value(c, f->ty, v, t->name);
             check_enum(c, f, v);
@@ -564,13 +571,24 @@ static void check_value(struct check *c, const ek_schema_ty_t *t, const json_t *
     }
 }
 
-int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb, void *data)
+static int run_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb,
+                     void *data, bool drop)
 {
-    struct check c = { .cb = cb, .data = data };
+    struct check c = { .cb = cb, .data = data, .drop = drop };
     if (!json_is_object(obj)) {
         return 0;
     }
     check_object(&c, t, obj);
     ek_buf_free(&c.path);
     return c.issues;
+}
+
+int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb, void *data)
+{
+    return run_check(t, obj, cb, data, false);
+}
+
+int ek_schema_check_drop(const ek_schema_type_t *t, json_t *obj, ek_schema_issue_cb cb, void *data)
+{
+    return run_check(t, obj, cb, data, true);
 }

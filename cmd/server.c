@@ -4,8 +4,10 @@
  * libuv loop. First start creates the PKI, the join token and the admin kubeconfig; later
  * starts load them and write nothing. SIGINT/SIGTERM stop it cleanly.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <uv.h>
 
@@ -143,6 +145,30 @@ static int parse_range(const char *s, int *lo, int *hi, ek_error_t **err)
     return 0;
 }
 
+/*
+ * Every client connection and watch is a file descriptor: the usual soft limit of 1,024 would
+ * refuse connections long before memory runs short, so take the hard limit (as Go's runtime
+ * does for kube-apiserver).
+ */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        EK_LOG(EK_WARN, "server", "cannot read the open files limit err=\"%s\"", strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur == rl.rlim_max) {
+        return;
+    }
+    rlim_t soft = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        EK_LOG(EK_WARN, "server",
+               "cannot raise the open files limit soft=%llu hard=%llu err=\"%s\"",
+               (unsigned long long)soft, (unsigned long long)rl.rlim_max, strerror(errno));
+    }
+}
+
 static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **tls_out,
                  ek_error_t **err)
 {
@@ -233,6 +259,7 @@ static int run_server(int nargs, char **argv)
         return 2;
     }
     struct server_state st = { .loop = uv_default_loop() };
+    raise_nofile();
     ek_error_t *err = NULL;
     ek_pki_t *pki = NULL;
     ek_tls_config_t *tls = NULL;

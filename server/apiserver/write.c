@@ -26,11 +26,40 @@ static void now_rfc3339(char buf[static 21])
 
 typedef struct write_ctx {
     apireq_t *r;
+    ek_apiserver_t *srv; /* outlives r, which the answer frees */
     bool system;
     int ok_status;
     json_t *patch; /* PATCH: the decoded patch, for retries on conflict */
     int attempts;
+    char *key;              /* of the submitted write the cache expects, or NULL */
+    const json_t *expected; /* its object (identity only) */
 } write_ctx_t;
+
+static write_ctx_t *ctx_new(apireq_t *r, int ok_status)
+{
+    write_ctx_t *c = ek_new(write_ctx_t);
+    c->r = r;
+    c->srv = r->srv;
+    c->ok_status = ok_status;
+    return c;
+}
+
+static void forget_expected(write_ctx_t *c)
+{
+    if (c->key) {
+        store_forget(&c->srv->store, c->key, c->expected);
+        free(c->key);
+        c->key = NULL;
+        c->expected = NULL;
+    }
+}
+
+static void ctx_free(write_ctx_t *c)
+{
+    forget_expected(c);
+    json_decref(c->patch);
+    free(c);
+}
 
 void answer_object(apireq_t *r, int status, const json_t *obj)
 {
@@ -54,7 +83,14 @@ void answer_object(apireq_t *r, int status, const json_t *obj)
 
 void answer_entry(apireq_t *r, int status, const ek_kv_entry_t *e)
 {
-    obj_t *o = obj_from_entry(e);
+    /* The store's watch published this revision to the cache before the write's callback:
+     * answer with that object and its JSON text (serialised once, shared with watchers and
+     * later reads) rather than parsing and serialising the record again. A deleted record is
+     * no longer cached and is parsed. */
+    obj_t *o = obj_ref(store_find_entry(&r->srv->store, e));
+    if (!o) {
+        o = obj_from_entry(e);
+    }
     if (!o) {
         send_status(r, 500, "InternalError", NULL, NULL,
                     "Internal error occurred: stored object "
@@ -97,6 +133,7 @@ static void on_written(int64_t rev, const ek_kv_entry_t *entry, const ek_error_t
                         "%s \"%s\" already exists", resource_qualified(r->rt.res, q),
                         r->rt.name ? r->rt.name : "");
         } else if (err->status == 409 && c->patch && ++c->attempts < PATCH_RETRIES) {
+            forget_expected(c);
             retry_patch(c);
             return;
         } else if (err->status == 409) {
@@ -109,8 +146,7 @@ static void on_written(int64_t rev, const ek_kv_entry_t *entry, const ek_error_t
     } else {
         answer_entry(r, c->ok_status, entry);
     }
-    json_decref(c->patch);
-    free(c);
+    ctx_free(c);
 }
 
 static char *serialize_for_store(json_t *obj)
@@ -118,6 +154,21 @@ static char *serialize_for_store(json_t *obj)
     /* The revision is the store's business: it is never part of the stored bytes. */
     json_object_del(ek_json_obj_ensure(obj, "metadata"), "resourceVersion");
     return ek_json_dumps(obj);
+}
+
+/*
+ * The bytes to store for obj (caller frees). The cache is told to expect them, so that it
+ * publishes obj itself instead of parsing the record back: obj must not change any more.
+ */
+static char *expect_write(write_ctx_t *c, const char *key, json_t *obj, size_t *len)
+{
+    char *bytes = serialize_for_store(obj);
+    *len = strlen(bytes);
+    forget_expected(c);
+    c->key = ek_xstrdup(key);
+    c->expected = obj;
+    store_expect(&c->srv->store, key, obj, bytes, *len);
+    return bytes;
 }
 
 static void respond_object(apireq_t *r, int status, json_t *obj)
@@ -253,11 +304,10 @@ void handle_create(apireq_t *r)
     free(r->rt.name);
     r->rt.name = ek_xstrdup(name);
     ek_autofree char *key = ek_resource_key(res, r->rt.ns, name);
-    ek_autofree char *bytes = serialize_for_store(obj);
-    write_ctx_t *c = ek_new(write_ctx_t);
-    c->r = r;
-    c->ok_status = 201;
-    ek_kv_create(r->srv->kv, key, bytes, strlen(bytes), res->ttl_s, 0, on_written, c);
+    write_ctx_t *c = ctx_new(r, 201);
+    size_t len;
+    ek_autofree char *bytes = expect_write(c, key, obj, &len);
+    ek_kv_create(r->srv->kv, key, bytes, len, res->ttl_s, 0, on_written, c);
 }
 
 /* ---- update ---- */
@@ -337,7 +387,8 @@ static int merge_update(apireq_t *r, json_t *obj, const json_t *old, ek_error_t 
     if ((res->flags & EK_RES_STATUS) && r->rt.sub == EK_SUB_NONE) {
         json_t *st = json_object_get(old, "status");
         if (st) {
-            json_object_set(obj, "status", st);
+            /* A copy: defaulting and the strategy edit obj, and old is published (immutable). */
+            json_object_set_new(obj, "status", json_deep_copy(st));
         } else {
             json_object_del(obj, "status");
         }
@@ -388,15 +439,13 @@ static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
     if (strategy_prepare_update(r->srv, res, obj, old->json, &err) < 0) {
         send_error(r, res, r->rt.name, err);
         ek_error_free(err);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     /* System writes (deletion marks, bindings) are not user updates: no update validation,
      * as kube-apiserver's delete and binding paths do not run it either. */
     if (!system && admit(r, obj, old->json) < 0) {
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     if (r->p.dry_run || unchanged(obj, old->json)) {
@@ -405,8 +454,7 @@ static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
                             ek_json_str(old->json, "metadata", "resourceVersion", NULL));
         }
         respond_object(r, 200, obj);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     ek_autofree char *key = ek_resource_key(res, r->rt.ns, r->rt.name);
@@ -416,8 +464,9 @@ static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
         return;
     }
     int flags = strategy_is_heartbeat(res, obj, old->json) ? EK_KV_VOLATILE : 0;
-    ek_autofree char *bytes = serialize_for_store(obj);
-    ek_kv_update(r->srv->kv, key, bytes, strlen(bytes), old->rev, res->ttl_s, flags, on_written, c);
+    size_t len;
+    ek_autofree char *bytes = expect_write(c, key, obj, &len);
+    ek_kv_update(r->srv->kv, key, bytes, len, old->rev, res->ttl_s, flags, on_written, c);
 }
 
 /* Checks a client-given resourceVersion against the stored one. */
@@ -458,9 +507,7 @@ void handle_update(apireq_t *r)
         ek_error_free(err);
         return;
     }
-    write_ctx_t *c = ek_new(write_ctx_t);
-    c->r = r;
-    c->ok_status = 200;
+    write_ctx_t *c = ctx_new(r, 200);
     write_update(r, obj, old, c);
 }
 
@@ -512,14 +559,12 @@ static void run_patch(write_ctx_t *c)
     if (!old) {
         const char *ct = apireq_header(r, "Content-Type");
         if (ct && ek_has_prefix(ct, "application/apply-patch+yaml")) {
-            json_decref(c->patch);
-            free(c);
+            ctx_free(c);
             apply_create(r);
             return;
         }
         send_not_found(r, res, r->rt.name);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     ek_error_t *err = NULL;
@@ -528,16 +573,14 @@ static void run_patch(write_ctx_t *c)
         send_error(r, res, r->rt.name, err);
         ek_error_free(err);
         json_decref(patched);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     const char *prv = ek_json_str(c->patch, "metadata", "resourceVersion", NULL);
     if (prv && *prv && strtoll(prv, NULL, 10) != old->rev) {
         send_conflict(r, r->rt.name);
         json_decref(patched);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     json_object_del(ek_json_obj_ensure(patched, "metadata"), "resourceVersion");
@@ -545,8 +588,7 @@ static void run_patch(write_ctx_t *c)
         send_error(r, res, r->rt.name, err);
         ek_error_free(err);
         json_decref(patched);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     write_update(r, patched, old, c);
@@ -578,9 +620,7 @@ void handle_patch(apireq_t *r)
         handle_scale_update(r, patch);
         return;
     }
-    write_ctx_t *c = ek_new(write_ctx_t);
-    c->r = r;
-    c->ok_status = 200;
+    write_ctx_t *c = ctx_new(r, 200);
     c->patch = patch;
     run_patch(c);
 }
@@ -619,21 +659,18 @@ void apply_create(apireq_t *r)
         return;
     }
     ek_autofree char *key = ek_resource_key(res, r->rt.ns, r->rt.name);
-    ek_autofree char *bytes = serialize_for_store(obj);
-    write_ctx_t *c = ek_new(write_ctx_t);
-    c->r = r;
-    c->ok_status = 201;
-    ek_kv_create(r->srv->kv, key, bytes, strlen(bytes), res->ttl_s, 0, on_written, c);
+    write_ctx_t *c = ctx_new(r, 201);
+    size_t len;
+    ek_autofree char *bytes = expect_write(c, key, obj, &len);
+    ek_kv_create(r->srv->kv, key, bytes, len, res->ttl_s, 0, on_written, c);
 }
 
 /* Writes a server-built object over old with the answer path of an update: validated like
  * one (scale), or as a system write without update validation (deletion marks, binding). */
 void write_object(apireq_t *r, json_t *obj, obj_t *old, bool system)
 {
-    write_ctx_t *c = ek_new(write_ctx_t);
-    c->r = r;
+    write_ctx_t *c = ctx_new(r, 200);
     c->system = system;
-    c->ok_status = 200;
     write_update(r, obj, old, c);
 }
 
