@@ -20,14 +20,14 @@
 
 #include "server/controllers/controllers-internal.h"
 
-#define ANN_REVISION      "deployment.kubernetes.io/revision"
-#define ANN_REV_HISTORY   "deployment.kubernetes.io/revision-history"
-#define ANN_DESIRED       "deployment.kubernetes.io/desired-replicas"
-#define ANN_MAX           "deployment.kubernetes.io/max-replicas"
-#define ANN_LAST_APPLIED  "kubectl.kubernetes.io/last-applied-configuration"
-#define ANN_ROLLBACK_TO   "deprecated.deployment.rollback.to"
+#define ANN_REVISION       "deployment.kubernetes.io/revision"
+#define ANN_REV_HISTORY    "deployment.kubernetes.io/revision-history"
+#define ANN_DESIRED        "deployment.kubernetes.io/desired-replicas"
+#define ANN_MAX            "deployment.kubernetes.io/max-replicas"
+#define ANN_LAST_APPLIED   "kubectl.kubernetes.io/last-applied-configuration"
+#define ANN_ROLLBACK_TO    "deprecated.deployment.rollback.to"
 #define MAX_REV_HIST_CHARS 2000
-#define NO_LIMIT          2147483647LL
+#define NO_LIMIT           2147483647LL
 
 typedef struct dc {
     ctrl_t *c;
@@ -50,8 +50,8 @@ typedef struct rsw {
     char created[32]; /* creationTimestamp (RFC 3339 sorts as time) */
     bool create;
     bool del;
-    int32_t from;    /* spec.replicas before this sync, for the event */
-    const char *op;  /* "up"/"down" once scaled */
+    int32_t from;   /* spec.replicas before this sync, for the event */
+    const char *op; /* "up"/"down" once scaled */
 } rsw_t;
 
 typedef struct dsync {
@@ -79,8 +79,7 @@ static const char *ann(const json_t *obj, const char *key)
 
 static void ann_set(json_t *obj, const char *key, const char *v)
 {
-    ek_json_set_str(ek_json_obj_ensure(ek_json_obj_ensure(obj, "metadata"), "annotations"), key,
-                    v);
+    ek_json_set_str(ek_json_obj_ensure(ek_json_obj_ensure(obj, "metadata"), "annotations"), key, v);
 }
 
 static int32_t ann_int(const json_t *obj, const char *key, bool *ok)
@@ -161,8 +160,8 @@ static json_t *cond_new(const char *type, const char *st, const char *reason, co
 {
     char now[21];
     ek_time_rfc3339(time(NULL), now);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "lastUpdateTime",
-                     now, "lastTransitionTime", now, "reason", reason, "message", msg);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "lastUpdateTime", now,
+                     "lastTransitionTime", now, "reason", reason, "message", msg);
 }
 
 /* Same status and reason: nothing changes. Same status: keep lastTransitionTime. */
@@ -253,8 +252,7 @@ static bool scale_rs(dsync_t *x, rsw_t *r, int32_t size, const char *op)
     bool changed = r->replicas != size;
     set_replicas_annotations(x, r);
     if (changed) {
-        json_object_set_new(ek_json_obj_ensure(rs_want(r), "spec"), "replicas",
-                            json_integer(size));
+        json_object_set_new(ek_json_obj_ensure(rs_want(r), "spec"), "replicas", json_integer(size));
         r->replicas = size;
         r->op = op;
     }
@@ -359,8 +357,8 @@ static void set_new_rs_annotations(dsync_t *x, rsw_t *r, long long new_rev, bool
         ek_autofree char *old_copy = old ? ek_xstrdup(old) : NULL;
         ann_set(rs_want(r), ANN_REVISION, buf);
         if (old_copy) {
-            ek_autofree char *h = deploy_revision_history(ann(rs_cur(r), ANN_REV_HISTORY),
-                                                          old_copy, MAX_REV_HIST_CHARS);
+            ek_autofree char *h = deploy_revision_history(ann(rs_cur(r), ANN_REV_HISTORY), old_copy,
+                                                          MAX_REV_HIST_CHARS);
             if (h) {
                 ann_set(rs_want(r), ANN_REV_HISTORY, h);
             }
@@ -416,8 +414,8 @@ static json_t *new_rs_object(dsync_t *x, const char *hash)
     json_t *rs = json_pack("{s:s,s:s,s:{s:s,s:s,s:[o],s:O},s:{s:i,s:o,s:o}}", "apiVersion",
                            "apps/v1", "kind", "ReplicaSet", "metadata", "name", name, "namespace",
                            ek_json_str(d, "metadata", "namespace", NULL), "ownerReferences",
-                           owner_ref(x->s->dep_res, d, true), "labels", labels, "spec",
-                           "replicas", 0, "selector", sel, "template", tmpl);
+                           owner_ref(x->s->dep_res, d, true), "labels", labels, "spec", "replicas",
+                           0, "selector", sel, "template", tmpl);
     long long mrs = ek_json_int(d, 0, "spec", "minReadySeconds", NULL);
     if (mrs) {
         json_object_set_new(json_object_get(rs, "spec"), "minReadySeconds", json_integer(mrs));
@@ -435,7 +433,8 @@ static bool hash_collides(dsync_t *x, const char *name)
         return false;
     }
     const json_t *ref = controller_ref(other);
-    if (ref && ek_streq(ek_json_str(ref, "uid", NULL), ek_json_str(x->d, "metadata", "uid", NULL)) &&
+    if (ref &&
+        ek_streq(ek_json_str(ref, "uid", NULL), ek_json_str(x->d, "metadata", "uid", NULL)) &&
         template_equal_ignore_hash(ek_json_path(x->d, "spec", "template", NULL),
                                    ek_json_path(other, "spec", "template", NULL))) {
         return false; /* ours; the cache will show it claimed shortly */
@@ -443,8 +442,8 @@ static bool hash_collides(dsync_t *x, const char *name)
     long long cc = ek_json_int(x->d, 0, "status", "collisionCount", NULL);
     json_object_set_new(dstatus(x), "collisionCount", json_integer(cc + 1));
     x->result = SYNC_RETRY;
-    EK_LOG(EK_INFO, "deployment", "hash collision deployment=%s rs=%s collisionCount=%lld",
-           x->key, name, cc + 1);
+    EK_LOG(EK_INFO, "deployment", "hash collision deployment=%s rs=%s collisionCount=%lld", x->key,
+           name, cc + 1);
     return true;
 }
 
@@ -457,9 +456,9 @@ static void progressing(dsync_t *x, const char *reason, const char *what, const 
 
 static int create_new_rs(dsync_t *x, const char *new_rev)
 {
-    ek_autofree char *hash = pod_template_hash(ek_json_path(x->d, "spec", "template", NULL),
-                                               ek_json_path(x->d, "status", "collisionCount",
-                                                            NULL));
+    ek_autofree char *hash =
+        pod_template_hash(ek_json_path(x->d, "spec", "template", NULL),
+                          ek_json_path(x->d, "status", "collisionCount", NULL));
     ek_autofree char *name =
         ek_xasprintf("%s-%s", ek_json_str(x->d, "metadata", "name", NULL), hash);
     if (hash_collides(x, name)) {
@@ -543,8 +542,7 @@ static bool saturated(dsync_t *x, const rsw_t *r)
         return false;
     }
     int32_t desired = ann_int(rs_cur(r), ANN_DESIRED, &ok);
-    return ok && r->replicas == x->replicas && desired == x->replicas &&
-           r->st_avail == x->replicas;
+    return ok && r->replicas == x->replicas && desired == x->replicas && r->st_avail == x->replicas;
 }
 
 static void scale_proportionally(dsync_t *x)
@@ -1087,8 +1085,7 @@ static void on_rs_created(int status, json_t *body, const ek_error_t *err, void 
         char msg[512];
         snprintf(msg, sizeof(msg), "Failed to create new replica set \"%s\": %s", r->name,
                  ek_error_msg(err));
-        ek_event_record(x->s->events, x->orig, "Warning", "ReplicaSetCreateError",
-                        "%s", msg);
+        ek_event_record(x->s->events, x->orig, "Warning", "ReplicaSetCreateError", "%s", msg);
         if (has_progress_deadline(x->d)) {
             json_decref(x->d);
             x->d = json_deep_copy(x->orig);
@@ -1139,10 +1136,9 @@ static void release_rs(dsync_t *x, const json_t *rs)
     struct call_ctx *cc = ek_new(struct call_ctx);
     cc->x = x;
     x->outstanding++;
-    ek_api_patch(ctrl_manager(x->s->c)->client, x->s->rs_res,
-                 ek_json_str(rs, "metadata", "namespace", NULL),
-                 ek_json_str(rs, "metadata", "name", NULL), EK_SUB_NONE, "strategic", patch,
-                 on_written, cc);
+    ek_api_patch(
+        ctrl_manager(x->s->c)->client, x->s->rs_res, ek_json_str(rs, "metadata", "namespace", NULL),
+        ek_json_str(rs, "metadata", "name", NULL), EK_SUB_NONE, "strategic", patch, on_written, cc);
     json_decref(patch);
 }
 
@@ -1207,7 +1203,8 @@ static void paused_conditions(dsync_t *x)
     bool paused = ek_json_bool(x->d, 0, "spec", "paused", NULL);
     bool was = ek_streq(reason, "DeploymentPaused");
     if (paused && !was) {
-        cond_set(st, cond_new("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused"));
+        cond_set(st,
+                 cond_new("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused"));
     } else if (!paused && was) {
         cond_set(st,
                  cond_new("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed"));

@@ -155,7 +155,8 @@ void deploy_scale_proportionally(prop_rs_t *v, size_t n, int32_t desired, int32_
     for (size_t i = 0; i < n; i++) {
         v[i].new_size = v[i].replicas;
         if (to_add != 0) {
-            int32_t p = deploy_proportion(&v[i], desired, max_surge, status_replicas, to_add, added);
+            int32_t p =
+                deploy_proportion(&v[i], desired, max_surge, status_replicas, to_add, added);
             v[i].new_size += p;
             added += p;
         }

@@ -17,7 +17,18 @@
 
 #include "server/controllers/controllers-internal.h"
 
-typedef enum { K_STRUCT, K_PTR, K_SLICE, K_MAP, K_STR, K_INT, K_BOOL, K_QTY, K_INTSTR, K_TIME } kind_t;
+typedef enum {
+    K_STRUCT,
+    K_PTR,
+    K_SLICE,
+    K_MAP,
+    K_STR,
+    K_INT,
+    K_BOOL,
+    K_QTY,
+    K_INTSTR,
+    K_TIME
+} kind_t;
 
 typedef struct gofield gofield_t;
 typedef struct gotype {
@@ -35,12 +46,12 @@ struct gofield {
 
 /* ---- scalar and generic types ---- */
 
-#define T(id, nm, k)       static const gotype_t id = { nm, k, NULL, NULL }
-#define TE(id, nm, k, el)  static const gotype_t id = { nm, k, &el, NULL }
+#define T(id, nm, k)      static const gotype_t id = { nm, k, NULL, NULL }
+#define TE(id, nm, k, el) static const gotype_t id = { nm, k, &el, NULL }
 /* Described structs: declared first (they refer to each other), defined after their fields. */
-#define TS(id)             static const gotype_t id
-#define STRUCT(id, nm)     static const gotype_t id = { nm, K_STRUCT, NULL, id##_f }
-#define TX(id, nm)         static const gotype_t id = { nm, K_STRUCT, NULL, NULL }
+#define TS(id)         static const gotype_t id
+#define STRUCT(id, nm) static const gotype_t id = { nm, K_STRUCT, NULL, id##_f }
+#define TX(id, nm)     static const gotype_t id = { nm, K_STRUCT, NULL, NULL }
 
 T(t_string, "string", K_STR);
 T(t_int32, "int32", K_INT);
@@ -286,26 +297,28 @@ static const gofield_t t_podspec_f[] = {
 };
 
 /* Container and EphemeralContainerCommon share one layout. */
-#define CONTAINER_FIELDS                                                          \
-    { "Name", "name", &t_string }, { "Image", "image", &t_string },               \
-        { "Command", "command", &t_strings }, { "Args", "args", &t_strings },     \
-        { "WorkingDir", "workingDir", &t_string }, { "Ports", "ports", &t_ports }, \
-        { "EnvFrom", "envFrom", &t_env_froms }, { "Env", "env", &t_envvars },     \
-        { "Resources", "resources", &t_resources },                               \
-        { "ResizePolicy", "resizePolicy", &t_resize_policies },                   \
-        { "RestartPolicy", "restartPolicy", &t_pcontainer_restart },              \
-        { "VolumeMounts", "volumeMounts", &t_mounts },                            \
-        { "VolumeDevices", "volumeDevices", &t_devices },                         \
-        { "LivenessProbe", "livenessProbe", &t_pprobe },                          \
-        { "ReadinessProbe", "readinessProbe", &t_pprobe },                        \
-        { "StartupProbe", "startupProbe", &t_pprobe },                            \
-        { "Lifecycle", "lifecycle", &t_plifecycle },                              \
-        { "TerminationMessagePath", "terminationMessagePath", &t_string },        \
-        { "TerminationMessagePolicy", "terminationMessagePolicy", &t_term_msg_policy }, \
-        { "ImagePullPolicy", "imagePullPolicy", &t_pull_policy },                 \
-        { "SecurityContext", "securityContext", &t_psec_ctx },                    \
-        { "Stdin", "stdin", &t_bool }, { "StdinOnce", "stdinOnce", &t_bool },     \
-        { "TTY", "tty", &t_bool }
+#define CONTAINER_FIELDS                                                                      \
+    { "Name", "name", &t_string }, { "Image", "image", &t_string },                           \
+        { "Command", "command", &t_strings }, { "Args", "args", &t_strings },                 \
+        { "WorkingDir", "workingDir", &t_string }, { "Ports", "ports", &t_ports },            \
+        { "EnvFrom", "envFrom", &t_env_froms }, { "Env", "env", &t_envvars },                 \
+        { "Resources", "resources", &t_resources },                                           \
+        { "ResizePolicy", "resizePolicy", &t_resize_policies },                               \
+        { "RestartPolicy", "restartPolicy", &t_pcontainer_restart },                          \
+        { "VolumeMounts", "volumeMounts", &t_mounts },                                        \
+        { "VolumeDevices", "volumeDevices", &t_devices },                                     \
+        { "LivenessProbe", "livenessProbe", &t_pprobe },                                      \
+        { "ReadinessProbe", "readinessProbe", &t_pprobe },                                    \
+        { "StartupProbe", "startupProbe", &t_pprobe },                                        \
+        { "Lifecycle", "lifecycle", &t_plifecycle },                                          \
+        { "TerminationMessagePath", "terminationMessagePath", &t_string },                    \
+        { "TerminationMessagePolicy", "terminationMessagePolicy", &t_term_msg_policy },       \
+        { "ImagePullPolicy", "imagePullPolicy", &t_pull_policy },                             \
+        { "SecurityContext", "securityContext", &t_psec_ctx }, { "Stdin", "stdin", &t_bool }, \
+        { "StdinOnce", "stdinOnce", &t_bool },                                                \
+    {                                                                                         \
+        "TTY", "tty", &t_bool                                                                 \
+    }
 
 static const gofield_t t_container_f[] = { CONTAINER_FIELDS, { NULL, NULL, NULL } };
 
@@ -318,9 +331,12 @@ static const gofield_t t_ephemeral_f[] = {
 };
 
 static const gofield_t t_port_f[] = {
-    { "Name", "name", &t_string },           { "HostPort", "hostPort", &t_int32 },
-    { "ContainerPort", "containerPort", &t_int32 }, { "Protocol", "protocol", &t_protocol },
-    { "HostIP", "hostIP", &t_string },       { NULL, NULL, NULL },
+    { "Name", "name", &t_string },
+    { "HostPort", "hostPort", &t_int32 },
+    { "ContainerPort", "containerPort", &t_int32 },
+    { "Protocol", "protocol", &t_protocol },
+    { "HostIP", "hostIP", &t_string },
+    { NULL, NULL, NULL },
 };
 
 static const gofield_t t_envvar_f[] = {
@@ -526,9 +542,12 @@ static const gofield_t t_volume_f[] = {
     { NULL, NULL, NULL },
 };
 
-#define VOLSRC(go, js, ty)                                                   \
-    {                                                                        \
-        go, js, &(const gotype_t) { "*v1." ty, K_PTR, &(const gotype_t){ "v1." ty, K_STRUCT, NULL, NULL }, NULL } \
+#define VOLSRC(go, js, ty)                                                              \
+    {                                                                                   \
+        go, js, &(const gotype_t)                                                       \
+        {                                                                               \
+            "*v1." ty, K_PTR, &(const gotype_t){ "v1." ty, K_STRUCT, NULL, NULL }, NULL \
+        }                                                                               \
     }
 
 static const gofield_t t_volsource_f[] = {
@@ -660,11 +679,11 @@ struct suffix {
 };
 
 static const struct suffix suffixes[] = {
-    { "", 0, "DecimalSI" },    { "n", -9, "DecimalSI" }, { "u", -6, "DecimalSI" },
-    { "m", -3, "DecimalSI" },  { "k", 3, "DecimalSI" },  { "M", 6, "DecimalSI" },
-    { "G", 9, "DecimalSI" },   { "T", 12, "DecimalSI" }, { "P", 15, "DecimalSI" },
-    { "E", 18, "DecimalSI" },  { "Ki", 10, "BinarySI" }, { "Mi", 20, "BinarySI" },
-    { "Gi", 30, "BinarySI" },  { "Ti", 40, "BinarySI" }, { "Pi", 50, "BinarySI" },
+    { "", 0, "DecimalSI" },   { "n", -9, "DecimalSI" }, { "u", -6, "DecimalSI" },
+    { "m", -3, "DecimalSI" }, { "k", 3, "DecimalSI" },  { "M", 6, "DecimalSI" },
+    { "G", 9, "DecimalSI" },  { "T", 12, "DecimalSI" }, { "P", 15, "DecimalSI" },
+    { "E", 18, "DecimalSI" }, { "Ki", 10, "BinarySI" }, { "Mi", 20, "BinarySI" },
+    { "Gi", 30, "BinarySI" }, { "Ti", 40, "BinarySI" }, { "Pi", 50, "BinarySI" },
     { "Ei", 60, "BinarySI" },
 };
 
@@ -738,9 +757,10 @@ static int parse_quantity(ek_buf_t *b, const char *str)
     }
     result = neg ? -result : result;
     size_t nd = strlen(digits);
-    bool canonical = binary ? (sf->exp % 10 == 0 && (value & 7) != 0)
-                            : (scale % 3 == 0 && !(nd >= 3 && strcmp(digits + nd - 3, "000") == 0) &&
-                               digits[0] != '0');
+    bool canonical = binary
+                         ? (sf->exp % 10 == 0 && (value & 7) != 0)
+                         : (scale % 3 == 0 && !(nd >= 3 && strcmp(digits + nd - 3, "000") == 0) &&
+                            digits[0] != '0');
     print_int64_amount(b, result, scale, canonical ? str : "", sf->format);
     return 0;
 }
@@ -939,8 +959,8 @@ char *pod_template_hash(const json_t *tmpl, const json_t *collision)
     uint32_t h = fnv32a(2166136261u, text, strlen(text));
     if (collision && json_is_integer(collision)) {
         uint32_t c = (uint32_t)json_integer_value(collision);
-        unsigned char le[8] = { (unsigned char)c, (unsigned char)(c >> 8),
-                                (unsigned char)(c >> 16), (unsigned char)(c >> 24) };
+        unsigned char le[8] = { (unsigned char)c, (unsigned char)(c >> 8), (unsigned char)(c >> 16),
+                                (unsigned char)(c >> 24) };
         h = fnv32a(h, le, sizeof(le));
     }
     /* rand.SafeEncodeString over the decimal digits: no vowels, no look-alikes. */
