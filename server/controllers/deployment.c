@@ -1090,7 +1090,13 @@ static void on_rs_created(int status, json_t *body, const ek_error_t *err, void 
             json_decref(x->d);
             x->d = json_deep_copy(x->orig);
             cond_set(dstatus(x), cond_new("Progressing", "False", "ReplicaSetCreateError", msg));
-            x->n--; /* write nothing else planned on the new ReplicaSet's account */
+            /* Write nothing else planned on the new ReplicaSet's account. */
+            for (size_t i = 0; i < x->n; i++) {
+                if (x->rs[i] == r) {
+                    x->rs[i] = x->rs[--x->n];
+                    break;
+                }
+            }
             json_decref(r->obj);
             json_decref(r->want);
             free(r);
