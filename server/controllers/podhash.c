@@ -94,16 +94,16 @@ TE(t_pcontainer_restart, "*v1.ContainerRestartPolicy", K_PTR, t_container_restar
 /* Types only ever seen through a nil pointer or list here, or not described. */
 TX(t_affinity, "v1.Affinity");
 TX(t_dns_config, "v1.PodDNSConfig");
-TX(t_seccomp, "v1.SeccompProfile");
 TX(t_apparmor, "v1.AppArmorProfile");
 TX(t_selinux, "v1.SELinuxOptions");
 TX(t_windows, "v1.WindowsSecurityContextOptions");
-TX(t_capabilities, "v1.Capabilities");
 TX(t_grpc, "v1.GRPCAction");
 TX(t_pod_os, "v1.PodOS");
 TX(t_lifecycle, "v1.Lifecycle");
 TE(t_paffinity, "*v1.Affinity", K_PTR, t_affinity);
 TE(t_pdns_config, "*v1.PodDNSConfig", K_PTR, t_dns_config);
+TS(t_seccomp);
+TS(t_capabilities);
 TE(t_pseccomp, "*v1.SeccompProfile", K_PTR, t_seccomp);
 TE(t_papparmor, "*v1.AppArmorProfile", K_PTR, t_apparmor);
 TE(t_pselinux, "*v1.SELinuxOptions", K_PTR, t_selinux);
@@ -426,11 +426,18 @@ static const gofield_t t_device_f[] = {
     { NULL, NULL, NULL },
 };
 
-static const gofield_t t_probe_f[] = {
+/* Probe embeds ProbeHandler: spew prints it as a field of that name. */
+TS(t_probe_handler);
+static const gofield_t t_probe_handler_f[] = {
     { "Exec", "exec", &t_pexec },
     { "HTTPGet", "httpGet", &t_phttpget },
     { "TCPSocket", "tcpSocket", &t_ptcp },
     { "GRPC", "grpc", &t_pgrpc },
+    { NULL, NULL, NULL },
+};
+
+static const gofield_t t_probe_f[] = {
+    { "ProbeHandler", NULL, &t_probe_handler },
     { "InitialDelaySeconds", "initialDelaySeconds", &t_int32 },
     { "TimeoutSeconds", "timeoutSeconds", &t_int32 },
     { "PeriodSeconds", "periodSeconds", &t_int32 },
@@ -476,6 +483,21 @@ static const gofield_t t_sec_ctx_f[] = {
     { "ProcMount", "procMount", &t_pproc_mount },
     { "SeccompProfile", "seccompProfile", &t_pseccomp },
     { "AppArmorProfile", "appArmorProfile", &t_papparmor },
+    { NULL, NULL, NULL },
+};
+
+T(t_capability, "v1.Capability", K_STR);
+TE(t_capability_list, "[]v1.Capability", K_SLICE, t_capability);
+static const gofield_t t_capabilities_f[] = {
+    { "Add", "add", &t_capability_list },
+    { "Drop", "drop", &t_capability_list },
+    { NULL, NULL, NULL },
+};
+
+T(t_seccomp_type, "v1.SeccompProfileType", K_STR);
+static const gofield_t t_seccomp_f[] = {
+    { "Type", "type", &t_seccomp_type },
+    { "LocalhostProfile", "localhostProfile", &t_pstring },
     { NULL, NULL, NULL },
 };
 
@@ -647,6 +669,9 @@ STRUCT(t_resize_policy, "v1.ContainerResizePolicy");
 STRUCT(t_mount, "v1.VolumeMount");
 STRUCT(t_device, "v1.VolumeDevice");
 STRUCT(t_probe, "v1.Probe");
+STRUCT(t_probe_handler, "v1.ProbeHandler");
+STRUCT(t_capabilities, "v1.Capabilities");
+STRUCT(t_seccomp, "v1.SeccompProfile");
 STRUCT(t_exec, "v1.ExecAction");
 STRUCT(t_httpget, "v1.HTTPGetAction");
 STRUCT(t_header, "v1.HTTPHeader");
