@@ -222,3 +222,37 @@ TEST(deployment_pod_template_hash)
     json_decref(one);
     json_decref(t);
 }
+
+TEST(deployment_pod_template_hash_golden)
+{
+    /* go-spew 1.1.1 and Go's FNV-32a, run over Go types with these fields, print the same text
+     * and give this hash; a change here changes every Deployment's ReplicaSet names. */
+    const char *tmpl =
+        "{\"metadata\":{\"creationTimestamp\":null,\"labels\":{\"app\":\"web\",\"tier\":\"fe\"}},"
+        "\"spec\":{\"containers\":[{\"name\":\"nginx\",\"image\":\"nginx:1.25\",\"ports\":[{"
+        "\"containerPort\":80,\"protocol\":\"TCP\"}],\"env\":[{\"name\":\"A\",\"value\":\"1\"}],"
+        "\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"}},\"readinessProbe\":"
+        "{\"httpGet\":{\"path\":\"/\",\"port\":80,\"scheme\":\"HTTP\"},\"timeoutSeconds\":1,"
+        "\"periodSeconds\":10,\"successThreshold\":1,\"failureThreshold\":3},"
+        "\"terminationMessagePath\":\"/dev/termination-log\",\"terminationMessagePolicy\":\"File\","
+        "\"imagePullPolicy\":\"IfNotPresent\"}],\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}],"
+        "\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":"
+        "\"ClusterFirst\",\"nodeName\":\"sim-0\",\"securityContext\":{},\"schedulerName\":"
+        "\"default-scheduler\"}}";
+    json_t *t = json_loads(tmpl, 0, NULL);
+    ASSERT_TRUE(t != NULL);
+    char *h = pod_template_hash(t, NULL);
+    ASSERT_STREQ(h, "7bfbf68897");
+    char *s = pod_template_spew(t);
+    ASSERT_CONTAINS(s, "ReadinessProbe:(*v1.Probe){ProbeHandler:(v1.ProbeHandler){Exec:"
+                       "(*v1.ExecAction)<nil> HTTPGet:(*v1.HTTPGetAction){Path:(string)/ "
+                       "Port:(intstr.IntOrString){Type:(intstr.Type)0 IntVal:(int32)80 "
+                       "StrVal:(string)} Host:(string) Scheme:(v1.URIScheme)HTTP");
+    ASSERT_CONTAINS(s, "Volumes:([]v1.Volume)[{Name:(string)v VolumeSource:(v1.VolumeSource){"
+                       "HostPath:(*v1.HostPathVolumeSource)<nil> EmptyDir:"
+                       "(*v1.EmptyDirVolumeSource){Medium:(v1.StorageMedium) "
+                       "SizeLimit:(*resource.Quantity)<nil>}");
+    free(s);
+    free(h);
+    json_decref(t);
+}
