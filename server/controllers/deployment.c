@@ -938,6 +938,36 @@ static void requeue_stuck(dsync_t *x, const json_t *st)
     x->requeue_ms = after < 1 ? 1000 : (uint64_t)(after + 1) * 1000;
 }
 
+/* getReplicaFailures: a ReplicaSet's ReplicaFailure condition (pods it could not create),
+ * the new ReplicaSet's first. Caller owns the condition. */
+static json_t *replica_failure(dsync_t *x)
+{
+    size_t n;
+    ek_autofree rsw_t **all = all_rs(x, &n);
+    const json_t *c =
+        x->new_rs ? cond_get(json_object_get(x->new_rs->obj, "status"), "ReplicaFailure") : NULL;
+    for (size_t i = 0; !c && i < n; i++) {
+        c = cond_get(json_object_get(all[i]->obj, "status"), "ReplicaFailure");
+    }
+    if (!c) {
+        return NULL;
+    }
+    const char *ts = ek_json_str(c, "lastTransitionTime", NULL);
+    json_t *d = json_pack("{s:s,s:s}", "type", "ReplicaFailure", "status",
+                          ek_json_str(c, "status", NULL) ? ek_json_str(c, "status", NULL) : "");
+    if (ts) {
+        ek_json_set_str(d, "lastUpdateTime", ts);
+        ek_json_set_str(d, "lastTransitionTime", ts);
+    }
+    const char *keys[] = { "reason", "message" };
+    for (size_t i = 0; i < EK_ARRAY_SIZE(keys); i++) {
+        if (ek_json_str(c, keys[i], NULL)) {
+            ek_json_set_str(d, keys[i], ek_json_str(c, keys[i], NULL));
+        }
+    }
+    return d;
+}
+
 /* syncRolloutStatus */
 static void sync_rollout_status(dsync_t *x)
 {
@@ -951,9 +981,12 @@ static void sync_rollout_status(dsync_t *x)
     if (has_progress_deadline(x->d) && !complete_before) {
         estimate_progress(x, st);
     }
-    /* ReplicaSet failures (quota, admission) would be mirrored as ReplicaFailure: the
-     * ReplicaSet controller reports none yet, so there is none to copy. */
-    cond_remove(st, "ReplicaFailure");
+    json_t *failure = replica_failure(x);
+    if (failure) {
+        cond_set(st, failure);
+    } else {
+        cond_remove(st, "ReplicaFailure");
+    }
     if (json_equal(st, json_object_get(x->d, "status"))) {
         requeue_stuck(x, st);
         json_decref(st);
