@@ -345,10 +345,21 @@ static int merge_update(apireq_t *r, json_t *obj, const json_t *old, ek_error_t 
         return 0;
     }
     if (r->rt.sub == EK_SUB_STATUS || r->rt.sub == EK_SUB_APPROVAL) {
-        /* Status writes change the status and nothing else. */
+        /* Status writes change the status and nothing else, except that apps/v1 workloads'
+         * status strategies keep only spec and labels: their controllers write revision
+         * annotations with the status (deployment.kubernetes.io/revision). */
         json_t *status = json_object_get(obj, "status");
         json_t *merged = json_deep_copy(old);
         json_object_set_new(merged, "status", status ? json_incref(status) : json_object());
+        if (ek_streq(res->group, "apps") && r->rt.sub == EK_SUB_STATUS) {
+            json_t *ann = json_object_get(md, "annotations");
+            json_t *mmd = ek_json_obj_ensure(merged, "metadata");
+            if (ann) {
+                json_object_set(mmd, "annotations", ann);
+            } else {
+                json_object_del(mmd, "annotations");
+            }
+        }
         ek_autofree char *rv = ek_json_str(md, "resourceVersion", NULL)
                                    ? ek_xstrdup(ek_json_str(md, "resourceVersion", NULL))
                                    : NULL;

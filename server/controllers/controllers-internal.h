@@ -99,8 +99,51 @@ void pending_add(pending_t *p);
 /* Call once after issuing every call: ends the sync when nothing is outstanding. */
 void pending_arm(pending_t *p);
 
+/* ---- Deployments (deployment_util.c, podhash.c): pure helpers, unit-tested ---- */
+
+#define POD_TEMPLATE_HASH_LABEL "pod-template-hash"
+
+/* intstr.GetScaledValueFromIntOrPercent: an integer, or "N%" of total rounded up or down;
+ * absent is 0. -1 for anything else. */
+int intstr_scaled(const json_t *v, int total, bool round_up, int *out);
+/* ResolveFenceposts of a Deployment's rollingUpdate (both zero → one unavailable). */
+void deploy_fenceposts(const json_t *d, int32_t *surge, int32_t *unavail);
+/* MaxSurge / MaxUnavailable: 0 unless RollingUpdate; unavailable capped at spec.replicas. */
+int32_t deploy_max_surge(const json_t *d);
+int32_t deploy_max_unavailable(const json_t *d);
+/* NewRSNewReplicas: the new ReplicaSet's size given the sum of every ReplicaSet's
+ * spec.replicas (all_replicas) and its own (new_replicas). */
+int32_t deploy_new_rs_replicas(const json_t *d, int32_t all_replicas, int32_t new_replicas);
+
+/* One active ReplicaSet in proportional scaling, sorted as Kubernetes sorts them. */
+typedef struct prop_rs {
+    int32_t replicas;       /* spec.replicas */
+    int32_t max_annotation; /* deployment.kubernetes.io/max-replicas, 0 if absent */
+    int32_t new_size;       /* out */
+} prop_rs_t;
+int32_t deploy_proportion(const prop_rs_t *rs, int32_t desired, int32_t max_surge,
+                          int32_t status_replicas, int32_t to_add, int32_t added);
+/* Sets new_size of each: the deployment's allowed size (desired + surge) shared in
+ * proportion, leftovers to v[0]. status_replicas: the deployment's status.replicas. */
+void deploy_scale_proportionally(prop_rs_t *v, size_t n, int32_t desired, int32_t max_surge,
+                                 int32_t status_replicas);
+/* The revision-history annotation after appending old_rev, within limit characters, or NULL
+ * when it cannot fit. Caller frees. */
+char *deploy_revision_history(const char *history, const char *old_rev, size_t limit);
+/* apimachinery's semantic equality on JSON: absent, null and Go zero values are equal. */
+bool json_semantic_equal(const json_t *a, const json_t *b);
+/* EqualIgnoreHash: pod templates equal apart from the pod-template-hash label. */
+bool template_equal_ignore_hash(const json_t *a, const json_t *b);
+/* controller.ComputeHash: FNV-32a of the template as Kubernetes prints it (go-spew over the
+ * Go types of k8s.io/api 1.32), plus the collision count, in the safe-encoding alphabet.
+ * collision may be NULL. Caller frees. */
+char *pod_template_hash(const json_t *tmpl, const json_t *collision);
+/* The text the hash is taken over (for tests). Caller frees. */
+char *pod_template_spew(const json_t *tmpl);
+
 /* The controllers. */
 void replicaset_controller_start(ctrl_manager_t *m);
 void nodeipam_controller_start(ctrl_manager_t *m);
+void deployment_controller_start(ctrl_manager_t *m);
 
 #endif
