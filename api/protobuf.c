@@ -223,7 +223,7 @@ static json_t *body_to_json(struct dec *d, const uint8_t *data, size_t len,
 
 /* runtime.RawExtension / metav1.FieldsV1 {1: raw}: raw is JSON, or an embedded protobuf
  * object with its own envelope. */
-static json_t *raw_value(struct dec *d, const ek_pb_field_t *pf)
+static json_t *raw_value(struct dec *d, const ek_pb_field_t *pf, bool want_object)
 {
     ek_pb_reader_t r;
     ek_pb_field_t f;
@@ -254,6 +254,11 @@ static json_t *raw_value(struct dec *d, const ek_pb_field_t *pf)
     json_t *v = json_loadb((const char *)raw, len, JSON_DECODE_ANY, &je);
     if (!v) {
         fail(d, "embedded JSON: %s", je.text);
+    } else if (want_object && !json_is_object(v)) {
+        /* A JSON body would fail the same way, in the field checks. */
+        json_decref(v);
+        v = NULL;
+        fail(d, "embedded JSON is not an object");
     }
     return v;
 }
@@ -339,7 +344,7 @@ static json_t *value_of(struct dec *d, const ek_schema_ty_t *ty, unsigned fflags
         return time_value(d, f, fflags & EK_SF_MICRO);
     case EK_ST_ANY:
     case EK_ST_OBJECT:
-        return raw_value(d, f);
+        return raw_value(d, f, ty->kind == EK_ST_OBJECT);
     case EK_ST_ARRAY:
         return wrapped_list(d, ty->elem, f);
     case EK_ST_MAP:
@@ -423,6 +428,7 @@ static int map_entry(struct dec *d, const ek_schema_field_t *sf, const ek_pb_fie
     while ((rc = ek_pb_next(&r, &e)) > 0) {
         if (e.number == 1) {
             json_decref(key);
+            key = NULL;
             if (e.wire_type != EK_PB_LEN) {
                 return fail(d, "map key has wire type %s", wire_name(e.wire_type));
             }
@@ -569,10 +575,13 @@ static char *dup_string(struct dec *d, const ek_pb_field_t *f, const char *what)
         fail(d, "%s has wire type %s", what, wire_name(f->wire_type));
         return NULL;
     }
-    if (memchr(f->data, 0, f->len)) {
-        fail(d, "%s contains a NUL byte", what);
+    /* These end up in JSON and in error messages, so they must be text. */
+    json_t *probe = memchr(f->data, 0, f->len) ? NULL : json_stringn((const char *)f->data, f->len);
+    if (!probe) {
+        fail(d, "%s is not valid UTF-8 text", what);
         return NULL;
     }
+    json_decref(probe);
     return ek_xstrndup((const char *)f->data, f->len);
 }
 

@@ -65,7 +65,7 @@ void ek_pb_message(ek_buf_t *b, uint32_t field, ek_buf_t *msg)
 void ek_pb_reader_init(ek_pb_reader_t *r, const void *data, size_t len)
 {
     r->p = data;
-    r->end = r->p + len;
+    r->end = data ? r->p + len : r->p;
     r->error = NULL;
 }
 
