@@ -284,6 +284,13 @@ void handle_virtual(apireq_t *r)
         user_clear(&u);
         return;
     }
+    if (strcmp(res->kind, "SelfSubjectRulesReview") == 0) {
+        /* kubectl auth can-i --list */
+        const char *ns = ek_json_str(body, "spec", "namespace", NULL);
+        json_object_set_new(body, "status", authz_rules(r->srv, &r->user, ns));
+        apireq_respond_json(r, 201, body);
+        return;
+    }
     if (strcmp(res->kind, "SelfSubjectReview") == 0) {
         json_object_set_new(body, "status",
                             json_pack("{s:o}", "userInfo", user_info_json(&r->user)));

@@ -106,6 +106,13 @@ done
 k create rolebinding sa32-view --clusterrole=view --serviceaccount=default:sa32 >/dev/null
 expect_eq "$(as_token kubectl.1.32 "$tok" auth can-i get pods)" yes "can-i after binding (protobuf rolebinding)"
 expect_contains "$(k auth whoami)" "system:masters" "whoami"
+# auth can-i --list (SelfSubjectRulesReview).
+for v in 32 27; do
+	out=$(KUBECTL=kubectl.1.$v as_token kubectl.1.$v "$tok" auth can-i --list)
+	expect_contains "$out" "pods " "can-i --list ($v): view grants pods"
+	expect_contains "$out" "[get list watch]" "can-i --list ($v): verbs"
+	expect_contains "$(KUBECTL=kubectl.1.$v k auth can-i --list)" "*.*" "can-i --list ($v): admin"
+done
 
 # certificate approve|deny: a PUT of the whole CSR to …/approval.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$E2E_DIR/csr.key" \

@@ -169,6 +169,7 @@ TEST(protobuf_kubectl_bodies_are_the_json_bodies)
         "whoami",
         "certificate-approve",
         "certificate-deny",
+        "drain-delete",
     };
     load();
     for (size_t i = 0; i < EK_ARRAY_SIZE(names); i++) {
