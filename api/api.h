@@ -263,6 +263,12 @@ typedef struct ek_schema_ty {
 #define EK_SF_REPLACE     0x4
 #define EK_SF_RETAIN_KEYS 0x8
 #define EK_SF_READONLY    0x10
+#define EK_SF_PB_PTR      0x20 /* pb=N*: a Go pointer; a zero value on the wire still counts */
+#define EK_SF_PB_NONE     0x40 /* pb=-: not in the protobuf message (the envelope's type meta) */
+#define EK_SF_MICRO       0x80 /* a metav1.MicroTime: RFC 3339 with microseconds */
+
+/* Longest protobuf number path of a field: pb=N or pb=N.M (inside an inlined embedded message). */
+#define EK_SCHEMA_PB_DEPTH 3
 
 typedef struct ek_schema_field {
     const char *name;
@@ -273,6 +279,7 @@ typedef struct ek_schema_field {
     const char *default_value; /* documentation only */
     char **enum_values;
     size_t n_enum;
+    uint32_t pb[EK_SCHEMA_PB_DEPTH]; /* protobuf number path, 0-terminated; pb[0] == 0: none */
 } ek_schema_field_t;
 
 struct ek_schema_type {
@@ -282,6 +289,9 @@ struct ek_schema_type {
     const char *description;
     ek_schema_field_t *fields;
     size_t n_fields;
+    /* Every field has a protobuf number (or pb=-), and so has every type it refers to: a
+     * protobuf body of this type can be decoded (api/protobuf.c). */
+    bool pb;
 };
 
 /* Parses the embedded schema text (idempotent; call once at start, before other threads). */
@@ -291,6 +301,10 @@ const ek_schema_type_t *ek_schema_type(const char *id);
 const ek_schema_field_t *ek_schema_field(const ek_schema_type_t *t, const char *name);
 /* All types, sorted by id. */
 size_t ek_schema_types(const ek_schema_type_t **out);
+/* The type of a kind sent as apiVersion + kind ("apps/v1", "Deployment" → apps.v1 Deployment);
+ * types of meta.v1 that every group version carries (DeleteOptions) are found under any
+ * group. NULL if the schema has none. Borrowed. */
+const ek_schema_type_t *ek_schema_type_for_kind(const char *api_version, const char *kind);
 /* The OpenAPI definition name ("io.k8s.api.apps.v1.Deployment") written into buf. */
 const char *ek_schema_openapi_name(const ek_schema_type_t *t, char *buf, size_t len);
 
@@ -317,6 +331,38 @@ int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issu
  * "x[0]"), never a field a path spelling would also match.
  */
 int ek_schema_check_drop(const ek_schema_type_t *t, json_t *obj, ek_schema_issue_cb cb, void *data);
+
+/* ---- protobuf request bodies (api/protobuf.c) ---- */
+
+/* Unknown field numbers are errors (Kubernetes' decoder skips them; tests use this). */
+#define EK_PROTOBUF_STRICT 0x1
+
+/* The runtime.Unknown envelope of a protobuf body. Strings are owned (NULL when absent; free
+ * with ek_protobuf_unknown_clear); raw points into the decoded buffer. */
+typedef struct ek_protobuf_unknown {
+    char *api_version;
+    char *kind;
+    char *content_encoding;
+    char *content_type;
+    const uint8_t *raw;
+    size_t raw_len;
+} ek_protobuf_unknown_t;
+
+/* Checks the "k8s\0" magic and reads the envelope. Errors are status 400. */
+int ek_protobuf_unwrap(const void *data, size_t len, unsigned flags, ek_protobuf_unknown_t *out,
+                       ek_error_t **err);
+void ek_protobuf_unknown_clear(ek_protobuf_unknown_t *u);
+/*
+ * A whole protobuf body to the JSON object a JSON body of the same request would carry
+ * (apiVersion and kind from the envelope, or the defaults when it has none). The type comes
+ * from the schema (ek_schema_type_for_kind); a kind whose types lack protobuf numbers is a
+ * 415 error naming the kind, a malformed body 400. Caller owns the result. Any thread.
+ */
+json_t *ek_protobuf_decode(const void *data, size_t len, const char *default_api_version,
+                           const char *default_kind, unsigned flags, ek_error_t **err);
+/* One message of type t (no envelope) to a JSON object. Caller owns the result. */
+json_t *ek_protobuf_to_json(const ek_schema_type_t *t, const void *msg, size_t len, unsigned flags,
+                            ek_error_t **err);
 
 /* ---- table printers: `kubectl get` columns (api/printers.c) ---- */
 
