@@ -611,6 +611,26 @@ const char *ek_informer_revision(const ek_informer_t *inf);
  * Free informers before their client. */
 void ek_informer_free(ek_informer_t *inf);
 
+/* ---- structural schemas of custom resources (api/jsonschema.c) ---- */
+
+/*
+ * The openAPIV3Schema of a CRD version applied as apiextensions-apiserver does: unknown fields
+ * pruned (except under x-kubernetes-preserve-unknown-fields), defaults filled in, then the
+ * value validated (types, nullable, required, enum, pattern, minimum/maximum and exclusive
+ * forms, multipleOf, min/maxLength, min/maxItems, uniqueItems, min/maxProperties, formats,
+ * x-kubernetes-int-or-string, allOf/anyOf/oneOf/not). Paths are written "spec.replicas",
+ * "spec.ports[0].name".
+ */
+/* Removes fields the schema does not know; each removed path is appended to pruned (may be
+ * NULL). The root's apiVersion, kind and metadata are left alone. */
+void ek_jsonschema_prune(const json_t *schema, json_t *obj, json_t *pruned);
+/* Fills in defaults for absent (and null, when not nullable) fields, recursively. */
+void ek_jsonschema_default(const json_t *schema, json_t *obj);
+/* Appends validation errors (as Kubernetes words them) to errs; returns their number. */
+int ek_jsonschema_validate(const json_t *schema, const json_t *obj, ek_field_errors_t *errs);
+/* Whether a CRD schema is structural enough to use; on failure writes why into msg. */
+int ek_jsonschema_check_structural(const json_t *schema, char *msg, size_t len);
+
 /* ---- events (api/events.c) ---- */
 
 /*

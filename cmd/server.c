@@ -213,6 +213,7 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
         .node_monitor_grace_ms = node_monitor_grace_ms,
         .pod_eviction_ms = pod_eviction_ms,
         .root_ca_pem = ek_pki_ca_cert_pem(*pki_out),
+        .cluster_cidr = cluster_cidr,
     };
     if (ek_controllers_start(client, &co, &st->ctrls, err) < 0) {
         return ek_error_wrap(err, "start the controllers");

@@ -65,6 +65,9 @@ typedef struct bucket {
 } bucket_t;
 
 typedef struct store {
+    /* Called after each event is applied to the cache (CRDs register their resources). */
+    void (*hook)(bucket_t *b, const event_t *ev, void *data);
+    void *hook_data;
     ek_kv_t *kv;
     ek_kv_watch_t *kv_watch;
     ek_map_t buckets; /* prefix → bucket_t* */
@@ -319,6 +322,19 @@ metrics_t *metrics_new(void);
 void metrics_free(metrics_t *m);
 void metrics_observe(metrics_t *m, const apireq_t *r);
 void metrics_watch_delta(metrics_t *m, int delta);
+
+/* CustomResourceDefinitions (crd.c). */
+void crd_load_all(ek_apiserver_t *s);
+void crd_store_hook(bucket_t *b, const event_t *ev, void *data);
+/* Extra create/update checks of a CRD object (structural schemas); -1 after answering. */
+int crd_admit(apireq_t *r, json_t *crd);
+/* Prunes/defaults/validates a custom resource object; -1 after answering. */
+int custom_admit(apireq_t *r, json_t *obj);
+/* Unknown fields of a custom resource under fieldValidation (Strict → error). */
+int custom_check_fields(apireq_t *r, json_t *obj, ek_error_t **err);
+/* Table columns of a custom resource: Name, its printer columns (or Age). */
+json_t *custom_table(const ek_resource_t *res, obj_t **objs, size_t n, const char *include,
+                     bool with_columns, int64_t rev);
 
 /* Bootstrap objects at first start (bootstrap.c). */
 void bootstrap_run(ek_apiserver_t *s);

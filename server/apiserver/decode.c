@@ -157,6 +157,9 @@ static void remove_path(json_t *obj, const char *path)
 int check_fields(apireq_t *r, json_t *obj, ek_error_t **err)
 {
     const ek_resource_t *res = r->rt.res;
+    if (res->flags & EK_RES_CUSTOM) {
+        return custom_check_fields(r, obj, err);
+    }
     const ek_schema_type_t *t = res->schema_type ? ek_schema_type(res->schema_type) : NULL;
     if (!t) {
         return 0;

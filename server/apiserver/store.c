@@ -133,6 +133,9 @@ static void on_kv_event(const ek_kv_event_t *kev, void *data)
     event_t ev = { kev->type, kev->rev, o, prev };
     ring_push(b, &ev);
     s->rev = kev->rev;
+    if (s->hook) {
+        s->hook(b, &ev, s->hook_data);
+    }
     watchers_dispatch(b, &ev);
     obj_unref(prev);
     obj_unref(o);

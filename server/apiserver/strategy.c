@@ -377,6 +377,17 @@ int strategy_prepare_create(ek_apiserver_t *s, const ek_resource_t *res, json_t 
     if (is(res, "", "Service")) {
         return prepare_service(s, obj, NULL, err);
     }
+    if (is(res, "apiextensions.k8s.io", "CustomResourceDefinition")) {
+        /* Objects of a CRD are deleted before the CRD itself (crd.c). */
+        json_t *md = ek_json_obj_ensure(obj, "metadata");
+        json_t *fins = json_object_get(md, "finalizers");
+        if (!json_is_array(fins)) {
+            fins = json_array();
+            json_object_set_new(md, "finalizers", fins);
+        }
+        json_array_append_new(fins, json_string("customresourcecleanup.apiextensions.k8s.io"));
+        return 0;
+    }
     if (is(res, "batch", "Job")) {
         /* The generated selector and pod labels come from the uid set just before. */
         ek_defaults_prepare_create(res, obj);

@@ -131,8 +131,12 @@ static void respond_object(apireq_t *r, int status, json_t *obj)
 static int admit(apireq_t *r, json_t *obj, const json_t *old)
 {
     const ek_resource_t *res = r->rt.res;
-    if (!(res->flags & EK_RES_CUSTOM)) {
-        ek_defaults_apply(res, obj);
+    if (res->flags & EK_RES_CUSTOM) {
+        return custom_admit(r, obj);
+    }
+    ek_defaults_apply(res, obj);
+    if (!strcmp(res->group, "apiextensions.k8s.io") && crd_admit(r, obj) < 0) {
+        return -1;
     }
     ek_field_errors_t errs = { 0 };
     ek_validate(res, obj, old, &errs);

@@ -178,6 +178,7 @@ int zone_state(int ready, int not_ready);
 
 /* The controllers. */
 void replicaset_controller_start(ctrl_manager_t *m);
+void nodeipam_controller_start(ctrl_manager_t *m);
 void endpoints_controller_start(ctrl_manager_t *m);
 void endpointslice_controller_start(ctrl_manager_t *m);
 void gc_controller_start(ctrl_manager_t *m);

@@ -20,13 +20,13 @@ static json_t *J(const char *text)
 /* A pod in namespace ns with labels app=web, serving port "http" on number port. */
 static json_t *pod(const char *name, const char *ip, int port, bool ready, const char *extra)
 {
-    json_t *p = json_pack("{s:{s:s,s:s,s:s,s:{s:s}},s:{s:s,s:[{s:s,s:[{s:s,s:i}]}]},"
-                          "s:{s:s,s:s,s:[{s:s,s:s}]}}",
-                          "metadata", "name", name, "namespace", "ns", "uid", name, "labels",
-                          "app", "web", "spec", "nodeName", "n1", "containers", "name", "c",
-                          "ports", "name", "http", "containerPort", port, "status", "phase",
-                          "Running", "podIP", ip, "conditions", "type", "Ready", "status",
-                          ready ? "True" : "False");
+    json_t *p =
+        json_pack("{s:{s:s,s:s,s:s,s:{s:s}},s:{s:s,s:[{s:s,s:[{s:s,s:i}]}]},"
+                  "s:{s:s,s:s,s:[{s:s,s:s}]}}",
+                  "metadata", "name", name, "namespace", "ns", "uid", name, "labels", "app", "web",
+                  "spec", "nodeName", "n1", "containers", "name", "c", "ports", "name", "http",
+                  "containerPort", port, "status", "phase", "Running", "podIP", ip, "conditions",
+                  "type", "Ready", "status", ready ? "True" : "False");
     if (extra) {
         json_t *x = J(extra);
         json_object_update_recursive(p, x);
@@ -52,8 +52,8 @@ static json_t *service(const char *extra)
 
 static const char *ip_at(const json_t *subsets, size_t ss, const char *list, size_t i)
 {
-    return ek_json_str(json_array_get(json_object_get(json_array_get(subsets, ss), list), i),
-                       "ip", NULL);
+    return ek_json_str(json_array_get(json_object_get(json_array_get(subsets, ss), list), i), "ip",
+                       NULL);
 }
 
 static size_t count_at(const json_t *subsets, size_t ss, const char *list)
@@ -75,11 +75,11 @@ TEST(endpoints_ready_not_ready_and_named_ports)
     json_t *subsets = endpoints_subsets(svc, pods, EK_ARRAY_SIZE(pods));
     ASSERT_EQ(json_array_size(subsets), 2);
     /* Sorted by address set; find the 8080 subset. */
-    size_t s80 = ek_json_int(json_array_get(json_object_get(json_array_get(subsets, 0), "ports"),
-                                            0),
-                             0, "port", NULL) == 8080
-                     ? 0
-                     : 1;
+    size_t s80 =
+        ek_json_int(json_array_get(json_object_get(json_array_get(subsets, 0), "ports"), 0), 0,
+                    "port", NULL) == 8080
+            ? 0
+            : 1;
     ASSERT_EQ(count_at(subsets, s80, "addresses"), 1);
     ASSERT_STREQ(ip_at(subsets, s80, "addresses", 0), "10.42.0.2");
     ASSERT_EQ(count_at(subsets, s80, "notReadyAddresses"), 1);
@@ -88,11 +88,10 @@ TEST(endpoints_ready_not_ready_and_named_ports)
     ASSERT_STREQ(ek_json_str(p, "name", NULL), "h");
     ASSERT_STREQ(ek_json_str(p, "protocol", NULL), "TCP");
     ASSERT_STREQ(ip_at(subsets, 1 - s80, "addresses", 0), "10.42.0.4");
-    ASSERT_EQ(ek_json_int(json_array_get(json_object_get(json_array_get(subsets, 1 - s80),
-                                                         "ports"),
-                                         0),
-                          0, "port", NULL),
-              9090);
+    ASSERT_EQ(
+        ek_json_int(json_array_get(json_object_get(json_array_get(subsets, 1 - s80), "ports"), 0),
+                    0, "port", NULL),
+        9090);
     const json_t *a = json_array_get(json_object_get(json_array_get(subsets, s80), "addresses"), 0);
     ASSERT_STREQ(ek_json_str(a, "nodeName", NULL), "n1");
     ASSERT_STREQ(ek_json_str(a, "targetRef", "kind", NULL), "Pod");
@@ -176,8 +175,7 @@ TEST(endpointslice_conditions_and_groups)
     json_t *svc = service(NULL);
     json_t *pods[] = {
         pod("b", "10.42.0.3", 8080, false, NULL),
-        pod("a", "10.42.0.2", 8080, true,
-            "{\"spec\":{\"hostname\":\"h0\",\"subdomain\":\"web\"}}"),
+        pod("a", "10.42.0.2", 8080, true, "{\"spec\":{\"hostname\":\"h0\",\"subdomain\":\"web\"}}"),
         pod("d", "10.42.0.5", 8080, true, "{\"metadata\":{\"deletionTimestamp\":\"x\"}}"),
         pod("c", "10.42.0.4", 9090, true, NULL),
         pod("e", "", 8080, true, NULL),
@@ -309,9 +307,9 @@ TEST(namespace_deletion_conditions)
     ASSERT_STREQ(ek_json_str(c, "message", NULL),
                  "Failed to delete all resource types, 1 remaining: pods.: boom");
     ASSERT_STREQ(ek_json_str(c, "lastTransitionTime", NULL), "T3");
-    ASSERT_STREQ(ek_json_str(find_condition(conds, "NamespaceContentRemaining"),
-                             "lastTransitionTime", NULL),
-                 "T1");
+    ASSERT_STREQ(
+        ek_json_str(find_condition(conds, "NamespaceContentRemaining"), "lastTransitionTime", NULL),
+        "T1");
     json_decref(failures);
     json_decref(fins);
     json_decref(remaining);
