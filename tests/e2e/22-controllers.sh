@@ -85,8 +85,9 @@ slices() { # SERVICE: "pod:port:ready:serving:terminating" per endpoint, sorted
 slices_are() { [ "$(slices "$1")" = "$2" ]; }
 wait_for 15 slices_are web "p1:8080:true:true:false p2:8080:true:true:false p3:9090:true:true:false" ||
 	e2e_fail "EndpointSlices: $(slices web)"
-labels=$(k -n ctl get endpointslices -l kubernetes.io/service-name=web \
-	-o jsonpath='{.items[0].metadata.labels.endpointslice\.kubernetes\.io/managed-by} {.items[0].addressType} {.items[0].endpoints[0].nodeName} {.items[0].metadata.ownerReferences[0].kind}')
+labels=$(k -n ctl get endpointslices -l kubernetes.io/service-name=web -o json | jq -r \
+	'.items[] | select(.ports[0].port == 8080) |
+	 "\(.metadata.labels["endpointslice.kubernetes.io/managed-by"]) \(.addressType) \(.endpoints[0].nodeName) \(.metadata.ownerReferences[0].kind)"')
 expect_eq "$labels" "endpointslice-controller.k8s.io IPv4 sim-0 Service" "slice labels and owner"
 
 # A pod that stops being Ready leaves the ready addresses, unless they are all published.
