@@ -174,17 +174,22 @@ static void untrack_all(esc_t *s, const char *key)
     json_decref(ek_map_del(&s->tracker, key));
 }
 
-/* Has the slice informer seen every write this controller made for the Service? */
+/* Has the slice informer seen every write this controller made for the Service? A written
+ * slice that is gone again counts as seen once the informer is past the write's revision
+ * (someone deleted it since). */
 static bool caught_up(esc_t *s, const char *key, const char *ns)
 {
     json_t *t = ek_map_get(&s->tracker, key);
+    const char *irv = ek_informer_revision(s->slices);
+    long long seen = irv ? atoll(irv) : 0;
     const char *name;
     json_t *rv;
     json_object_foreach (t, name, rv) {
         json_t *cur = ek_informer_get(s->slices, ns, name);
         const char *crv = ek_json_str(cur, "metadata", "resourceVersion", NULL);
         long long want = json_integer_value(rv);
-        if ((want < 0 && cur) || (want >= 0 && (!crv || atoll(crv) < want))) {
+        if ((want < 0 && cur) || (want >= 0 && crv && atoll(crv) < want) ||
+            (want >= 0 && !cur && seen < want)) {
             return false;
         }
     }

@@ -162,6 +162,46 @@ expect_eq "$(pods_of orph)" 2 "orphaned pods stay"
 refs=$(k -n ctl get pods -l rs=orph -o jsonpath='{range .items[*]}[{.metadata.ownerReferences}]{end}')
 expect_eq "$refs" "[][]" "orphans have no owner references"
 
+# A Deployment's ReplicaSets and their pods go with it (made by hand here, owned the way the
+# Deployment controller owns them).
+cat <<'Y' | k create -f - >/dev/null
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: dx, namespace: ctl}
+spec:
+  replicas: 1
+  selector: {matchLabels: {rs: dx}}
+  template:
+    metadata: {labels: {rs: dx}}
+    spec:
+      nodeName: sim-2
+      containers: [{name: c, image: busybox}]
+Y
+duid=$(k -n ctl get deploy dx -o jsonpath='{.metadata.uid}')
+cat <<Y | k create -f - >/dev/null
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: dx-manual
+  namespace: ctl
+  ownerReferences:
+  - {apiVersion: apps/v1, kind: Deployment, name: dx, uid: $duid, controller: true, blockOwnerDeletion: true}
+spec:
+  replicas: 1
+  selector: {matchLabels: {rs: dx}}
+  template:
+    metadata: {labels: {rs: dx}}
+    spec:
+      nodeName: sim-2
+      containers: [{name: c, image: busybox}]
+Y
+some_pods() { [ "$(pods_of dx)" -ge 1 ]; }
+wait_for 15 some_pods || e2e_fail "the Deployment's ReplicaSet made no pods"
+k -n ctl delete deployment dx >/dev/null
+no_rs() { [ -z "$(k -n ctl get rs -l rs=dx -o name)" ] && gone -n ctl get rs dx-manual; }
+wait_for 15 no_rs || e2e_fail "ReplicaSets outlived their Deployment"
+wait_for 15 npods_is dx 0 || e2e_fail "pods outlived their Deployment: $(pods_of dx)"
+
 # ---- namespace deletion ----
 mkns doomed
 cat <<'Y' | k create -f - >/dev/null
