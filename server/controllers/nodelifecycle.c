@@ -166,6 +166,12 @@ static void replace(char **slot, const char *v)
     *slot = v ? ek_xstrdup(v) : NULL;
 }
 
+/* Equal strings, or both absent. */
+static bool same(const char *a, const char *b)
+{
+    return a == b || ek_streq(a, b);
+}
+
 /* Updates what we know of the node's heartbeats and decides its Ready status as of now. */
 static void observe_health(nlc_t *s, const json_t *node, struct health *h, uint64_t now)
 {
@@ -174,8 +180,7 @@ static void observe_health(nlc_t *s, const json_t *node, struct health *h, uint6
     const char *renew = ek_json_str(lease, "spec", "renewTime", NULL);
     const json_t *ready = find_condition(ek_json_path(node, "status", "conditions", NULL), "Ready");
     const char *hb = ek_json_str(ready, "lastHeartbeatTime", NULL);
-    if (!h->probe_ms || !ek_streq(renew, h->renew) || !ek_streq(hb, h->heartbeat) ||
-        (!renew && h->renew) || (!hb && h->heartbeat)) {
+    if (!h->probe_ms || !same(renew, h->renew) || !same(hb, h->heartbeat)) {
         h->probe_ms = now ? now : 1;
         replace(&h->renew, renew);
         replace(&h->heartbeat, hb);

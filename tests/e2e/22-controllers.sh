@@ -184,6 +184,7 @@ kind: ReplicaSet
 metadata:
   name: dx-manual
   namespace: ctl
+  labels: {rs: dx}
   ownerReferences:
   - {apiVersion: apps/v1, kind: Deployment, name: dx, uid: $duid, controller: true, blockOwnerDeletion: true}
 spec:

@@ -31,10 +31,12 @@ if ! wait_for 10 scheduled; then
 	e2e_skip "no scheduler yet: the ReplicaSet's pods stay unscheduled ($(bound) of 3 bound)"
 fi
 wait_for 15 all_running || e2e_fail "pods not running: $(k -n resched get pods -o wide)"
-victim=$(nodes_of | head -1)
+victim=$(nodes_of | awk NF | sort | awk "NR == 1")
 k annotate node "$victim" edgek.io/simulate-heartbeat=stop >/dev/null
 off_victim() {
-	all_running && ! nodes_of | grep -qx "$victim"
+	local on
+	on=$(nodes_of)
+	all_running && ! grep -qx "$victim" <<<"$on"
 }
 wait_for 40 off_victim || e2e_fail "pods not replaced away from $victim: $(k -n resched get pods -o wide)"
 expect_contains "$(k -n resched get events --field-selector reason=TaintManagerEviction)" \
