@@ -261,7 +261,8 @@ running() { [ "$(k -n ctl get pod "$1" -o jsonpath='{.status.phase}')" = Running
 wait_for 10 running doomed-pod || e2e_fail "pod on sim-1 not running"
 k annotate node sim-1 edgek.io/simulate-heartbeat=stop >/dev/null
 t0=$SECONDS
-not_ready() { k get node sim-1 | grep -q NotReady; }
+node_status() { k get node sim-1 --no-headers | awk '{print $2}'; }
+not_ready() { [ "$(node_status)" = NotReady ]; }
 wait_for 20 not_ready || e2e_fail "node not NotReady: $(k get node sim-1 -o yaml)"
 secs=$((SECONDS - t0))
 [ $secs -ge 3 ] || e2e_fail "node NotReady after ${secs}s, before its grace period"
@@ -288,5 +289,5 @@ running stays || e2e_fail "a pod tolerating unreachable forever was evicted"
 k annotate node sim-1 edgek.io/simulate-heartbeat- >/dev/null
 no_taints() { [ -z "$(k get node sim-1 -o jsonpath='{.spec.taints}')" ]; }
 wait_for 20 no_taints || e2e_fail "taints stayed: $(k get node sim-1 -o jsonpath='{.spec.taints}')"
-k get node sim-1 | grep -qw Ready || e2e_fail "node not Ready again"
+wait_for 10 eval '[ "$(node_status)" = Ready ]' || e2e_fail "node not Ready again: $(node_status)"
 echo PASS
