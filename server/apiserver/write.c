@@ -433,9 +433,15 @@ static bool unchanged(const json_t *obj, const json_t *old)
     return json_equal(a, b);
 }
 
-/* Being deleted and nothing left to wait for? (Pods are removed by their kubelet instead.) */
+/* Being deleted and nothing left to wait for? (Pods are removed by their kubelet instead; a
+ * namespace also waits for its spec.finalizers, which the namespace controller removes through
+ * the finalize subresource once the namespace is empty.) */
 static bool finalized(const ek_resource_t *res, const json_t *obj)
 {
+    if (!*res->group && strcmp(res->plural, "namespaces") == 0 &&
+        json_array_size(ek_json_path(obj, "spec", "finalizers", NULL)) > 0) {
+        return false;
+    }
     return ek_json_str(obj, "metadata", "deletionTimestamp", NULL) &&
            json_array_size(ek_json_path(obj, "metadata", "finalizers", NULL)) == 0 &&
            !(res->flags & EK_RES_GRACEFUL);
