@@ -812,8 +812,9 @@ static entry_t *entry_add(entries_t *es, const char *manager, bool apply, const 
 {
     es->v = ek_xrealloc(es->v, (es->n + 1) * sizeof(*es->v));
     entry_t *e = &es->v[es->n++];
-    *e = (entry_t){ ek_xstrdup(manager), apply, ek_xstrdup(apiv ? apiv : ""), NULL,
-                    ek_xstrdup(sub ? sub : ""), ek_fieldset_new() };
+    *e = (entry_t){ ek_xstrdup(manager),          apply,
+                    ek_xstrdup(apiv ? apiv : ""), NULL,
+                    ek_xstrdup(sub ? sub : ""),   ek_fieldset_new() };
     return e;
 }
 
@@ -846,9 +847,9 @@ static int entries_decode(const json_t *mf, entries_t *es)
             return -1;
         }
         const char *m = ek_json_str(e, "manager", NULL);
-        entry_t *x = entry_add(es, m ? m : "", !strcmp(op, "Apply"),
-                               ek_json_str(e, "apiVersion", NULL),
-                               ek_json_str(e, "subresource", NULL));
+        entry_t *x =
+            entry_add(es, m ? m : "", !strcmp(op, "Apply"), ek_json_str(e, "apiVersion", NULL),
+                      ek_json_str(e, "subresource", NULL));
         const char *t = ek_json_str(e, "time", NULL);
         x->time = t ? ek_xstrdup(t) : NULL;
         const json_t *f = json_object_get(e, "fieldsV1");
@@ -945,9 +946,9 @@ static void entries_subtract(entries_t *es, const ek_fieldset_t *s, const entry_
 /* The fields no manager records: type meta and system metadata (stripMetaManager). */
 static ek_fieldset_t *strip_set(void)
 {
-    static const char *const meta[] = { "name",      "namespace",     "creationTimestamp",
-                                         "selfLink", "uid",           "clusterName",
-                                         "generation", "managedFields", "resourceVersion" };
+    static const char *const meta[] = { "name",       "namespace",     "creationTimestamp",
+                                        "selfLink",   "uid",           "clusterName",
+                                        "generation", "managedFields", "resourceVersion" };
     ek_fieldset_t *s = ek_fieldset_new();
     const char *top[] = { "apiVersion", "kind", "metadata" };
     for (size_t i = 0; i < EK_ARRAY_SIZE(top); i++) {
@@ -1028,8 +1029,7 @@ static void set_managed_fields(json_t *obj, entries_t *es)
 
 /* ---- Update ---- */
 
-void ek_ssa_update(const ek_ssa_schema_t *sc, const json_t *old, json_t *obj,
-                   const ek_ssa_op_t *op)
+void ek_ssa_update(const ek_ssa_schema_t *sc, const json_t *old, json_t *obj, const ek_ssa_op_t *op)
 {
     entries_t es = { 0 };
     const json_t *sent = ek_json_path(obj, "metadata", "managedFields", NULL);
@@ -1106,8 +1106,7 @@ static json_t *prune(const ek_ssa_schema_t *sc, const json_t *merged, const entr
 static ek_fieldset_t *allowed_from_last_applied(const ek_ssa_schema_t *sc, const json_t *live,
                                                 const ek_ssa_op_t *op)
 {
-    const char *la = live ? ek_json_str(live, "metadata", "annotations", LAST_APPLIED, NULL)
-                          : NULL;
+    const char *la = live ? ek_json_str(live, "metadata", "annotations", LAST_APPLIED, NULL) : NULL;
     if (!la || !*la) {
         return NULL;
     }
@@ -1154,8 +1153,8 @@ static char *manager_label(const entry_t *e)
 /* BuildManagerIdentifier's JSON, by which conflicting managers are sorted. */
 static char *manager_id(const entry_t *e)
 {
-    json_t *o = json_pack("{s:s,s:s}", "manager", e->manager, "operation",
-                          e->apply ? "Apply" : "Update");
+    json_t *o =
+        json_pack("{s:s,s:s}", "manager", e->manager, "operation", e->apply ? "Apply" : "Update");
     if (!e->apply && *e->api_version) {
         json_object_set_new(o, "apiVersion", json_string(e->api_version));
     }
@@ -1358,8 +1357,9 @@ static void update_last_applied(json_t *obj, const json_t *live, const json_t *c
 static int check_config(const json_t *config, ek_error_t **err)
 {
     if (!json_is_object(config)) {
-        return ek_error_status(err, 400, "error decoding YAML: the applied configuration is "
-                                         "not an object");
+        return ek_error_status(err, 400,
+                               "error decoding YAML: the applied configuration is "
+                               "not an object");
     }
     const json_t *mf = ek_json_path(config, "metadata", "managedFields", NULL);
     if (mf && !json_is_null(mf)) {

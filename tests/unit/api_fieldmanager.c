@@ -127,15 +127,14 @@ TEST(fm_apply_create_fieldsv1)
     ASSERT_OK(obj ? 0 : -1, &err);
     ek_autofree char *got = fields_of(obj, "kubectl", "Apply");
     /* The config's own fields only; the port key carries protocol's default. */
-    ASSERT_STREQ(got,
-                 "{\"f:metadata\":{\"f:labels\":{\"f:app\":{}}},"
-                 "\"f:spec\":{\"f:replicas\":{},\"f:selector\":{},"
-                 "\"f:template\":{\"f:metadata\":{\"f:labels\":{\"f:app\":{}}},"
-                 "\"f:spec\":{\"f:containers\":{\"k:{\\\"name\\\":\\\"nginx\\\"}\":{\".\":{},"
-                 "\"f:env\":{\"k:{\\\"name\\\":\\\"A\\\"}\":{\".\":{},\"f:name\":{},"
-                 "\"f:value\":{}}},\"f:image\":{},\"f:name\":{},"
-                 "\"f:ports\":{\"k:{\\\"containerPort\\\":80,\\\"protocol\\\":\\\"TCP\\\"}\":{"
-                 "\".\":{},\"f:containerPort\":{}}}}}}}}}");
+    ASSERT_STREQ(got, "{\"f:metadata\":{\"f:labels\":{\"f:app\":{}}},"
+                      "\"f:spec\":{\"f:replicas\":{},\"f:selector\":{},"
+                      "\"f:template\":{\"f:metadata\":{\"f:labels\":{\"f:app\":{}}},"
+                      "\"f:spec\":{\"f:containers\":{\"k:{\\\"name\\\":\\\"nginx\\\"}\":{\".\":{},"
+                      "\"f:env\":{\"k:{\\\"name\\\":\\\"A\\\"}\":{\".\":{},\"f:name\":{},"
+                      "\"f:value\":{}}},\"f:image\":{},\"f:name\":{},"
+                      "\"f:ports\":{\"k:{\\\"containerPort\\\":80,\\\"protocol\\\":\\\"TCP\\\"}\":{"
+                      "\".\":{},\"f:containerPort\":{}}}}}}}}}");
     ASSERT_EQ(json_array_size(ek_json_path(obj, "metadata", "managedFields", NULL)), 1);
     ASSERT_EQ(ek_json_int(obj, 0, "spec", "replicas", NULL), 2);
 }
@@ -254,8 +253,8 @@ TEST(fm_conflicts_with_several_managers)
     ek_ssa_update(&sc, NULL, obj, &csa);
     ek_auto(json_t) cfg = J(ssa_config);
     json_object_set_new(json_object_get(cfg, "spec"), "replicas", json_integer(5));
-    json_t *c0 = json_array_get(ek_json_path(cfg, "spec", "template", "spec", "containers", NULL),
-                                0);
+    json_t *c0 =
+        json_array_get(ek_json_path(cfg, "spec", "template", "spec", "containers", NULL), 0);
     json_object_set_new(c0, "image", json_string("nginx:1.27"));
     ek_ssa_op_t o = op("other", "2026-01-01T00:00:05Z");
     ASSERT_TRUE(ek_ssa_apply(&sc, obj, cfg, &o, NULL, &err) == NULL);
@@ -276,8 +275,9 @@ TEST(fm_update_takes_ownership)
     ASSERT_NOT_NULL(live);
     ek_auto(json_t) upd = json_deep_copy(live);
     json_object_set_new(json_object_get(upd, "spec"), "replicas", json_integer(5));
-    ek_ssa_op_t scale = { "kubectl", "apps/v1", "scale", "2026-01-01T00:01:00Z",
-                          EK_SSA_TRACK_NO_STATUS, false };
+    ek_ssa_op_t scale = {
+        "kubectl", "apps/v1", "scale", "2026-01-01T00:01:00Z", EK_SSA_TRACK_NO_STATUS, false
+    };
     ek_ssa_update(&sc, live, upd, &scale);
     ek_autofree char *a = fields_of(upd, "kubectl", "Apply");
     ASSERT_TRUE(strstr(a, "f:replicas") == NULL);
