@@ -615,7 +615,10 @@ static json_t *apply_patch(apireq_t *r, const json_t *cur, const json_t *patch, 
     if (ek_has_prefix(ct, "application/merge-patch+json")) {
         return ek_patch_merge(cur, patch, err);
     }
-    if (ek_has_prefix(ct, "application/strategic-merge-patch+json")) {
+    /* Apply reaches here only for subresource views (scale): merged like a strategic merge
+     * patch, without field ownership. Objects are applied by apply_config. */
+    if (ek_has_prefix(ct, "application/strategic-merge-patch+json") ||
+        ek_has_prefix(ct, "application/apply-patch+yaml")) {
         if (res->flags & EK_RES_NO_SMP) {
             ek_error_status(err, 415,
                             "strategic merge patch is not supported for %s: use a JSON merge "

@@ -133,4 +133,21 @@ expect_eq "$(k get deploy mig -o jsonpath='{.spec.template.spec.containers[0].en
 expect_eq "$(k apply -f "$E2E_DIR/mig.yaml")" "deployment.apps/mig configured" "client-side apply again"
 expect_eq "$(k get deploy mig -o jsonpath='{.spec.template.spec.containers[0].env[*].name}')" "A B" \
 	"client-side apply adds env B back"
+
+# --- a custom resource: its schema types the fields ---
+M=$(dirname "$0")/manifests
+k apply -f "$M/backup-crd.yaml" >/dev/null
+wait_for 5 sh -c "'$KUBECTL_DIR/$KUBECTL' --kubeconfig '$E2E_DIR/kubeconfig.yaml' api-resources | grep -q '^backups '" ||
+	e2e_fail "backups not served"
+bk() { # TARGET_LINE
+	printf 'apiVersion: edge.example.com/v1\nkind: Backup\nmetadata:\n  name: nightly\nspec:\n  schedule: "0 3 * * *"\n  keep: 5\n%s' "$1"
+}
+bk "  target: nfs"$'\n' | k apply --server-side -f - >/dev/null
+expect_eq "$(k get backup nightly -o jsonpath='{.spec.target}')" "nfs" "custom resource applied"
+bk "" | k apply --server-side -f - >/dev/null
+expect_eq "$(k get backup nightly -o jsonpath='{.spec.target}')" "" "custom resource field removed"
+out=$(printf 'apiVersion: edge.example.com/v1\nkind: Backup\nmetadata:\n  name: nightly\nspec:\n  keep: 9\n' |
+	expect_fail k apply --server-side --field-manager other -f -)
+expect_contains "$out" 'Apply failed with 1 conflict: conflict with "kubectl": .spec.keep' \
+	"custom resource conflict"
 echo "PASS"
