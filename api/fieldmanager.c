@@ -1035,8 +1035,12 @@ void ek_ssa_update(const ek_ssa_schema_t *sc, const json_t *old, json_t *obj, co
     const json_t *sent = ek_json_path(obj, "metadata", "managedFields", NULL);
     /* A client may write managedFields itself (kubectl's migration from client-side apply
      * does); an empty or undecodable list means "unchanged". Subresources never can. */
-    if (*op->subresource || json_array_size(sent) == 0 || entries_decode(sent, &es) < 0 ||
-        es.n == 0) {
+    bool reset = !*op->subresource && json_array_size(sent) == 1 &&
+                 json_is_object(json_array_get(sent, 0)) &&
+                 json_object_size(json_array_get(sent, 0)) == 0;
+    /* [{}] is how a client strips all managed fields (the documented way). */
+    if (!reset && (*op->subresource || json_array_size(sent) == 0 ||
+                   entries_decode(sent, &es) < 0 || es.n == 0)) {
         entries_free(&es);
         if (old) {
             entries_decode(ek_json_path(old, "metadata", "managedFields", NULL), &es);

@@ -346,6 +346,11 @@ TEST(fm_client_written_managed_fields_are_kept)
     ASSERT_EQ(json_array_size(mf), 1);
     ASSERT_STREQ(ek_json_str(json_array_get(mf, 0), "operation", NULL), "Apply");
     ASSERT_STREQ(ek_json_str(json_array_get(mf, 0), "time", NULL), "2026-01-01T00:00:00Z");
+    /* [{}] strips them all. */
+    ek_auto(json_t) strip = json_deep_copy(mig);
+    json_object_set_new(json_object_get(strip, "metadata"), "managedFields", J("[{}]"));
+    ek_ssa_update(&sc, mig, strip, &o);
+    ASSERT_TRUE(ek_json_path(strip, "metadata", "managedFields", NULL) == NULL);
     /* A config carrying managedFields is refused. */
     ek_auto(json_t) bad = J("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{"
                             "\"name\":\"w\",\"managedFields\":[{}]}}");
