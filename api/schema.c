@@ -156,6 +156,12 @@ static int parse_flag(ek_schema_field_t *f, char *flag, int line, ek_error_t **e
         f->flags |= EK_SF_RETAIN_KEYS;
     } else if (strcmp(flag, "readonly") == 0) {
         f->flags |= EK_SF_READONLY;
+    } else if (strcmp(flag, "atomic") == 0) {
+        f->flags |= EK_SF_ATOMIC;
+    } else if (strcmp(flag, "zero") == 0) {
+        f->flags |= EK_SF_ZERO;
+    } else if (ek_has_prefix(flag, "keys=")) {
+        f->list_keys = flag + 5;
     } else if (ek_has_prefix(flag, "merge=")) {
         f->merge_key = flag + 6;
     } else if (ek_has_prefix(flag, "default=")) {
@@ -281,6 +287,11 @@ static int parse_text(ek_error_t **err)
         db.types = ek_xrealloc(db.types, (db.n_types + 1) * sizeof(*db.types));
         cur = &db.types[db.n_types++];
         memset(cur, 0, sizeof(*cur));
+        /* "Name atomic:" marks a type server-side apply treats as one value. */
+        if (ek_has_suffix(l, " atomic")) {
+            l[strlen(l) - 7] = '\0';
+            cur->atomic = true;
+        }
         if (parse_type_name(cur, l, package, line, err) < 0) {
             return -1;
         }
