@@ -41,9 +41,11 @@ ${3:+        - name: B
 YAML
 }
 mf() { k get deploy "$1" -o json --show-managed-fields; }
-# managers NAME: "manager/operation" lines, sorted.
+# managers NAME: "manager/operation" lines, sorted. The controllers' status writes (their own
+# Update entries with subresource "status", as kube-controller-manager's are) are left out.
 managers() {
-	mf "$1" | jq -r '.metadata.managedFields[] | "\(.manager)/\(.operation)"' | LC_ALL=C sort |
+	mf "$1" | jq -r '.metadata.managedFields[] | select(.subresource != "status") |
+		"\(.manager)/\(.operation)"' | LC_ALL=C sort |
 		tr '\n' ' '
 }
 
