@@ -24,6 +24,7 @@ extern const ek_cmd_t ek_cmd_db;
 extern const ek_cmd_t ek_cmd_podnet;
 extern const ek_cmd_t ek_cmd_shim;
 extern const ek_cmd_t ek_cmd_image;
+extern const ek_cmd_t ek_cmd_dns_test;
 extern const ek_cmd_t ek_cmd_agent;
 
 /* Flags of the node an agent runs, shared by `edgek server` (its local agent) and `edgek

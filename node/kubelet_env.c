@@ -478,8 +478,8 @@ static int env_from(const json_t *pod, const json_t *ctr, const ek__kl_sources_t
             if (ek_json_bool(ref, false, "optional", NULL)) {
                 continue;
             }
-            return ek_error_status(err, 404, "%s \"%s\" not found",
-                                 secret ? "secret" : "configmap", name ? name : "");
+            return ek_error_status(err, 404, "%s \"%s\" not found", secret ? "secret" : "configmap",
+                                   name ? name : "");
         }
         const char *prefix = ek_json_str(ef, "prefix", NULL) ?: "";
         const char *fields[] = { "data", secret ? "stringData" : "binaryData" };
@@ -534,7 +534,7 @@ static char *value_from(const json_t *pod, const json_t *ctr, const json_t *vf,
         ek_error_status(err, 404, "%s \"%s\" not found", secret ? "secret" : "configmap", name);
     } else {
         ek_error_status(err, 404, "couldn't find key %s in %s %s/%s", key,
-                      secret ? "Secret" : "ConfigMap", ns, name);
+                        secret ? "Secret" : "ConfigMap", ns, name);
     }
     return NULL;
 }

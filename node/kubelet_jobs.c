@@ -424,8 +424,7 @@ static void start_done(kl_job_t *j)
 
 static bool config_error(kl_pod_t *p, kl_ctr_t *c, const ek_error_t *err)
 {
-    const char *reason =
-        err->status == 404 ? "CreateContainerConfigError" : "CreateContainerError";
+    const char *reason = err->status == 404 ? "CreateContainerConfigError" : "CreateContainerError";
     if (!ek_streq(c->message, ek_error_msg(err))) {
         ek__kl_event(p, "Warning", "Failed", "Error: %s", ek_error_msg(err));
     }

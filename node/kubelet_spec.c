@@ -358,7 +358,7 @@ static int volume_mount(kl_cspec_t *cs, const kl_pod_t *p, const json_t *vm,
     ek_autofree char *host = vol ? ek__kl_volume_path(p->kl, p->obj, vol) : NULL;
     if (!host) {
         return ek_error_status(err, 400, "volume \"%s\" has a type this node does not support",
-                             name);
+                               name);
     }
     /* Volumes the kubelet writes (configMap, secret, downwardAPI, projected) are read-only. */
     bool ro = ek_json_bool(vm, false, "readOnly", NULL) ||
@@ -377,7 +377,7 @@ static int volume_mount(kl_cspec_t *cs, const kl_pod_t *p, const json_t *vm,
     if (sub && *sub) {
         if (!subpath_ok(sub)) {
             return ek_error_status(err, 400, "subPath \"%s\" must be a relative path without ..",
-                                 sub);
+                                   sub);
         }
         ek_autofree char *full = ek_xasprintf("%s/%s", host, sub);
         ek_strlist_add(&cs->mkdirs, full);

@@ -52,7 +52,7 @@ static int object_files(json_t *files, const json_t *src, bool secret, const cha
             return 0;
         }
         return ek_error_status(err, 404, "%s \"%s\" not found", secret ? "secret" : "configmap",
-                             name ? name : "");
+                               name ? name : "");
     }
     json_t *items = json_object_get(src, "items");
     if (!json_array_size(items)) {
@@ -82,8 +82,8 @@ static int object_files(json_t *files, const json_t *src, bool secret, const cha
                 continue;
             }
             return ek_error_status(err, 404, "%s references non-existent %s key: %s",
-                                 secret ? "secret" : "configmap", secret ? "secret" : "config",
-                                 key);
+                                   secret ? "secret" : "configmap", secret ? "secret" : "config",
+                                   key);
         }
         add_file(files, path, text, b64, item_mode(it, def_mode));
     }
@@ -277,7 +277,7 @@ static json_t *volume_entry(kl_pod_t *p, const json_t *vol, const ek__kl_sources
         return files_volume(p, vol, s, err);
     }
     ek_error_status(err, 501, "this node does not support the type of volume \"%s\" yet",
-                  ek_json_str(vol, "name", NULL));
+                    ek_json_str(vol, "name", NULL));
     return NULL;
 }
 
