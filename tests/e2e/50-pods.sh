@@ -198,6 +198,8 @@ wait_for 15 get_has crash CrashLoopBackOff ||
 wait_for 15 jp_is hog '{.status.containerStatuses[0].lastState.terminated.reason}' OOMKilled ||
 	e2e_fail "hog not OOMKilled: $(podjp hog '{.status.containerStatuses[0]}')"
 expect_eq "$(podjp hog '{.status.containerStatuses[0].lastState.terminated.exitCode}')" 137 "OOM exit code"
+wait_for 15 jp_ge hog '{.status.containerStatuses[0].restartCount}' 1 ||
+	e2e_fail "hog never restarted after the OOM kill"
 wait_for 15 jp_is hog '{.status.containerStatuses[0].state.waiting.reason}' CrashLoopBackOff ||
 	e2e_fail "hog not backed off: $(k get pod hog)"
 
