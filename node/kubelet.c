@@ -394,10 +394,35 @@ int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *o, ek_agen
         ek_agent_stop(kl, NULL, NULL);
         return -1;
     }
+    /*
+     * Node services start here, once the kubelet's own parts are up: on kl->loop, with the
+     * agent's client and started informers (ek_agent_client, ek_agent_informer), failing the
+     * start like the parts above. The pod network is one already (set up on a worker when the
+     * node controller assigns the podCIDR, kubelet_node.c); the service proxy, cluster DNS and
+     * the bootstrap client's certificate rotation go here, each stopped at the top of
+     * ek_agent_stop (before the informers are freed) in the reverse order.
+     */
     EK_LOG(EK_INFO, "kubelet", "agent started node=%s ip=%s port=%d cgroup=v%d", kl->node_name,
            kl->node_ip, kl->port, ek_rt_cgroup_version(kl->rt));
     *out = kl;
     return 0;
+}
+
+ek_api_client_t *ek_agent_client(const ek_agent_t *a)
+{
+    return a->client;
+}
+
+ek_informer_t *ek_agent_informer(const ek_agent_t *a, const char *resource)
+{
+    static const char *const names[] = { "pods", "services", "configmaps", "secrets", "nodes" };
+    ek_informer_t *const infs[] = { a->pods, a->services, a->cms, a->secrets, a->node };
+    for (size_t i = 0; i < EK_ARRAY_SIZE(names); i++) {
+        if (strcmp(resource, names[i]) == 0) {
+            return infs[i];
+        }
+    }
+    return NULL;
 }
 
 const char *ek_agent_node_name(const ek_agent_t *a)
@@ -484,6 +509,7 @@ void ek_agent_stop(ek_agent_t *kl, void (*cb)(void *data), void *data)
     kl->stopping = true;
     kl->stop_cb = cb;
     kl->stop_data = data;
+    /* Node services stop here, before the informers they use (see ek_agent_start). */
     ek_informer_free(kl->pods);
     ek_informer_free(kl->cms);
     ek_informer_free(kl->secrets);
