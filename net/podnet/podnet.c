@@ -63,9 +63,10 @@ static int parse_config(ek_podnet_t *pn, const ek_podnet_config_t *cfg, ek_error
     if (cfg->node_ip && ek_cidr_parse(cfg->node_ip, &pn->node_ip, &(int){ 0 }, err) < 0) {
         return ek_error_wrap(err, "node IP");
     }
+    int dns_prefix = 0;
     if (cfg->cluster_dns && *cfg->cluster_dns &&
-        (ek_cidr_parse(cfg->cluster_dns, &pn->cluster_dns, &(int){ 0 }, err) < 0 ||
-         !pn->cluster_dns.s_addr)) {
+        (ek_cidr_parse(cfg->cluster_dns, &pn->cluster_dns, &dns_prefix, NULL) < 0 ||
+         dns_prefix != 32 || !pn->cluster_dns.s_addr)) {
         return ek_error_make(err, EINVAL, "cluster DNS address `%s` is not an IPv4 address",
                              cfg->cluster_dns);
     }
