@@ -456,7 +456,7 @@ typedef struct ek_proxy_config {
                                      to externalTrafficPolicy; NULL: neither */
     const char *service_cidr;     /* "10.43.0.0/16": traffic to unallocated ClusterIPs is
                                      dropped; NULL: no such rule */
-    int netns_fd;                 /* the node's namespace (dup'ed); -1: the caller's */
+    int netns_fd;                 /* the node's namespace (dup'ed); -1: the calling thread's */
     const char *table;            /* NULL: EK_PROXY_TABLE */
     uint32_t min_sync_ms;         /* coalescing delay after a change; 0: 10 */
     uint32_t stale_chain_ms;      /* how long unused chains wait, flushed, before they are

@@ -145,7 +145,7 @@ uint32_t ek__rules_count(const uint8_t *data, size_t len)
             break;
         case OP_MARK_UNSET:
         case OP_MARK_SET:
-        case OP_MARK_XOR:
+        case OP_MARK_CLEAR:
             rd_u32(&r);
             break;
         case OP_SADDR_IN:
@@ -265,8 +265,7 @@ static void emit_op(ek_nft_rule_t *r, uint8_t op, reader_t *rd_)
     case OP_MARK_SET:
         ek_nft_stmt_mark_set(r, rd_u32(rd_));
         break;
-    case OP_MARK_XOR:
-        /* Only reached with the bit set (masquerading returns otherwise): xor clears it. */
+    case OP_MARK_CLEAR:
         ek_nft_stmt_mark_clear(r, rd_u32(rd_));
         break;
     case OP_MASQ_RANDOM:
@@ -500,9 +499,10 @@ static void text_op(ek_buf_t *o, uint8_t op, reader_t *r)
         ek_buf_printf(o, "meta l4proto . th dport vmap @%s ", rd_str(r, name, sizeof(name)));
         break;
     case OP_MARK_SET:
-    case OP_MARK_XOR:
-        ek_buf_printf(o, "meta mark set meta mark %s 0x%08x ", op == OP_MARK_SET ? "|" : "^",
-                      rd_u32(r));
+        ek_buf_printf(o, "meta mark set meta mark | 0x%08x ", rd_u32(r));
+        break;
+    case OP_MARK_CLEAR:
+        ek_buf_printf(o, "meta mark set meta mark & 0x%08x ", ~rd_u32(r));
         break;
     case OP_MASQ_RANDOM:
         ek_buf_puts(o, "masquerade fully-random ");

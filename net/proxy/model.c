@@ -192,6 +192,12 @@ static psvc_t *parse_service(const json_t *svc)
     return s;
 }
 
+/* memcmp for arrays that may be NULL when empty. */
+static bool same_bytes(const void *a, const void *b, size_t len)
+{
+    return len == 0 || memcmp(a, b, len) == 0;
+}
+
 static bool psvc_equal(const psvc_t *a, const psvc_t *b)
 {
     if (!a || !b) {
@@ -210,9 +216,9 @@ static bool psvc_equal(const psvc_t *a, const psvc_t *b)
             return false;
         }
     }
-    return memcmp(a->external_ips, b->external_ips, a->n_external * sizeof(struct in_addr)) == 0 &&
-           memcmp(a->lb_ips, b->lb_ips, a->n_lb * sizeof(struct in_addr)) == 0 &&
-           memcmp(a->source_ranges, b->source_ranges, a->n_ranges * sizeof(pcidr_t)) == 0;
+    return same_bytes(a->external_ips, b->external_ips, a->n_external * sizeof(struct in_addr)) &&
+           same_bytes(a->lb_ips, b->lb_ips, a->n_lb * sizeof(struct in_addr)) &&
+           same_bytes(a->source_ranges, b->source_ranges, a->n_ranges * sizeof(pcidr_t));
 }
 
 static int meta_names(const json_t *obj, const char **ns, const char **name, ek_error_t **err)

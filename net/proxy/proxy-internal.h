@@ -238,7 +238,7 @@ enum {
     OP_VMAP_DPP,        /* ip daddr . meta l4proto . th dport vmap @map  (str) */
     OP_VMAP_PP,         /* meta l4proto . th dport vmap @map             (str) */
     OP_MARK_SET,        /* meta mark set meta mark | M   (u32) */
-    OP_MARK_XOR,        /* meta mark set meta mark ^ M   (u32) */
+    OP_MARK_CLEAR,      /* meta mark set meta mark & ~M  (u32) */
     OP_MASQ_RANDOM,     /* masquerade fully-random */
     OP_REJECT,
     OP_REJECT_TCP_RESET,

@@ -156,8 +156,13 @@ ek_proxy_t *ek_proxy_new(uv_loop_t *loop, const ek_proxy_config_t *cfg, ek_error
         proxy_free(p);
         return NULL;
     }
-    if (cfg->netns_fd >= 0 && (p->netns_fd = fcntl(cfg->netns_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
-        ek_error_make(err, errno, "duplicate the node's network namespace fd");
+    /* The worker threads' namespace is whatever it was when libuv started them: name the
+     * caller's explicitly, so transactions land where the caller is, whatever thread runs
+     * them. */
+    p->netns_fd = cfg->netns_fd >= 0 ? fcntl(cfg->netns_fd, F_DUPFD_CLOEXEC, 3)
+                                     : open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (p->netns_fd < 0) {
+        ek_error_make(err, errno, "open the node's network namespace");
         proxy_free(p);
         return NULL;
     }

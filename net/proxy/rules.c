@@ -698,7 +698,7 @@ void ek__plan_static(const ek_proxy_t *p, plan_t *pl)
     ek__r_u32(&r, OP_MARK_UNSET, PROXY_MASQ_MARK);
     ek__r_op(&r, OP_RETURN);
     ek__r_end(&r);
-    ek__r_u32(&r, OP_MARK_XOR, PROXY_MASQ_MARK);
+    ek__r_u32(&r, OP_MARK_CLEAR, PROXY_MASQ_MARK);
     ek__r_end(&r);
     ek__r_op(&r, OP_MASQ_RANDOM);
     ek__r_end(&r);
