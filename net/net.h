@@ -251,6 +251,8 @@ void ek_nft_match_l4proto(ek_nft_rule_t *r, uint8_t proto);
 void ek_nft_match_port(ek_nft_rule_t *r, ek_nft_field_t f, uint16_t port);
 /* meta mark & bits == bits (set) or == 0 (!set) */
 void ek_nft_match_mark(ek_nft_rule_t *r, uint32_t bits, bool set);
+/* numgen random mod mod == 0: true with probability 1/mod */
+void ek_nft_match_numgen_zero(ek_nft_rule_t *r, uint32_t mod);
 /* fib daddr type local: the packet is for one of this node's addresses */
 void ek_nft_match_fib_daddr_local(ek_nft_rule_t *r);
 /* fib saddr type local: the packet comes from one of this node's addresses */
@@ -274,8 +276,6 @@ void ek_nft_stmt_dnat(ek_nft_rule_t *r, struct in_addr addr, uint16_t port);
 void ek_nft_stmt_vmap(ek_nft_rule_t *r, const ek_nft_field_t *fields, size_t n, const char *map);
 /* numgen random mod mod vmap @map (map keyed by EK_NFT_NUMGEN) */
 void ek_nft_stmt_numgen_vmap(ek_nft_rule_t *r, uint32_t mod, const char *map);
-/* numgen random mod n vmap { 0 : goto chains[0], ... } (an anonymous map bound to the rule) */
-void ek_nft_stmt_numgen_vmap_chains(ek_nft_rule_t *r, size_t n, const char *const *chains);
 /* update @set { f1 . f2 ... } (adds the key or refreshes its timeout) */
 void ek_nft_stmt_set_update(ek_nft_rule_t *r, const ek_nft_field_t *fields, size_t n,
                             const char *set);

@@ -18,7 +18,6 @@
 #include <libnftnl/common.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
-#include <libnftnl/udata.h>
 
 #include "net/podnet/podnet-internal.h"
 
@@ -334,53 +333,6 @@ void ek_nft_elems_add(ek_nft_batch_t *b, const char *table, const char *set,
         nftnl_set_free(s);
         add_desc(b, "add %zu elements ip %s %s", end - i, table, set);
     }
-}
-
-void ek_nft_stmt_numgen_vmap_chains(ek_nft_rule_t *r, size_t n, const char *const *chains)
-{
-    ek_nft_batch_t *b = ek_container_of(r, ek_nft_batch_t, rule);
-    ek_assert(r->r && n > 0 && n <= UINT32_MAX);
-    const char *table = nftnl_rule_get_str(r->r, NFTNL_RULE_TABLE);
-    /* An anonymous constant map, as nft makes for `vmap { 0 : goto a, ... }`: created in the
-     * batch before the rule that binds it (the rule is serialised later), named by the
-     * kernel, referenced by its id, and deleted with the rule. */
-    static const ek_nft_field_t ng = EK_NFT_NUMGEN;
-    uint32_t id = ++b->set_id;
-    struct nftnl_set *s = set_new(table, "__map%d");
-    nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, ek__nft_fields_type(&ng, 1));
-    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, ek__nft_fields_len(&ng, 1));
-    nftnl_set_set_u32(s, NFTNL_SET_ID, id);
-    nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP);
-    nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-    nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, (uint32_t)n);
-    /* numgen values are host-endian integers: tell `nft list` so it prints 1, not 16777216. */
-    struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
-    nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, 1 /* nft's BYTEORDER_HOST_ENDIAN */);
-    nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
-    nftnl_udata_buf_free(ud);
-    nftnl_set_nlmsg_build_payload(msg(b, NFT_MSG_NEWSET, NLM_F_CREATE), s);
-    done(b);
-    add_desc(b, "add anonymous map ip %s (%zu endpoints)", table, n);
-    for (size_t i = 0; i < n; i += ELEMS_PER_MSG) {
-        size_t end = EK_MIN(n, i + ELEMS_PER_MSG);
-        for (size_t j = i; j < end; j++) {
-            struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-            uint32_t key = (uint32_t)j;
-            nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &key, sizeof(key));
-            nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_GOTO);
-            nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chains[j]);
-            nftnl_set_elem_add(s, e);
-        }
-        nftnl_set_elems_nlmsg_build_payload(msg(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE), s);
-        done(b);
-        add_desc(b, "add elements to anonymous map ip %s -> %s", table, chains[i]);
-        /* The next message carries only the next elements. */
-        nftnl_set_free(s);
-        s = set_new(table, "__map%d");
-        nftnl_set_set_u32(s, NFTNL_SET_ID, id);
-    }
-    nftnl_set_free(s);
-    ek__nft_numgen_lookup(r, (uint32_t)n, "__map%d", id);
 }
 
 ek_nft_rule_t *ek_nft_rule_add(ek_nft_batch_t *b, const char *table, const char *chain)

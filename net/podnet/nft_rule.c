@@ -228,6 +228,16 @@ void ek_nft_match_mark(ek_nft_rule_t *r, uint32_t bits, bool set)
     cmp(r, NFT_REG32_00, NFT_CMP_EQ, set ? &bits : &zero, 4);
 }
 
+void ek_nft_match_numgen_zero(ek_nft_rule_t *r, uint32_t mod)
+{
+    struct nftnl_expr *e = expr(r, "numgen");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG32_00);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, mod);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+    uint32_t zero = 0;
+    cmp(r, NFT_REG32_00, NFT_CMP_EQ, &zero, 4);
+}
+
 void ek_nft_match_fib_daddr_local(ek_nft_rule_t *r)
 {
     struct nftnl_expr *e = expr(r, "fib");
@@ -362,19 +372,11 @@ void ek_nft_stmt_vmap(ek_nft_rule_t *r, const ek_nft_field_t *fields, size_t n, 
 
 void ek_nft_stmt_numgen_vmap(ek_nft_rule_t *r, uint32_t mod, const char *map)
 {
-    ek__nft_numgen_lookup(r, mod, map, 0);
-}
-
-void ek__nft_numgen_lookup(ek_nft_rule_t *r, uint32_t mod, const char *map, uint32_t set_id)
-{
     struct nftnl_expr *e = expr(r, "numgen");
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG32_00);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, mod);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
-    struct nftnl_expr *l = lookup(r, NFT_REG32_00, map, true, false);
-    if (set_id) {
-        nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-    }
+    lookup(r, NFT_REG32_00, map, true, false);
 }
 
 void ek_nft_stmt_reject(ek_nft_rule_t *r)

@@ -66,8 +66,6 @@ int ek__nft_load_fields(ek_nft_rule_t *r, const ek_nft_field_t *fields, size_t n
 /* Key length in bytes (each field takes whole 32-bit registers) and nft's type id. */
 uint32_t ek__nft_fields_len(const ek_nft_field_t *fields, size_t n);
 uint32_t ek__nft_fields_type(const ek_nft_field_t *fields, size_t n);
-/* numgen random mod mod, looked up in map (set_id: a set created in the same batch, or 0). */
-void ek__nft_numgen_lookup(ek_nft_rule_t *r, uint32_t mod, const char *map, uint32_t set_id);
 /* The kernel's verdict code (NF_ACCEPT, NFT_JUMP, ...) for v (not EK_NFT_NONE). */
 int32_t ek__nft_verdict_code(ek_nft_verdict_t v);
 

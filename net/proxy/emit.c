@@ -146,6 +146,7 @@ uint32_t ek__rules_count(const uint8_t *data, size_t len)
         case OP_MARK_UNSET:
         case OP_MARK_SET:
         case OP_MARK_CLEAR:
+        case OP_NUMGEN_ZERO:
             rd_u32(&r);
             break;
         case OP_SADDR_IN:
@@ -163,11 +164,6 @@ uint32_t ek__rules_count(const uint8_t *data, size_t len)
         case OP_DNAT:
             rd_addr(&r);
             rd_u16(&r);
-            break;
-        case OP_NUMGEN:
-            for (uint16_t i = 0, n_ch = rd_u16(&r); i < n_ch; i++) {
-                rd_str(&r, name, sizeof(name));
-            }
             break;
         default:
             break; /* no operands */
@@ -243,19 +239,9 @@ static void emit_op(ek_nft_rule_t *r, uint8_t op, reader_t *rd_)
         a = rd_addr(rd_);
         ek_nft_stmt_dnat(r, a, rd_u16(rd_));
         break;
-    case OP_NUMGEN: {
-        uint16_t n = rd_u16(rd_);
-        char **names = ek_xcalloc(n, sizeof(*names));
-        for (uint16_t i = 0; i < n; i++) {
-            names[i] = ek_xstrdup(rd_str(rd_, name, sizeof(name)));
-        }
-        ek_nft_stmt_numgen_vmap_chains(r, n, (const char *const *)names);
-        for (uint16_t i = 0; i < n; i++) {
-            free(names[i]);
-        }
-        free(names);
+    case OP_NUMGEN_ZERO:
+        ek_nft_match_numgen_zero(r, rd_u32(rd_));
         break;
-    }
     case OP_VMAP_DPP:
         ek_nft_stmt_vmap(r, F_DPP, 3, rd_str(rd_, name, sizeof(name)));
         break;
@@ -482,15 +468,9 @@ static void text_op(ek_buf_t *o, uint8_t op, reader_t *r)
         a = rd_addr(r);
         ek_buf_printf(o, "dnat to %s:%u ", ipstr(a, ip), rd_u16(r));
         break;
-    case OP_NUMGEN: {
-        uint16_t n = rd_u16(r);
-        ek_buf_printf(o, "numgen random mod %u vmap { ", n);
-        for (uint16_t i = 0; i < n; i++) {
-            ek_buf_printf(o, "%s%u : goto %s", i ? ", " : "", i, rd_str(r, name, sizeof(name)));
-        }
-        ek_buf_puts(o, " } ");
+    case OP_NUMGEN_ZERO:
+        ek_buf_printf(o, "numgen random mod %u 0 ", rd_u32(r));
         break;
-    }
     case OP_VMAP_DPP:
         ek_buf_printf(o, "ip daddr . meta l4proto . th dport vmap @%s ",
                       rd_str(r, name, sizeof(name)));

@@ -234,7 +234,7 @@ enum {
     OP_JUMP,            /* jump chain                 (str) */
     OP_GOTO,            /* goto chain                 (str) */
     OP_DNAT,            /* dnat to A:P                (addr, u16) */
-    OP_NUMGEN,          /* numgen random mod n vmap { i : goto chain_i }  (u16 n, n str) */
+    OP_NUMGEN_ZERO,     /* numgen random mod N == 0      (u32 N) */
     OP_VMAP_DPP,        /* ip daddr . meta l4proto . th dport vmap @map  (str) */
     OP_VMAP_PP,         /* meta l4proto . th dport vmap @map             (str) */
     OP_MARK_SET,        /* meta mark set meta mark | M   (u32) */
@@ -261,7 +261,6 @@ void ek__r_u32(rules_t *r, uint8_t op, uint32_t v);
 void ek__r_str(rules_t *r, uint8_t op, const char *s);
 void ek__r_str_u32(rules_t *r, uint8_t op, const char *s, uint32_t v);
 void ek__r_dnat(rules_t *r, struct in_addr a, uint16_t port);
-void ek__r_numgen(rules_t *r, const char *const *chains, size_t n);
 /* Ends the rule being written. */
 void ek__r_end(rules_t *r);
 uint64_t ek__hash64(const void *data, size_t len);
@@ -333,6 +332,9 @@ typedef struct ek_proxy {
     ek_proxy_sync_cb sync_cb;
     void *sync_data;
     double last_sync_unix;
+    /* The benchmark's peer replays each transaction with `nft -f`: keep it as a script. */
+    bool keep_plan_text;
+    char *last_plan_text;
     ek_proxy_stats_t st;
     uint64_t hist[HIST_BUCKETS + 1];
     double hist_sum;

@@ -133,6 +133,7 @@ static void proxy_free(ek_proxy_t *p)
     if (p->netns_fd >= 0) {
         close(p->netns_fd);
     }
+    free(p->last_plan_text);
     free(p->node_ips);
     free(p->node_name);
     free(p->table);
@@ -287,6 +288,12 @@ static void after_work_cb(uv_work_t *w, int status)
         j->plan.full ? p->st.syncs_full++ : p->st.syncs_partial++;
         EK_LOG(EK_DEBUG, "proxy", "synced full=%d messages=%zu plan_ms=%.2f apply_ms=%.2f",
                j->plan.full, j->messages, j->plan_ms, j->apply_ms);
+    }
+    if (p->keep_plan_text) {
+        ek_buf_t text = EK_BUF_INIT;
+        ek__plan_text(&j->plan, &text);
+        free(p->last_plan_text);
+        p->last_plan_text = ek_buf_steal(&text, NULL);
     }
     if (p->sync_cb && !p->closing) {
         ek_proxy_stats_t st;

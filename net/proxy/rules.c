@@ -92,16 +92,6 @@ void ek__r_dnat(rules_t *r, struct in_addr a, uint16_t port)
     ek_buf_append(&r->buf, &port, 2);
 }
 
-void ek__r_numgen(rules_t *r, const char *const *chains, size_t n)
-{
-    ek__r_op(r, OP_NUMGEN);
-    uint16_t n16 = (uint16_t)n;
-    ek_buf_append(&r->buf, &n16, 2);
-    for (size_t i = 0; i < n; i++) {
-        put_str(r, chains[i]);
-    }
-}
-
 void ek__r_end(rules_t *r)
 {
     ek__r_op(r, OP_END);
@@ -261,13 +251,17 @@ static void policy_chain(port_ctx_t *c, const char *name, ep_t **eps, size_t n, 
         ek__r_str(r, OP_GOTO, eps[i]->chain);
         ek__r_end(r);
     }
-    const char **names = ek_xcalloc(n, sizeof(*names));
+    /* Endpoint i of n is taken with probability 1/(n-i) once the ones before it were passed
+     * over: 1/n each. kube-proxy writes one `numgen random mod n vmap { ... }` rule instead,
+     * but every such anonymous map costs the kernel a walk over the whole transaction when it
+     * is bound, which makes a full sync quadratic in the number of services. */
     for (size_t i = 0; i < n; i++) {
-        names[i] = eps[i]->chain;
+        if (i + 1 < n) {
+            ek__r_u32(r, OP_NUMGEN_ZERO, (uint32_t)(n - i));
+        }
+        ek__r_str(r, OP_GOTO, eps[i]->chain);
+        ek__r_end(r);
     }
-    ek__r_numgen(r, names, n);
-    ek__r_end(r);
-    free(names);
 }
 
 static void endpoint_chain(port_ctx_t *c, const ep_t *e)

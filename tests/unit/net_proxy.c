@@ -305,7 +305,8 @@ TEST(proxy_rules_clusterip)
     ek_autofree char *e2 = ep_chain("demo/web/tcp/http", "10.42.2.7/8080");
     ek_autofree char *want = ek_xasprintf(
         "ip daddr 10.43.0.50 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n"
-        "numgen random mod 2 vmap { 0 : goto %s, 1 : goto %s }\n",
+        "numgen random mod 2 0 goto %s\n"
+        "goto %s\n",
         e1, e2);
     ASSERT_CHAIN(t, svc, want);
     /* Named target port: the endpoint's number comes from the slice. */
@@ -434,10 +435,11 @@ TEST(proxy_rules_traffic_policies)
     ek_autofree char *t = table();
     ek_autofree char *w1 = ek_xasprintf(
         "ip daddr 10.43.0.70 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n"
-        "numgen random mod 2 vmap { 0 : goto %s, 1 : goto %s }\n",
+        "numgen random mod 2 0 goto %s\n"
+        "goto %s\n",
         e1, e2);
     ASSERT_CHAIN(t, svc, w1); /* ClusterIP traffic still uses every endpoint */
-    ek_autofree char *w2 = ek_xasprintf("numgen random mod 1 vmap { 0 : goto %s }\n", e1);
+    ek_autofree char *w2 = ek_xasprintf("goto %s\n", e1);
     ASSERT_CHAIN(t, loc, w2);
     /* Pods and the node itself are not subject to the policy; everyone else keeps their
      * address and reaches only this node's endpoints. */
@@ -450,7 +452,7 @@ TEST(proxy_rules_traffic_policies)
     /* internalTrafficPolicy Local: the ClusterIP leads to this node's endpoints only. */
     ek_autofree char *w4 = ek_xasprintf(
         "ip daddr 10.43.0.80 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n"
-        "numgen random mod 1 vmap { 0 : goto %s }\n",
+        "goto %s\n",
         ie1);
     ASSERT_CHAIN(t, iloc, w4);
     ASSERT_TRUE(chain_rules(t, isvc) == NULL);
@@ -557,7 +559,7 @@ TEST(proxy_rules_no_endpoints_terminating_affinity_protocols)
     ek_autofree char *te1 = ep_chain("demo/term/tcp/", "10.42.1.5/80");
     ek_autofree char *w1 = ek_xasprintf(
         "ip daddr 10.43.0.91 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n"
-        "numgen random mod 1 vmap { 0 : goto %s }\n",
+        "goto %s\n",
         te1);
     ASSERT_CHAIN(t, tsvc, w1);
     /* ClientIP affinity: a known client goes back to its endpoint; UDP and SCTP. */
@@ -567,7 +569,7 @@ TEST(proxy_rules_no_endpoints_terminating_affinity_protocols)
     ek_autofree char *w2 = ek_xasprintf(
         "ip daddr 10.43.0.100 udp dport 53 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n"
         "ip saddr @%s goto %s\n"
-        "numgen random mod 1 vmap { 0 : goto %s }\n",
+        "goto %s\n",
         aset, ae, ae);
     ASSERT_CHAIN(t, asvc, w2);
     ek_autofree char *w3 = ek_xasprintf("ip saddr 10.42.1.5 jump mark-for-masquerade\n"
@@ -607,7 +609,7 @@ TEST(proxy_rules_no_endpoints_terminating_affinity_protocols)
     ek_autofree char *te2 = ep_chain("demo/term/tcp/", "10.42.2.7/80");
     ek_autofree char *w5 = ek_xasprintf(
         "ip daddr 10.43.0.91 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n"
-        "numgen random mod 1 vmap { 0 : goto %s }\n",
+        "goto %s\n",
         te2);
     ASSERT_CHAIN(t2, tsvc, w5);
     ek_autofree char *stale = chain_rules(t2, te1); /* flushed, deleted later */
@@ -672,12 +674,12 @@ TEST(proxy_incremental_sends_only_what_changed)
     ek_autofree char *lbsvc = svc_chain("service-", "demo/lb/tcp/http");
     ek_autofree char *lb_rules = chain_rules(lb_before, lbsvc);
 
-    /* One endpoint goes: web's service chain is rewritten (flush, masquerade rule, and the
-     * numgen rule with its anonymous map and elements), the endpoint's chain flushed: 6. */
+    /* One endpoint goes: web's service chain is rewritten (flush, masquerade rule, the goto
+     * to the remaining endpoint), the endpoint's chain flushed: 4. */
     apply(&f, WEB_ONE);
     sync_wait(&f);
     ASSERT_FALSE(f.st.last_full);
-    ASSERT_EQ(f.st.last_messages, 6);
+    ASSERT_EQ(f.st.last_messages, 4);
     ek_autofree char *t = table();
     ek_autofree char *e2 = ep_chain("demo/web/tcp/http", "10.42.2.7/8080");
     ek_autofree char *gone = chain_rules(t, e2);
@@ -690,17 +692,18 @@ TEST(proxy_incremental_sends_only_what_changed)
     ek_autofree char *t2 = table();
     ASSERT_TRUE(chain_rules(t2, e2) == NULL);
 
-    /* It comes back: a chain with its two rules, and web's service chain again (4 + 4). */
+    /* It comes back: a chain with its two rules, and web's service chain again (flush,
+     * masquerade, numgen rule, goto): 3 + 4. */
     apply(&f, WEB);
     sync_wait(&f);
-    ASSERT_EQ(f.st.last_messages, 8);
+    ASSERT_EQ(f.st.last_messages, 7);
     /* The same objects again: nothing to do, no transaction. */
     apply(&f, WEB);
     apply(&f, LB);
     ASSERT_EQ(run_for(&f, 100), 0);
 
     /* The port changes: the ClusterIP element is replaced (2) and the service chain's
-     * masquerade rule names the new port (flush + 4); endpoint chains stay. */
+     * masquerade rule names the new port (flush + 3); endpoint chains stay. */
     apply(&f, "apiVersion: v1\n"
               "kind: Service\n"
               "metadata: {name: web, namespace: demo}\n"
@@ -708,7 +711,7 @@ TEST(proxy_incremental_sends_only_what_changed)
               "  clusterIP: 10.43.0.50\n"
               "  ports: [{name: http, port: 81, targetPort: http}]\n");
     sync_wait(&f);
-    ASSERT_EQ(f.st.last_messages, 7);
+    ASSERT_EQ(f.st.last_messages, 6);
 
     /* The increments built exactly what a full rebuild builds. */
     ek_autofree char *inc = table();
