@@ -306,8 +306,8 @@ static void nft_peer(bench_t *b, figures_t *fig, int rounds, const char *dir)
 
 static void report(const figures_t *f, int rounds, int changes, int n_svc, int n_eps)
 {
-    printf("services=%d endpoints_per_service=%d chains=%zu rules=%zu elements=%zu\n", n_svc,
-           n_eps, f->st.chains, f->st.rules, f->st.elements);
+    printf("services=%d endpoints_per_service=%d chains=%zu rules=%zu elements=%zu\n", n_svc, n_eps,
+           f->st.chains, f->st.rules, f->st.elements);
     printf("%-34s %10s %10s %10s %10s\n", "", "median ms", "p90 ms", "max ms", "messages");
     printf("%-34s %10.1f %10.1f %10.1f %10zu\n", "full sync (wall)", pct(f->full_wall, rounds, .5),
            pct(f->full_wall, rounds, .9), pct(f->full_wall, rounds, 1), f->full_msgs);
@@ -317,8 +317,7 @@ static void report(const figures_t *f, int rounds, int changes, int n_svc, int n
            pct(f->full_apply, rounds, .5), pct(f->full_apply, rounds, .9),
            pct(f->full_apply, rounds, 1));
     printf("%-34s %10.1f %10.1f %10.1f\n", "peer: nft -f (same ruleset)",
-           pct(f->nft_full, rounds, .5), pct(f->nft_full, rounds, .9),
-           pct(f->nft_full, rounds, 1));
+           pct(f->nft_full, rounds, .5), pct(f->nft_full, rounds, .9), pct(f->nft_full, rounds, 1));
     printf("%-34s %10.2f %10.2f %10.2f %10zu\n", "one endpoint change (wall)",
            pct(f->change_wall, changes, .5), pct(f->change_wall, changes, .9),
            pct(f->change_wall, changes, 1), f->change_msgs);
