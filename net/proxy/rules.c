@@ -8,10 +8,11 @@
  * The layout and the decisions are kube-proxy's nftables proxier's (KEP-3866): per service
  * port a cluster-policy chain `service-HASH-ns/name/proto/port` and, for Local policies, a
  * `local-…` chain, each choosing an endpoint chain `endpoint-HASH-ns/name/proto/port__ip/port`
- * with `numgen random` (chained rules, not kube-proxy's anonymous vmap: see policy_chain); an `external-…` chain for NodePorts, externalIPs and load balancer IPs
- * that decides masquerading; verdict-map elements in service-ips / service-nodeports leading to
- * them, or in no-endpoint-services / no-endpoint-nodeports leading to reject (no endpoints) or
- * drop (a Local policy without local endpoints).
+ * with `numgen random` (chained rules, not kube-proxy's anonymous vmap: see policy_chain); an
+ * `external-…` chain for NodePorts, externalIPs and load balancer IPs that decides masquerading;
+ * verdict-map elements in service-ips / service-nodeports leading to them, or in
+ * no-endpoint-services / no-endpoint-nodeports leading to reject (no endpoints) or drop (a Local
+ * policy without local endpoints).
  */
 #include <arpa/inet.h>
 #include <mbedtls/sha256.h>
