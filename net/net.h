@@ -204,6 +204,16 @@ size_t ek_nft_batch_len(const ek_nft_batch_t *b);
  * postrouting: ..."). The batch is emptied either way and can be reused.
  */
 int ek_nft_batch_commit(ek_nft_batch_t *b, int netns_fd, ek_error_t **err);
+/*
+ * A nftables netlink socket kept for many commits, for callers that commit often (the service
+ * proxy): closing one makes the kernel wait for an RCU grace period (~10 ms here), which would
+ * otherwise be part of every commit. One thread at a time.
+ */
+typedef struct ek_nft_sock ek_nft_sock_t;
+ek_nft_sock_t *ek_nft_sock_open(int netns_fd, ek_error_t **err);
+void ek_nft_sock_close(ek_nft_sock_t *s);
+/* ek_nft_batch_commit on an open socket. */
+int ek_nft_batch_commit_on(ek_nft_batch_t *b, ek_nft_sock_t *s, ek_error_t **err);
 
 /* Creates the table if missing (an existing one is kept, with its contents). */
 void ek_nft_table_add(ek_nft_batch_t *b, const char *table);

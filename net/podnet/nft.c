@@ -449,6 +449,22 @@ static void reset(ek_nft_batch_t *b)
     begin(b);
 }
 
+/* Sends b on sock (NULL: the socket could not be opened, err is set) and empties b. */
+static int commit(ek_nft_batch_t *b, struct mnl_socket *sock, ek_error_t **err)
+{
+    int rc = -1;
+    if (sock) {
+        nftnl_batch_end(nftnl_batch_buffer(b->nb), b->seq++);
+        nftnl_batch_update(b->nb);
+        rc = send_batch(b, sock, err);
+        if (rc == 0) {
+            rc = read_errors(b, sock, err);
+        }
+    }
+    reset(b);
+    return rc;
+}
+
 int ek_nft_batch_commit(ek_nft_batch_t *b, int netns_fd, ek_error_t **err)
 {
     flush_rule(b);
@@ -456,19 +472,34 @@ int ek_nft_batch_commit(ek_nft_batch_t *b, int netns_fd, ek_error_t **err)
         reset(b);
         return 0;
     }
-    nftnl_batch_end(nftnl_batch_buffer(b->nb), b->seq++);
-    nftnl_batch_update(b->nb);
     struct mnl_socket *sock = nft_socket(netns_fd, err);
-    int rc = -1;
+    int rc = commit(b, sock, err);
     if (sock) {
-        rc = send_batch(b, sock, err);
-        if (rc == 0) {
-            rc = read_errors(b, sock, err);
-        }
         mnl_socket_close(sock);
     }
-    reset(b);
     return rc;
+}
+
+ek_nft_sock_t *ek_nft_sock_open(int netns_fd, ek_error_t **err)
+{
+    return (ek_nft_sock_t *)nft_socket(netns_fd, err);
+}
+
+void ek_nft_sock_close(ek_nft_sock_t *s)
+{
+    if (s) {
+        mnl_socket_close((struct mnl_socket *)s);
+    }
+}
+
+int ek_nft_batch_commit_on(ek_nft_batch_t *b, ek_nft_sock_t *s, ek_error_t **err)
+{
+    flush_rule(b);
+    if (b->n_desc == 0) {
+        reset(b);
+        return 0;
+    }
+    return commit(b, (struct mnl_socket *)s, err);
 }
 
 static int table_cb(const struct nlmsghdr *nlh, void *data)

@@ -311,6 +311,9 @@ typedef struct ek_proxy {
     bool have_cluster_cidr, have_service_cidr;
     pcidr_t cluster_cidr, service_cidr;
     int netns_fd; /* our dup, or -1 */
+    /* Kept open between transactions (closing costs an RCU grace period); used by the worker
+     * of the one sync in flight, closed after a failure and when the proxy is freed. */
+    ek_nft_sock_t *nft_sock;
     uint32_t min_sync_ms, stale_chain_ms;
 
     ek_map_t buckets;      /* "ns/name" → bucket_t* */

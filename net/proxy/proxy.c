@@ -130,6 +130,7 @@ static void proxy_free(ek_proxy_t *p)
         free(v);
     }
     ek_map_free(&p->elem_waiters);
+    ek_nft_sock_close(p->nft_sock);
     if (p->netns_fd >= 0) {
         close(p->netns_fd);
     }
@@ -230,7 +231,16 @@ static void work_cb(uv_work_t *w)
     ek_auto(ek_nft_batch_t) b = ek_nft_batch_new();
     ek__plan_emit(&j->plan, b);
     j->messages = ek_nft_batch_len(b);
-    if (ek_nft_batch_commit(b, j->p->netns_fd, &j->err) == 0 && j->plan.n_ct) {
+    ek_proxy_t *p = j->p;
+    if (!p->nft_sock) {
+        p->nft_sock = ek_nft_sock_open(p->netns_fd, &j->err);
+    }
+    int rc = p->nft_sock ? ek_nft_batch_commit_on(b, p->nft_sock, &j->err) : -1;
+    if (rc < 0 && p->nft_sock) {
+        ek_nft_sock_close(p->nft_sock); /* the next attempt starts on a fresh socket */
+        p->nft_sock = NULL;
+    }
+    if (rc == 0 && j->plan.n_ct) {
         ek_error_t *err = NULL;
         j->ct_deleted = ek__conntrack_cleanup(j->p->netns_fd, j->plan.ct, j->plan.n_ct,
                                               j->plan.node_ips, j->plan.n_node_ips, &err);
