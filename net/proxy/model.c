@@ -438,21 +438,22 @@ static void upsert_logged(ek_proxy_t *p, const json_t *obj,
     }
 }
 
-#define PROXY_HANDLERS(kind)                                                                     \
-    static void kind##_on_add(json_t *obj, void *data)                                           \
-    {                                                                                            \
-        upsert_logged(data, obj, ek_proxy_##kind##_upsert);                                      \
-    }                                                                                            \
-    static void kind##_on_update(json_t *old_obj, json_t *new_obj, void *data)                   \
-    {                                                                                            \
-        upsert_logged(data, new_obj, ek_proxy_##kind##_upsert);                                  \
-    }                                                                                            \
-    static void kind##_on_delete(json_t *obj, void *data)                                        \
-    {                                                                                            \
-        ek_proxy_##kind##_delete(data, obj);                                                     \
-    }                                                                                            \
-    const ek_informer_handlers_t ek_proxy_##kind##_handlers = { kind##_on_add, kind##_on_update, \
-                                                                kind##_on_delete };
+#define PROXY_HANDLERS(kind)                                                                   \
+    static void kind##_on_add(json_t *obj, void *data)                                         \
+    {                                                                                          \
+        upsert_logged(data, obj, ek_proxy_##kind##_upsert);                                    \
+    }                                                                                          \
+    static void kind##_on_update(json_t *old_obj, json_t *new_obj, void *data)                 \
+    {                                                                                          \
+        upsert_logged(data, new_obj, ek_proxy_##kind##_upsert);                                \
+    }                                                                                          \
+    static void kind##_on_delete(json_t *obj, void *data)                                      \
+    {                                                                                          \
+        ek_proxy_##kind##_delete(data, obj);                                                   \
+    }                                                                                          \
+    const ek_informer_handlers_t ek_proxy_##kind##_handlers = { .on_add = kind##_on_add,       \
+                                                                .on_update = kind##_on_update, \
+                                                                .on_delete = kind##_on_delete };
 
 PROXY_HANDLERS(service)
 PROXY_HANDLERS(endpointslice)

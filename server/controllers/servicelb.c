@@ -158,8 +158,10 @@ void servicelb_controller_start(ctrl_manager_t *m)
     s->svcs = mgr_informer(m, "", "v1", "services");
     s->nodes = mgr_informer(m, "", "v1", "nodes");
     s->c = ctrl_new(m, "service-lb-controller", sync_svc, s, 2);
-    static const ek_informer_handlers_t svc_h = { on_svc, on_svc_update, NULL };
-    static const ek_informer_handlers_t node_h = { on_node, on_node_update, on_node };
+    static const ek_informer_handlers_t svc_h = { .on_add = on_svc, .on_update = on_svc_update };
+    static const ek_informer_handlers_t node_h = { .on_add = on_node,
+                                                   .on_update = on_node_update,
+                                                   .on_delete = on_node };
     ek_informer_add_handlers(s->svcs, &svc_h, s);
     ek_informer_add_handlers(s->nodes, &node_h, s);
     mgr_own(m, s, free);
