@@ -509,7 +509,7 @@ void ek_proxy_close(ek_proxy_t *p, void (*done)(void *data), void *data);
 int ek_proxy_cleanup(int netns_fd, const char *table, ek_error_t **err);
 
 /* Informer events; the objects are borrowed (the proxy keeps what it needs). Upserts fail
- * (400) only for objects without a name or namespace. */
+ * (400) only for objects without a name or namespace, or with a '/' in one. */
 int ek_proxy_service_upsert(ek_proxy_t *p, const json_t *svc, ek_error_t **err);
 void ek_proxy_service_delete(ek_proxy_t *p, const json_t *svc);
 int ek_proxy_endpointslice_upsert(ek_proxy_t *p, const json_t *slice, ek_error_t **err);

@@ -77,9 +77,7 @@ static void start_metrics(ek_kubelet_t *kl, const char *addr)
         EK_LOG(EK_WARN, "proxy", "metrics off: bad --proxy-metrics-bind-address addr=%s", addr);
         return;
     }
-    ek_http_server_options_t ho = {
-        .host = host, .port = port, .handler = on_metrics, .data = kl
-    };
+    ek_http_server_options_t ho = { .host = host, .port = port, .handler = on_metrics, .data = kl };
     ek_error_t *err = NULL;
     if (ek_http_server_start(kl->loop, &ho, &kl->proxy_http, &err) < 0) {
         EK_LOG(EK_WARN, "proxy", "metrics off addr=%s err=\"%s\"", addr, ek_error_msg(err));
@@ -113,9 +111,9 @@ int ek__kl_proxy_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t
     if (!kl->proxy) {
         return -1;
     }
-    kl->slices = ek_informer_new(kl->client, ek_resource_find("discovery.k8s.io", "v1",
-                                                              "endpointslices"),
-                                 NULL, NULL, NULL, 0);
+    kl->slices =
+        ek_informer_new(kl->client, ek_resource_find("discovery.k8s.io", "v1", "endpointslices"),
+                        NULL, NULL, NULL, 0);
     static const ek_informer_handlers_t synced = { NULL, NULL, NULL, on_list_synced };
     ek_informer_add_handlers(kl->services, &ek_proxy_service_handlers, kl->proxy);
     ek_informer_add_handlers(kl->services, &synced, kl);

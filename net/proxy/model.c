@@ -228,6 +228,11 @@ static int meta_names(const json_t *obj, const char **ns, const char **name, ek_
     if (!*name || !**name || !*ns || !**ns) {
         return ek_error_status(err, 400, "object without metadata.name or metadata.namespace");
     }
+    /* Keys are "namespace/name": a slash in either (which the API never allows) would make
+     * two objects one. */
+    if (strchr(*name, '/') || strchr(*ns, '/')) {
+        return ek_error_status(err, 400, "metadata.name or metadata.namespace with a '/'");
+    }
     return 0;
 }
 
