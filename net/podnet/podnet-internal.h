@@ -89,9 +89,10 @@ struct ek_podnet {
     struct in_addr cluster_dns; /* 0.0.0.0: no DNS steering */
 };
 
-/* Base chains of table ip edgek steering the cluster DNS address to the node's server. They run
- * before every other nat chain (and a proxy's filter chains at -110), so a Service without
- * endpoints for that address never rejects the query first. */
+/* Base chains of table ip edgek steering the cluster DNS address to the node's server: first
+ * among the nat chains (all of which run inside the kernel's NAT hook at -100, so filter chains
+ * before -100 still see the original address: the service proxy must leave kube-dns alone,
+ * which its service-proxy-name label tells it). */
 #define DNS_PRIO (-150)
 
 /* hostPort DNAT for one pod: add (replacing the ports' chains) or remove, one transaction. */

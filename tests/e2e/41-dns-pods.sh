@@ -3,7 +3,8 @@
 # Cluster DNS as pods meet it on `edgek server`'s local agent: busybox pods resolve Services at
 # 10.43.0.10 (steered by table ip edgek to the agent's own server on the bridge's gateway) by
 # short name, <svc>.<ns> and full name, over UDP and TCP; a headless Service's StatefulSet-style
-# names (hostname + subdomain) and its pod reached with wget; ExternalName as a CNAME chased
+# names (hostname + subdomain); wget through the ClusterIP Service (the agent's service proxy)
+# and to the headless Service's pod by every form of name; ExternalName as a CNAME chased
 # upstream; kubernetes.default; PTR of the pod's address; names outside the cluster forwarded
 # to the upstream named in `--resolv-conf` (dnsmasq on 127.0.0.1 in the test's namespace); the
 # pods' /etc/resolv.conf per dnsPolicy (ClusterFirst, ClusterFirstWithHostNet on hostNetwork,
@@ -108,6 +109,9 @@ echo "== outside"; busybox nslookup -type=a www.example
 echo "== missing"; busybox nslookup -type=a nope.shop.svc.cluster.local; echo "rc=\$?"
 echo "== ptr"; busybox nslookup $WEB_IP
 echo "== srv"; busybox nslookup -type=srv _http._tcp.web.shop.svc.cluster.local
+echo "== wget-svc"; busybox timeout 10 busybox wget -q -O - http://websvc/index.html
+echo "== wget-svc-ns"; busybox timeout 10 busybox wget -q -O - http://websvc.shop/index.html
+echo "== wget-svc-full"; busybox timeout 10 busybox wget -q -O - http://websvc.shop.svc.cluster.local/index.html
 echo "== wget"; busybox timeout 10 busybox wget -q -O - http://web:8080/index.html
 echo "== wget-ns"; busybox timeout 10 busybox wget -q -O - http://web.shop:8080/index.html
 echo "== wget-sts"; busybox timeout 10 busybox wget -q -O - http://web-0.web.shop.svc.cluster.local:8080/index.html
@@ -154,6 +158,9 @@ expect_contains "$(section missing)" "NXDOMAIN" "unknown service"
 expect_contains "$(section missing)" "rc=1" "unknown service fails nslookup"
 expect_contains "$(section ptr)" "name = web-0.web.shop.svc.cluster.local" "PTR of the pod"
 expect_contains "$(section srv)" "8080 web-0.web.shop.svc.cluster.local" "SRV of a named port"
+for s in wget-svc wget-svc-ns wget-svc-full; do
+	expect_eq "$(section $s)" "hello-from-web" "$s: wget through the ClusterIP Service by name"
+done
 expect_eq "$(section wget)" "hello-from-web" "wget by headless short name"
 expect_eq "$(section wget-ns)" "hello-from-web" "wget by <svc>.<ns>"
 expect_eq "$(section wget-sts)" "hello-from-web" "wget by StatefulSet-style name"
@@ -251,6 +258,9 @@ k delete service -n shop late >/dev/null
 wait_for 10 late_is "" || e2e_fail "a deleted Service still resolves"
 expect_contains "$(dig +time=2 +tries=1 @10.43.0.10 late.shop.svc.cluster.local)" "status: NXDOMAIN" \
 	"deleted Service is NXDOMAIN"
+# kube-dns has no endpoints; its label keeps the service proxy from rejecting it.
+expect_eq "$(k -n kube-system get svc kube-dns -o jsonpath='{.metadata.labels.service\.kubernetes\.io/service-proxy-name}')" \
+	edgek-dns "kube-dns left to the DNS steering"
 # Nothing listens at 10.43.0.10 itself: the answer came from the gateway through the DNAT.
 nft list chain ip edgek dns-prerouting | grep -q 'ip daddr 10.43.0.10 .*dport 53 dnat to' ||
 	e2e_fail "no DNS steering rule: $(nft list table ip edgek)"
