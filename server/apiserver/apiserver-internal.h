@@ -162,6 +162,9 @@ typedef struct apireq_ops {
     void (*add_header)(apireq_t *r, const char *name, const char *value);
     /* Releases the transport side once the handler is done with the request. */
     void (*release)(apireq_t *r);
+    /* The HTTP request behind r, for connection upgrades (node_proxy.c); NULL when the
+     * transport cannot switch protocols (in-process clients). */
+    ek_http_req_t *(*http_req)(apireq_t *r);
 } apireq_ops_t;
 
 typedef struct ek_apiserver ek_apiserver_t;
@@ -332,6 +335,8 @@ struct ek_apiserver {
     ek_tls_config_t *tls;
     ek_http_server_t *http;
     ek_http_client_t *kubelet_http; /* to kubelets (node_proxy.c), made at first use */
+    ek_tls_config_t *kubelet_tls;   /* its TLS config (also for stream tunnels) */
+    struct stream_proxy *stream_proxies; /* exec/attach/port-forward pipes in progress */
     metrics_t *metrics;
     bool ready;
     bool closing;
