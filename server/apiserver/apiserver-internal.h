@@ -277,6 +277,12 @@ void handle_subresource(apireq_t *r);
 void handle_token_request(apireq_t *r);
 void token_review(apireq_t *r, json_t *review);
 void node_proxy(apireq_t *r);
+/* The client (with the kubelet-client certificate) and a node's kubelet address. */
+ek_http_client_t *node_kubelet_client(ek_apiserver_t *s, ek_error_t **err);
+const char *node_address(const json_t *node);
+/* metrics.k8s.io/v1beta1 NodeMetrics and PodMetrics from the kubelets' summaries
+ * (metrics_api.c). */
+void handle_metrics_api(apireq_t *r);
 /* Frees the client node_proxy keeps for kubelets (its calls are cancelled first). */
 void node_proxy_close(ek_apiserver_t *s);
 

@@ -29,7 +29,7 @@ typedef struct logproxy {
     ek_buf_t body; /* an error answer, kept to become the Status message */
 } logproxy_t;
 
-static ek_http_client_t *kubelet_client(ek_apiserver_t *s, ek_error_t **err)
+ek_http_client_t *node_kubelet_client(ek_apiserver_t *s, ek_error_t **err)
 {
     if (s->kubelet_http) {
         return s->kubelet_http;
@@ -179,7 +179,7 @@ static int log_container(apireq_t *r, const json_t *pod, char **out)
     return -1;
 }
 
-static const char *node_address(const json_t *node)
+const char *node_address(const json_t *node)
 {
     static const char *const order[] = { "InternalIP", "ExternalIP", "Hostname" };
     for (size_t k = 0; k < EK_ARRAY_SIZE(order); k++) {
@@ -237,7 +237,7 @@ static void pod_log(apireq_t *r, obj_t *pod, const char *node_name)
         return;
     }
     ek_error_t *err = NULL;
-    ek_http_client_t *hc = kubelet_client(s, &err);
+    ek_http_client_t *hc = node_kubelet_client(s, &err);
     if (!hc) {
         send_error(r, NULL, NULL, err);
         ek_error_free(err);
@@ -485,7 +485,7 @@ static void pod_stream(apireq_t *r, obj_t *pod, const char *node_name)
         return;
     }
     ek_error_t *err = NULL;
-    if (!kubelet_client(s, &err)) {
+    if (!node_kubelet_client(s, &err)) {
         send_error(r, NULL, NULL, err);
         ek_error_free(err);
         return;

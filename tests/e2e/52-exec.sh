@@ -86,4 +86,25 @@ for ver in 1.32 1.27; do
 	done
 	kill "$pf"
 done
+
+# ---- kubectl top, from the kubelet's cgroup readings through metrics.k8s.io ----
+export KUBECTL=kubectl.1.32
+k api-resources --api-group=metrics.k8s.io | grep -q PodMetrics || e2e_fail "metrics.k8s.io not discovered"
+# a busy loop in the container; ending kubectl ends it (the kubelet kills what it exec'd)
+timeout 8 "$KUBECTL_DIR/$KUBECTL" --kubeconfig "$E2E_KUBECONFIG" exec box -c main -- sh -c 'while :; do :; done' &
+busy=$!
+sleep 2
+tn=$(k top nodes) || e2e_fail "kubectl top nodes failed: $tn"
+echo "$tn"
+echo "$tn" | grep -Eq "^$NODE +[0-9]+m +[0-9]+% +[0-9]+Mi +[0-9]+%" || e2e_fail "top nodes shows no numbers: $tn"
+tp=$(k top pods --containers) || e2e_fail "kubectl top pods failed: $tp"
+echo "$tp"
+echo "$tp" | grep -Eq "^box +main +[0-9]+m +[0-9]+Mi" || e2e_fail "top pods shows no numbers for box/main: $tp"
+cpu=$(echo "$tp" | awk '$1 == "box" && $2 == "main" { sub("m", "", $3); print $3 }')
+[ "$cpu" -ge 50 ] || e2e_fail "a busy shell in box/main shows ${cpu}m CPU"
+wait $busy || true
+wait_for 10 sh -c "! '$KUBECTL_DIR/$KUBECTL' --kubeconfig '$E2E_KUBECONFIG' top pods --containers | awk '\$1 == \"box\" && \$2 == \"main\" { sub(\"m\", \"\", \$3); exit !(\$3 > 300) }'" ||
+	e2e_fail "the busy loop kept running after kubectl exec ended"
+k get --raw /apis/metrics.k8s.io/v1beta1/namespaces/default/pods/box | grep -q '"kind":"PodMetrics"' ||
+	e2e_fail "PodMetrics for box"
 echo "PASS"
