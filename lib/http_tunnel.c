@@ -207,8 +207,9 @@ static void t_connect_cb(uv_connect_t *req, int status)
 }
 
 ek_http_tunnel_t *ek_http_tunnel_open(uv_loop_t *loop, ek_tls_config_t *tls, const char *host,
-                                      int port, const char *head, const ek_http_tunnel_callbacks_t *cb,
-                                      void *user, ek_error_t **err)
+                                      int port, const char *head,
+                                      const ek_http_tunnel_callbacks_t *cb, void *user,
+                                      ek_error_t **err)
 {
     struct sockaddr_storage ss;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&

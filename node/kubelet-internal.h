@@ -268,7 +268,7 @@ struct ek_agent {
     ek_tls_config_t *tls;
     ek_http_server_t *http;
     int port;
-    kl_logreq_t *logs; /* streams in progress */
+    kl_logreq_t *logs;         /* streams in progress */
     struct kl_stream *streams; /* exec, attach, port-forward sessions (kubelet_exec.c) */
     /* stopping */
     bool stopping;

@@ -130,8 +130,8 @@ json_t *ek__kl_exec_status(int exit_code, const char *reason, const char *messag
         ek_autofree char *msg =
             ek_xasprintf("command terminated with non-zero exit code: exit status %d", exit_code);
         return json_pack("{s:{},s:s,s:s,s:s,s:{s:[{s:s,s:s}]}}", "metadata", "status", "Failure",
-                         "message", msg, "reason", "NonZeroExitCode", "details", "causes",
-                         "reason", "ExitCode", "message", code);
+                         "message", msg, "reason", "NonZeroExitCode", "details", "causes", "reason",
+                         "ExitCode", "message", code);
     }
     return json_pack("{s:{},s:s,s:s,s:s,s:i}", "metadata", "status", "Failure", "message",
                      message ? message : reason, "reason", reason, "code", 500);
@@ -754,8 +754,8 @@ static void attach_read(kl_stream_t *s)
             const char *stream, *text;
             size_t tlen;
             bool partial;
-            if (ek__kl_cri_parse(line, (size_t)(nl - line), &ts, &stream, &partial, &text,
-                                 &tlen) == 0) {
+            if (ek__kl_cri_parse(line, (size_t)(nl - line), &ts, &stream, &partial, &text, &tlen) ==
+                0) {
                 int ch = strncmp(stream, "stderr", 6) == 0 ? CH_STDERR : CH_STDOUT;
                 if (s->want[ch]) {
                     ek_autobuf out = EK_BUF_INIT;
@@ -796,8 +796,7 @@ static void attach_start(kl_stream_t *s)
     uv_timer_stop(&s->timer);
     s->log_fd = open(s->log_path, O_RDONLY | O_CLOEXEC);
     if (s->log_fd < 0) {
-        s_finish(s, 1, "InternalError", "attach: open the container's output: %s",
-                 strerror(errno));
+        s_finish(s, 1, "InternalError", "attach: open the container's output: %s", strerror(errno));
         return;
     }
     lseek(s->log_fd, 0, SEEK_END);
@@ -1222,8 +1221,8 @@ static void spdy_input(kl_stream_t *s, const char *data, size_t len)
     size_t off = 0;
     while (!s->closing) {
         ek_spdy_frame_t f;
-        long n = ek_spdy_parse((const uint8_t *)s->in.data + off, s->in.len - off, SPDY_MAX_FRAME,
-                               &f);
+        long n =
+            ek_spdy_parse((const uint8_t *)s->in.data + off, s->in.len - off, SPDY_MAX_FRAME, &f);
         if (n == 0) {
             break;
         }
@@ -1434,8 +1433,7 @@ void ek__kl_stream_handle(ek_kubelet_t *kl, ek_http_req_t *req)
     s->want[CH_ERROR] = true;
     s->want[CH_RESIZE] = s->tty;
     if (ws) {
-        static const char *const exec_protos[] = { "v5.channel.k8s.io", "v4.channel.k8s.io",
-                                                   NULL };
+        static const char *const exec_protos[] = { "v5.channel.k8s.io", "v4.channel.k8s.io", NULL };
         static const char *const pf_protos[] = { "SPDY/3.1+portforward.k8s.io", NULL };
         ek_ws_options_t o = { .protocols = kind == K_PF ? pf_protos : exec_protos,
                               .require_protocol = true };

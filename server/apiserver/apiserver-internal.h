@@ -340,8 +340,8 @@ struct ek_apiserver {
     ek_pki_t *pki;
     ek_tls_config_t *tls;
     ek_http_server_t *http;
-    ek_http_client_t *kubelet_http; /* to kubelets (node_proxy.c), made at first use */
-    ek_tls_config_t *kubelet_tls;   /* its TLS config (also for stream tunnels) */
+    ek_http_client_t *kubelet_http;      /* to kubelets (node_proxy.c), made at first use */
+    ek_tls_config_t *kubelet_tls;        /* its TLS config (also for stream tunnels) */
     struct stream_proxy *stream_proxies; /* exec/attach/port-forward pipes in progress */
     metrics_t *metrics;
     bool ready;

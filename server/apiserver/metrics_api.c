@@ -71,10 +71,10 @@ static void answer(mreq_t *m)
                 continue;
             }
             obj_t *o = store_get(&s->store, ek_resource_find("", "v1", "nodes"), NULL, node_name);
-            json_array_append_new(items, json_pack("{s:o,s:s,s:s,s:o}", "metadata",
-                                                   meta_of(o ? o->json : NULL, NULL, node_name, now),
-                                                   "timestamp", now, "window", "250ms", "usage",
-                                                   usage(node)));
+            json_array_append_new(
+                items, json_pack("{s:o,s:s,s:s,s:o}", "metadata",
+                                 meta_of(o ? o->json : NULL, NULL, node_name, now), "timestamp",
+                                 now, "window", "250ms", "usage", usage(node)));
             continue;
         }
         size_t i;
@@ -108,8 +108,8 @@ static void answer(mreq_t *m)
         json_t *one = json_incref(json_array_get(items, 0));
         json_decref(items);
         if (!one) {
-            send_status(r, 404, "NotFound", r->rt.name, r->rt.res, "%s.metrics.k8s.io \"%s\" not found",
-                        r->rt.res->plural, r->rt.name);
+            send_status(r, 404, "NotFound", r->rt.name, r->rt.res,
+                        "%s.metrics.k8s.io \"%s\" not found", r->rt.res->plural, r->rt.name);
             return;
         }
         ek_json_set_str(one, "kind", kind);
@@ -204,7 +204,8 @@ void handle_metrics_api(apireq_t *r)
     m->summaries = json_object();
     m->pending = 1; /* released below, once every call is made */
     size_t n = 0;
-    ek_autofree obj_t **nodes = store_list(&s->store, ek_resource_find("", "v1", "nodes"), NULL, &n);
+    ek_autofree obj_t **nodes =
+        store_list(&s->store, ek_resource_find("", "v1", "nodes"), NULL, &n);
     for (size_t i = 0; i < n; i++) {
         const json_t *node = nodes[i]->json;
         const char *name = ek_json_str(node, "metadata", "name", NULL);
@@ -212,8 +213,8 @@ void handle_metrics_api(apireq_t *r)
         if (!name || !addr) {
             continue;
         }
-        long long port = ek_json_int(node, 10250, "status", "daemonEndpoints", "kubeletEndpoint",
-                                     "Port", NULL);
+        long long port =
+            ek_json_int(node, 10250, "status", "daemonEndpoints", "kubeletEndpoint", "Port", NULL);
         bool v6 = strchr(addr, ':') != NULL;
         ek_autofree char *url = ek_xasprintf("https://%s%s%s:%lld/stats/summary", v6 ? "[" : "",
                                              addr, v6 ? "]" : "", port);

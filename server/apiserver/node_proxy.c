@@ -211,8 +211,7 @@ static void log_query(const char *query, ek_buf_t *out)
 /* The kubelet's address and port of a node; NULL after answering. */
 static const char *kubelet_endpoint(apireq_t *r, const char *node_name, long long *port)
 {
-    obj_t *node =
-        store_get(&r->srv->store, ek_resource_find("", "v1", "nodes"), NULL, node_name);
+    obj_t *node = store_get(&r->srv->store, ek_resource_find("", "v1", "nodes"), NULL, node_name);
     const char *addr = node ? node_address(node->json) : NULL;
     if (!addr) {
         send_status(r, 500, "InternalError", NULL, NULL,
@@ -270,13 +269,13 @@ static void pod_log(apireq_t *r, obj_t *pod, const char *node_name)
 typedef struct stream_proxy {
     struct stream_proxy *prev, *next;
     ek_apiserver_t *srv;
-    apireq_t *r;           /* until the upgrade (or the error answer) */
-    ek_http_tunnel_t *t;   /* to the kubelet */
-    ek_conn_t *conn;       /* the client, once upgraded */
-    int status;            /* the kubelet's answer */
-    ek_buf_t body;         /* its error text */
+    apireq_t *r;         /* until the upgrade (or the error answer) */
+    ek_http_tunnel_t *t; /* to the kubelet */
+    ek_conn_t *conn;     /* the client, once upgraded */
+    int status;          /* the kubelet's answer */
+    ek_buf_t body;       /* its error text */
     char *url;
-    uv_timer_t timer;      /* flow control: resumes a paused side */
+    uv_timer_t timer; /* flow control: resumes a paused side */
     bool timer_on;
 } stream_proxy_t;
 
@@ -515,8 +514,8 @@ static void pod_stream(apireq_t *r, obj_t *pod, const char *node_name)
     stream_proxy_t *sp = ek_new(stream_proxy_t);
     sp->srv = s;
     sp->r = r;
-    sp->url = ek_xasprintf("https://%s%s%s:%lld%s", v6 ? "[" : "", addr, v6 ? "]" : "", port,
-                           path.data);
+    sp->url =
+        ek_xasprintf("https://%s%s%s:%lld%s", v6 ? "[" : "", addr, v6 ? "]" : "", port, path.data);
     uv_timer_init(s->loop, &sp->timer);
     sp->timer.data = sp;
     sp->next = s->stream_proxies;
@@ -524,12 +523,11 @@ static void pod_stream(apireq_t *r, obj_t *pod, const char *node_name)
         sp->next->prev = sp;
     }
     s->stream_proxies = sp;
-    static const ek_http_tunnel_callbacks_t tcb = { sp_response, sp_tunnel_data,
-                                                    sp_tunnel_closed };
+    static const ek_http_tunnel_callbacks_t tcb = { sp_response, sp_tunnel_data, sp_tunnel_closed };
     r->handler_data = sp;
     r->on_close = sp_client_gone;
-    sp->t = ek_http_tunnel_open(s->loop, s->kubelet_tls, addr, (int)port, head.data, &tcb, sp,
-                                &err);
+    sp->t =
+        ek_http_tunnel_open(s->loop, s->kubelet_tls, addr, (int)port, head.data, &tcb, sp, &err);
     if (!sp->t) {
         sp->r = NULL;
         r->on_close = NULL;
