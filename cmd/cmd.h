@@ -25,6 +25,7 @@ extern const ek_cmd_t ek_cmd_podnet;
 extern const ek_cmd_t ek_cmd_shim;
 extern const ek_cmd_t ek_cmd_image;
 extern const ek_cmd_t ek_cmd_dns_test;
+extern const ek_cmd_t ek_cmd_check_config;
 
 /* Prints "edgek: <msg>" on stderr for a failed command, frees err, returns 1. */
 int ek_cmd_fail(ek_error_t *err);

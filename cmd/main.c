@@ -15,6 +15,7 @@ static const ek_cmd_t *const commands[] = {
     &ek_cmd_version,
     &ek_cmd_db,
     &ek_cmd_dns_test,
+    &ek_cmd_check_config,
 };
 
 static void print_usage(FILE *out)
