@@ -27,7 +27,7 @@ static bool opt_json;
 
 static const ek_flag_t check_flags[] = {
     { "json", 0, EK_FLAG_BOOL, &opt_json, NULL, NULL, "print the report as JSON" },
-    { NULL },
+    { NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
 /* A probe runs in a child; it returns 0 or an errno and may leave a message. */
