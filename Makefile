@@ -15,22 +15,30 @@ Q := @
 endif
 
 # Target architecture, in Debian's names: the machine's own by default; ARCH=arm64 or
-# ARCH=armhf cross-builds with Debian's cross compiler and the :ARCH -dev packages (multiarch),
-# which `make deps ARCH=...` installs. Objects go to build/<arch>/, so builds for several
-# architectures live side by side.
+# ARCH=armhf on the command line cross-builds with Debian's cross compiler and the :ARCH -dev
+# packages (multiarch), which `make deps ARCH=...` installs. Objects go to build/<arch>/, so
+# builds for several architectures live side by side. Only the command line selects a target:
+# an ARCH in the environment (kernel builds export ARCH=x86) must not turn `make check` into
+# a cross build.
 NATIVE_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
-ARCH ?= $(NATIVE_ARCH)
+ifneq ($(origin ARCH),command line)
+ARCH := $(NATIVE_ARCH)
+endif
 override ARCH := $(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(patsubst armv7l,armhf,$(ARCH))))
 TRIPLET_amd64 := x86_64-linux-gnu
 TRIPLET_arm64 := aarch64-linux-gnu
 TRIPLET_armhf := arm-linux-gnueabihf
 QEMU_arm64 := qemu-aarch64-static
 QEMU_armhf := qemu-arm-static
+# What uname -m says on each, under qemu-user as on the board.
+UNAME_arm64 := aarch64
+UNAME_armhf := armv7l
 TRIPLET := $(TRIPLET_$(ARCH))
 ifeq ($(TRIPLET),)
 $(error unknown ARCH=$(ARCH): use $(NATIVE_ARCH), arm64 or armhf)
 endif
 B := build/$(ARCH)
+CLANG ?= clang
 ifeq ($(ARCH),$(NATIVE_ARCH))
 CROSS :=
 ifeq ($(origin CC),default)
@@ -46,18 +54,26 @@ ifneq ($(origin CC),command line)
 CC := $(CROSS)gcc
 endif
 STRIP := $(CROSS)strip
+# What scripts/deps.sh unpacks for the target when apt cannot install it (see there why):
+# always libhttp_parser.a, and every library when the foreign index lags the native one.
+# Looked at before the multiarch directories; harmless when empty.
+DEPS_ROOT := $(abspath $(B)/deps/root)
+DEPS_LIB := $(DEPS_ROOT)/usr/lib/$(TRIPLET)
+CROSS_CFLAGS := -isystem $(DEPS_ROOT)/usr/include -isystem $(DEPS_ROOT)/usr/include/$(TRIPLET)
+CROSS_LDFLAGS := -L$(DEPS_LIB) -Wl,-rpath-link,$(DEPS_LIB)
 # Only the target's .pc files: the build machine's would hand out its own paths.
-PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
-# libhttp_parser.a for the target, unpacked by scripts/deps.sh (see there why).
-CROSS_LDFLAGS := -L$(B)/deps/lib
+PKG_CONFIG := PKG_CONFIG_LIBDIR=$(DEPS_LIB)/pkgconfig:/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig \
+	pkg-config
 REL_OUT := edgek-release-$(ARCH)
 DEV_OUT := $(B)/edgek
-# Target binaries run under qemu-user, with the target's libc from the cross toolchain (-L):
-# binfmt_misc is not relied on. LeakSanitizer cannot work under qemu-user (it stops the
-# process' threads the way a debugger does), so leaks are checked by the native `make unit`;
-# addresses and undefined behaviour are checked here too.
-EMULATOR := $(QEMU_$(ARCH)) -L /usr/$(TRIPLET)
-UNIT_ENV := EK_TEST_EMULATOR=$(QEMU_$(ARCH)) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+# Target binaries run under qemu-user with the cross toolchain's dynamic loader (-L) and, first
+# on the guest's library path, that toolchain's own libc: the loader must not pick up the
+# multiarch libc6:ARCH, whose different build hangs forked children. Then the unpacked
+# libraries, if any. binfmt_misc is not relied on. LeakSanitizer cannot work under qemu-user (it stops the process' threads the way a
+# debugger does), so leaks are checked by the native `make unit`; addresses and undefined
+# behaviour are checked here too.
+EMULATOR := $(QEMU_$(ARCH)) -L /usr/$(TRIPLET) -E LD_LIBRARY_PATH=/usr/$(TRIPLET)/lib:$(DEPS_LIB)
+UNIT_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 endif
 UNIT_ENV ?= ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 
@@ -86,7 +102,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKG_LIBS) 2>/dev/null))$(PKG_CFLAGS)
 PKG_LDLIBS = $(eval PKG_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKG_LIBS) 2>/dev/null))$(PKG_LDLIBS)
 BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. $(WARN) -fstack-protector-strong \
-	-DEK_VERSION='"$(VERSION)"' -DEK_GIT_COMMIT='"$(GIT_COMMIT)"' $(PKG_CFLAGS)
+	-DEK_VERSION='"$(VERSION)"' -DEK_GIT_COMMIT='"$(GIT_COMMIT)"' $(CROSS_CFLAGS) $(PKG_CFLAGS)
 LIBS = $(CROSS_LDFLAGS) $(PKG_LDLIBS) -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lpthread -lm
 
 DEV_CFLAGS = $(BASE_CFLAGS) -O2 -g -D_FORTIFY_SOURCE=2 -MMD -MP
@@ -108,7 +124,7 @@ ASAN_OBJS := $(patsubst %.c,$(B)/asan/%.o,$(PART_SRCS) $(UNIT_SRCS))
 REL_OBJS := $(patsubst %.c,$(B)/release/%.o,$(PART_SRCS) $(CMD_SRCS))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,$(PART_SRCS))
 
-.PHONY: all deps run check check-arm64 check-armhf unit e2e release format format-check lint \
+.PHONY: all deps run check check-arm64 check-armhf run-version unit e2e release format format-check lint \
 	fuzz help clean bench-% FORCE
 
 ## all: dev build of ./edgek (dynamic, -O2 -g, warnings are errors; ARCH=arm64: build/arm64/edgek)
@@ -165,7 +181,12 @@ unit: $(B)/asan/unit
 check-arm64 check-armhf: check-%:
 	@$(MAKE) --no-print-directory ARCH=$* unit
 	@$(MAKE) --no-print-directory ARCH=$* release
-	$(QEMU_$*) -L /usr/$(TRIPLET_$*) ./edgek-release-$* version
+	@$(MAKE) --no-print-directory ARCH=$* run-version
+	@grep -q '^platform linux/$(UNAME_$*)$$' build/$*/version.out || \
+		{ echo "check-$*: edgek version did not run as $(UNAME_$*)" >&2; exit 1; }
+
+run-version:
+	set -o pipefail; $(EMULATOR) ./$(REL_OUT) version | tee $(B)/version.out
 
 ## e2e: end-to-end tests driving real kubectl against real edgek (E2E=pattern)
 e2e: all

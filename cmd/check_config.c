@@ -24,9 +24,12 @@
 #include "node/node.h"
 
 static bool opt_json;
+static char *opt_root;
 
 static const ek_flag_t check_flags[] = {
     { "json", 0, EK_FLAG_BOOL, &opt_json, NULL, NULL, "print the report as JSON" },
+    { "root", 0, EK_FLAG_STRING, &opt_root, NULL, "DIR",
+      "read /proc, /sys, /boot and /dev files below DIR (tests; the live probes stay live)" },
     { NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -166,9 +169,9 @@ static int probe_overlay(const void *arg, char *msg, size_t len)
     return 0;
 }
 
-static void check_overlay(ek_hc_report_t *r)
+static void check_overlay(ek_hc_report_t *r, const char *root)
 {
-    bool listed = ek_hc_overlay_listed("");
+    bool listed = ek_hc_overlay_listed(root);
     char dir[] = "/tmp/edgek-check-XXXXXX", msg[256];
     if (geteuid() != 0) {
         ek_hc_add(r, "filesystems", "overlay", true, listed ? EK_HC_OK : EK_HC_UNKNOWN, "%s",
@@ -342,14 +345,15 @@ static int run_check_config(int nargs, char **argv)
         fprintf(stderr, "edgek check-config: takes no arguments\n");
         return 2;
     }
+    const char *root = opt_root ? opt_root : "";
     ek_hc_report_t r = { 0 };
-    ek_hc_kernel_version(&r, "");
+    ek_hc_kernel_version(&r, root);
     check_namespaces(&r);
-    ek_hc_cgroups(&r, "");
-    check_overlay(&r);
+    ek_hc_cgroups(&r, root);
+    check_overlay(&r, root);
     check_network(&r);
-    ek_hc_fuse(&r, "");
-    ek_hc_kernel_config(&r, "");
+    ek_hc_fuse(&r, root);
+    ek_hc_kernel_config(&r, root);
     size_t missing = ek_hc_count(&r, true, EK_HC_MISSING);
     if (opt_json) {
         print_json(&r, missing == 0);

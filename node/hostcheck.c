@@ -465,15 +465,32 @@ static void check_controller(ek_hc_report_t *r, const struct cg_ctx *c, const st
     }
 }
 
+/* Fills l from a whole mountinfo. */
+static void parse_layout(struct cg_layout *l, const char *mountinfo)
+{
+    memset(l, 0, sizeof(*l));
+    for (const char *p = mountinfo; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        char line[1024];
+        snprintf(line, sizeof(line), "%.*s", (int)strcspn(p, "\n"), p);
+        layout_line(l, line);
+    }
+}
+
+const char *ek_hc_mountinfo_mode(const char *mountinfo, char *v2_mount, size_t len)
+{
+    struct cg_layout layout;
+    parse_layout(&layout, mountinfo);
+    if (len > 0) {
+        snprintf(v2_mount, len, "%s", layout.v2_mount);
+    }
+    return cg_mode(&layout);
+}
+
 void ek_hc_cgroups(ek_hc_report_t *r, const char *root)
 {
     ek_autofree char *mountinfo = read_under(root, "/proc/self/mountinfo", PROC_MAX);
-    struct cg_layout layout = { 0 };
-    for (const char *l = mountinfo; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-        char line[1024];
-        snprintf(line, sizeof(line), "%.*s", (int)strcspn(l, "\n"), l);
-        layout_line(&layout, line);
-    }
+    struct cg_layout layout;
+    parse_layout(&layout, mountinfo);
     const char *mode = cg_mode(&layout);
     snprintf(r->cgroup_mode, sizeof(r->cgroup_mode), "%s", mode);
     if (strcmp(mode, "none") == 0) {

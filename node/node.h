@@ -455,5 +455,8 @@ int ek_hc_cmdline_cgroup(const char *cmdline, const char *controller);
 char ek_hc_config_value(const char *config, const char *option);
 /* "6.1.21-v8+" → 6, 1; -1 when unreadable. */
 int ek_hc_parse_release(const char *release, int *major, int *minor);
+/* The cgroup layout a /proc/self/mountinfo shows: "v1", "v2", "hybrid" or "none"; v2_mount
+ * receives the cgroup2 mount point ("" if none). */
+const char *ek_hc_mountinfo_mode(const char *mountinfo, char *v2_mount, size_t len);
 
 #endif
