@@ -312,6 +312,9 @@ typedef struct authz_attrs {
     const char *path; /* non-resource requests */
 } authz_attrs_t;
 bool authz_allowed(ek_apiserver_t *s, const user_t *u, const authz_attrs_t *a, char **reason);
+/* What u may do in namespace ns (cluster-wide grants included), as a SelfSubjectRulesReview
+ * status: {resourceRules, nonResourceRules, incomplete}. Caller owns it. */
+json_t *authz_rules(ek_apiserver_t *s, const user_t *u, const char *ns);
 
 /* ---- the server ---- */
 

@@ -203,6 +203,9 @@ static void set_defaults(ek_apiserver_options_t *o)
     if (!o->volatile_flush_ms) {
         o->volatile_flush_ms = 60000;
     }
+    if (!o->default_toleration_s) {
+        o->default_toleration_s = 300;
+    }
 }
 
 int ek_apiserver_start(uv_loop_t *loop, const ek_apiserver_options_t *opts, ek_pki_t *pki,
