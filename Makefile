@@ -24,6 +24,8 @@ NATIVE_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 ifneq ($(origin ARCH),command line)
 ARCH := $(NATIVE_ARCH)
 endif
+# Not handed to the scripts recipes run (tests/fixtures/mkimage.sh has an ARCH of its own).
+unexport ARCH
 override ARCH := $(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(patsubst armv7l,armhf,$(ARCH))))
 TRIPLET_amd64 := x86_64-linux-gnu
 TRIPLET_arm64 := aarch64-linux-gnu
@@ -69,11 +71,13 @@ DEV_OUT := $(B)/edgek
 # Target binaries run under qemu-user with the cross toolchain's dynamic loader (-L) and, first
 # on the guest's library path, that toolchain's own libc: the loader must not pick up the
 # multiarch libc6:ARCH, whose different build hangs forked children. Then the unpacked
-# libraries, if any. binfmt_misc is not relied on. LeakSanitizer cannot work under qemu-user (it stops the process' threads the way a
-# debugger does), so leaks are checked by the native `make unit`; addresses and undefined
-# behaviour are checked here too.
+# libraries, if any. binfmt_misc is not relied on. LeakSanitizer cannot work under qemu-user
+# (it stops the process' threads the way a debugger does), so leaks are checked by the native
+# `make unit`; addresses and undefined behaviour are checked here too. Tests that qemu-user
+# cannot run (no nftables netlink, no openat2, re-executing the binary, tight timing) skip with
+# that reason when EK_TEST_EMULATOR is set.
 EMULATOR := $(QEMU_$(ARCH)) -L /usr/$(TRIPLET) -E LD_LIBRARY_PATH=/usr/$(TRIPLET)/lib:$(DEPS_LIB)
-UNIT_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+UNIT_ENV := EK_TEST_EMULATOR=$(QEMU_$(ARCH)) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 endif
 UNIT_ENV ?= ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 

@@ -64,6 +64,19 @@ void ek_test_skip(const char *fmt, ...)
     _exit(77);
 }
 
+const char *ek_test_emulator(void)
+{
+    const char *e = getenv("EK_TEST_EMULATOR");
+    return e && *e ? e : NULL;
+}
+
+void ek_test_native_only(const char *why)
+{
+    if (ek_test_emulator()) {
+        ek_test_skip("under %s: %s (the native run covers it)", ek_test_emulator(), why);
+    }
+}
+
 const char *ek_test_tmpdir(void)
 {
     return tmpdir_buf;
