@@ -138,6 +138,12 @@ all: deps $(DEV_OUT)
 deps:
 	@scripts/deps.sh $(ARCH)
 
+# lib/version.c carries the commit: rebuilt when HEAD moves (the stamp changes only then).
+$(B)/commit: FORCE
+	@mkdir -p $(dir $@)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(GIT_COMMIT)" ] || echo "$(GIT_COMMIT)" > $@
+$(B)/dev/lib/version.o $(B)/asan/lib/version.o $(B)/release/lib/version.o: $(B)/commit
+
 build/gen/schema_data.c: $(SCHEMA_FILES) scripts/embed.sh
 	@mkdir -p $(dir $@)
 	$(Q)scripts/embed.sh ek__schema_text $(SCHEMA_FILES) > $@
