@@ -61,7 +61,12 @@ STRIP := $(CROSS)strip
 # Looked at before the multiarch directories; harmless when empty.
 DEPS_ROOT := $(abspath $(B)/deps/root)
 DEPS_LIB := $(DEPS_ROOT)/usr/lib/$(TRIPLET)
-CROSS_CFLAGS := -isystem $(DEPS_ROOT)/usr/include -isystem $(DEPS_ROOT)/usr/include/$(TRIPLET)
+# 32-bit ARM: 64-bit time_t and off_t (Y2038, Go's zero time, files over 2 GB). Debian 12's
+# armhf libraries keep 32-bit time_t, but none of the APIs edgek calls passes a time_t or an
+# off_t (zlib maps its calls to the *64 variants itself).
+CROSS_CFLAGS_armhf := -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64
+CROSS_CFLAGS := -isystem $(DEPS_ROOT)/usr/include -isystem $(DEPS_ROOT)/usr/include/$(TRIPLET) \
+	$(CROSS_CFLAGS_$(ARCH))
 CROSS_LDFLAGS := -L$(DEPS_LIB) -Wl,-rpath-link,$(DEPS_LIB)
 # Only the target's .pc files: the build machine's would hand out its own paths.
 PKG_CONFIG := PKG_CONFIG_LIBDIR=$(DEPS_LIB)/pkgconfig:/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig \
