@@ -18,6 +18,7 @@ static const ek_cmd_t *const commands[] = {
     &ek_cmd_podnet,
     &ek_cmd_shim,
     &ek_cmd_image,
+    &ek_cmd_agent,
     &ek_cmd_dns_test,
     &ek_cmd_check_config,
 };
