@@ -20,6 +20,7 @@ static const ek_cmd_t *const commands[] = {
     &ek_cmd_image,
     &ek_cmd_agent,
     &ek_cmd_dns_test,
+    &ek_cmd_proxy_test,
     &ek_cmd_check_config,
 };
 /* clang-format on */
