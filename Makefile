@@ -264,4 +264,4 @@ clean:
 help:
 	@grep -E '^## ' Makefile | sed 's/^## /  /'
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(B) build/bench -name '*.d' 2>/dev/null)

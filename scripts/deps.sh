@@ -70,16 +70,20 @@ need_root() {
 	fi
 }
 
-# Prints the packages of $PKGS that are not installed.
+# Prints the packages of $PKGS that are not installed, with one dpkg-query and one awk (a
+# package dpkg has never heard of is not printed by dpkg-query at all, so the list is
+# compared the other way round). An unqualified name needs its native (or "all") instance.
 missing_pkgs() {
-	m=$(dpkg-query -W -f='${db:Status-Abbrev} ${binary:Package}\n' $PKGS 2>/dev/null |
-		awk '$1 != "ii" { print $2 }')
-	# Packages dpkg has never heard of are not printed at all: find those too.
-	known=$(dpkg-query -W -f='${binary:Package}\n${Package}\n' $PKGS 2>/dev/null || true)
-	for p in $PKGS; do
-		echo "$known" | grep -qx "$p" || m="$m $p"
-	done
-	echo $m
+	dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Architecture}\n' $PKGS 2>/dev/null |
+		awk -F '\t' -v want="$PKGS" -v native="$native" '
+			$1 ~ /^ii/ {
+				if ($3 == native || $3 == "all") ok[$2] = 1
+				ok[$2 ":" $3] = 1
+			}
+			END {
+				n = split(want, w, /[ \t\n]+/)
+				for (i = 1; i <= n; i++) if (w[i] != "" && !(w[i] in ok)) printf "%s ", w[i]
+			}'
 }
 
 apt_install() {
