@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/netfilter.h>
-#include <linux/netlink.h>
 
 #include "net/net.h"
 #include "tests/unit/test.h"
@@ -51,14 +50,7 @@ static int new_netns(void)
     if (unshare(CLONE_NEWNET) < 0) {
         ek_test_skip("cannot create a network namespace: %s", strerror(errno));
     }
-    int nf = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-    if (nf < 0 && ek_test_emulator()) {
-        ek_test_skip("under %s: no nftables netlink (%s); the native run covers it",
-                     ek_test_emulator(), strerror(errno));
-    }
-    if (nf >= 0) {
-        close(nf);
-    }
+    ek_test_need_nftables();
     int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     ASSERT_CMP(fd, >=, 0);
     return fd;

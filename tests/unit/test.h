@@ -24,6 +24,9 @@ const char *ek_test_emulator(void);
 /* Skips the test when it runs under an emulator, saying why the emulator cannot run it
  * (a syscall qemu-user lacks, timing that a ~20x slowdown breaks); native runs cover it. */
 void ek_test_native_only(const char *why);
+/* Skips the test when it runs under an emulator that does not translate nftables' netlink
+ * (qemu-user); natively a missing nftables stays the failure it is. */
+void ek_test_need_nftables(void);
 /* A directory private to this test, removed after it ends. Borrowed. */
 const char *ek_test_tmpdir(void);
 /* Path inside ek_test_tmpdir(); caller frees. */
