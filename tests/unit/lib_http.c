@@ -1316,6 +1316,7 @@ static void slow_reader_case(ek_tls_config_t *stls, ek_tls_config_t *ctls)
 
 TEST(http_slow_reader_backpressure_plain_and_tls)
 {
+    ek_test_native_only("timing-sensitive, and emulation is ~20x slower");
     slow_reader_case(NULL, NULL);
     struct pki p;
     make_pki(&p);
