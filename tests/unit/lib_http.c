@@ -1105,6 +1105,7 @@ static void bench_next(struct bench *b)
 
 TEST_T(https_keepalive_throughput_sample, 120)
 {
+    ek_test_native_only("a throughput sample with deadlines; emulation is ~20x slower");
     struct pki p;
     make_pki(&p);
     fx_start(&F, server_tls(&p, EK_TLS_CLIENT_CERT_OPTIONAL));
