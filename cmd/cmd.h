@@ -25,6 +25,7 @@ extern const ek_cmd_t ek_cmd_podnet;
 extern const ek_cmd_t ek_cmd_shim;
 extern const ek_cmd_t ek_cmd_image;
 extern const ek_cmd_t ek_cmd_dns_test;
+extern const ek_cmd_t ek_cmd_check_config;
 extern const ek_cmd_t ek_cmd_proxy_test;
 extern const ek_cmd_t ek_cmd_agent;
 
