@@ -65,7 +65,7 @@ static json_t *node_object(ek_simnodes_t *s, const char *name, int i)
                             "pods", s->opts.pods, "ephemeral-storage", "100Gi");
     return json_pack(
         "{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s,s:s},s:{s:s}},s:{},"
-        "s:{s:O,s:O,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}}}",
+        "s:{s:O,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}}}",
         "apiVersion", "v1", "kind", "Node", "metadata", "name", name, "labels",
         "kubernetes.io/hostname", name, "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64",
         "node.kubernetes.io/instance-type", "edgek-simulated", "annotations", "edgek.io/simulated",

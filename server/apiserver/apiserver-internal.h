@@ -317,6 +317,9 @@ typedef struct authz_attrs {
 /* Node authorizer, then RBAC. *reason (caller frees, may stay NULL): why it was allowed, or
  * why the Node authorizer refused (appended to the 403 message, as Kubernetes does). */
 bool authz_allowed(ek_apiserver_t *s, const user_t *u, const authz_attrs_t *a, char **reason);
+/* What u may do in namespace ns (cluster-wide grants included), as a SelfSubjectRulesReview
+ * status: {resourceRules, nonResourceRules, incomplete}. Caller owns it. */
+json_t *authz_rules(ek_apiserver_t *s, const user_t *u, const char *ns);
 
 /* ---- node identity: the Node authorizer and NodeRestriction admission (nodeauthz.c) ---- */
 

@@ -223,6 +223,9 @@ static void set_defaults(ek_apiserver_options_t *o)
     if (!o->volatile_flush_ms) {
         o->volatile_flush_ms = 60000;
     }
+    if (!o->default_toleration_s) {
+        o->default_toleration_s = 300;
+    }
 }
 
 /* The server token's secret (and user), which joining agents may present as a bearer token. */

@@ -28,6 +28,7 @@ typedef struct write_ctx {
     apireq_t *r;
     ek_apiserver_t *srv; /* outlives r, which the answer frees */
     bool system;
+    bool applied; /* server-side apply: managedFields already computed */
     int ok_status;
     json_t *patch; /* PATCH: the decoded patch, for retries on conflict */
     int attempts;
@@ -176,6 +177,131 @@ static void respond_object(apireq_t *r, int status, json_t *obj)
     answer_object(r, status, obj);
 }
 
+/* ---- managed fields ---- */
+
+/* The fieldManager parameter, or what kube-apiserver takes from the User-Agent. */
+static const char *field_manager(apireq_t *r, char buf[static 129])
+{
+    if (r->p.field_manager && *r->p.field_manager) {
+        return r->p.field_manager;
+    }
+    return ek_ssa_manager_from_user_agent(apireq_header(r, "User-Agent"), buf);
+}
+
+typedef struct ssa_req {
+    ek_ssa_op_t op;
+    ek_ssa_schema_t sc;
+    char manager[129];
+    char api_version[128];
+    char now[21];
+} ssa_req_t;
+
+static void ssa_req_init(apireq_t *r, ssa_req_t *q)
+{
+    const ek_resource_t *res = r->rt.res;
+    q->sc = ek_ssa_schema_for(res);
+    q->op.manager = field_manager(r, q->manager);
+    q->op.api_version = ek_resource_api_version(res, q->api_version);
+    q->op.subresource = r->rt.sub == EK_SUB_NONE ? "" : ek_subresource_name(r->rt.sub);
+    if (r->answer == ANSWER_SCALE) {
+        /* The scale handler writes the workload itself; the entry still says "scale". */
+        q->op.subresource = "scale";
+    }
+    now_rfc3339(q->now);
+    q->op.now = q->now;
+    if (r->rt.sub == EK_SUB_STATUS) {
+        q->op.track = EK_SSA_TRACK_STATUS_ONLY;
+    } else {
+        q->op.track = (res->flags & EK_RES_STATUS) ? EK_SSA_TRACK_NO_STATUS : EK_SSA_TRACK_ALL;
+    }
+    q->op.force = r->p.force;
+}
+
+/*
+ * An Update operation's managedFields, set on obj. kube-apiserver tracks the object as
+ * decoded, defaults included, before the registry's strategy fills in what it allocates
+ * (cluster IPs, job selectors): so the fields are computed on a defaulted copy of obj as it
+ * is before the strategy runs.
+ */
+static void track_fields(apireq_t *r, json_t *obj, const json_t *old)
+{
+    const ek_resource_t *res = r->rt.res;
+    ssa_req_t q = { 0 };
+    ssa_req_init(r, &q);
+    ek_auto(json_t) view = json_deep_copy(obj);
+    if (r->rt.sub == EK_SUB_NONE && (res->flags & EK_RES_CUSTOM)) {
+        const json_t *schema = ek_json_path(res->custom, "schema", NULL);
+        if (schema) {
+            ek_jsonschema_default(schema, view);
+        }
+    } else if (r->rt.sub == EK_SUB_NONE) {
+        ek_defaults_apply(res, view);
+    }
+    ek_ssa_update(&q.sc, old, view, &q.op);
+    json_t *mf = ek_json_path(view, "metadata", "managedFields", NULL);
+    json_t *md = ek_json_obj_ensure(obj, "metadata");
+    if (mf) {
+        json_object_set(md, "managedFields", mf);
+    } else {
+        json_object_del(md, "managedFields");
+    }
+}
+
+/* PatchOptions validation of an apply: a field manager is required. */
+static int check_apply_options(apireq_t *r)
+{
+    const char *fm = r->p.field_manager;
+    const char *detail = NULL, *reason = NULL;
+    if (!fm || !*fm) {
+        reason = "FieldValueRequired";
+        detail = "Required value: is required for apply patch";
+    } else if (strlen(fm) > 128) {
+        reason = "FieldValueTooLong";
+        detail = "Too long: may not be more than 128 bytes";
+    }
+    if (!detail) {
+        return 0;
+    }
+    ek_autofree char *msg =
+        ek_xasprintf("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: %s", detail);
+    ek_auto(json_t) st = json_pack(
+        "{s:s,s:s,s:{},s:s,s:s,s:s,s:{s:s,s:s,s:s,s:[{s:s,s:s,s:s}]},s:i}", "kind", "Status",
+        "apiVersion", "v1", "metadata", "status", "Failure", "message", msg, "reason", "Invalid",
+        "details", "name", "", "group", "meta.k8s.io", "kind", "PatchOptions", "causes", "reason",
+        reason, "message", detail, "field", "fieldManager", "code", 422);
+    apireq_respond_json(r, 422, st);
+    return -1;
+}
+
+/* An apply conflict's Status, as NewApplyConflict builds it (causes taken). */
+static void send_apply_conflict(apireq_t *r, const char *msg, json_t *causes)
+{
+    ek_auto(json_t) st =
+        json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:{s:o},s:i}", "kind", "Status", "apiVersion", "v1",
+                  "metadata", "status", "Failure", "message", msg, "reason", "Conflict", "details",
+                  "causes", causes ? causes : json_array(), "code", 409);
+    apireq_respond_json(r, 409, st);
+}
+
+/* Server-side apply of config over live (NULL: a create); on failure the answer is sent. */
+static json_t *apply_config(apireq_t *r, const json_t *live, const json_t *config)
+{
+    ssa_req_t q = { 0 };
+    ssa_req_init(r, &q);
+    ek_error_t *err = NULL;
+    json_t *causes = NULL;
+    json_t *obj = ek_ssa_apply(&q.sc, live, config, &q.op, &causes, &err);
+    if (!obj && err && err->status == 409) {
+        send_apply_conflict(r, ek_error_msg(err), causes);
+        causes = NULL;
+    } else if (!obj) {
+        send_error(r, r->rt.res, r->rt.name, err);
+    }
+    json_decref(causes);
+    ek_error_free(err);
+    return obj;
+}
+
 /* ---- shared preparation ---- */
 
 /* Defaults + validation; on failure the response is sent and -1 returned. */
@@ -288,6 +414,7 @@ void handle_create(apireq_t *r)
     if (res->namespaced && check_namespace(r, obj_name(obj)) < 0) {
         return;
     }
+    track_fields(r, obj, NULL);
     admission_create(r, obj);
 }
 
@@ -441,9 +568,15 @@ static bool unchanged(const json_t *obj, const json_t *old)
     return json_equal(a, b);
 }
 
-/* Being deleted and nothing left to wait for? (Pods are removed by their kubelet instead.) */
+/* Being deleted and nothing left to wait for? (Pods are removed by their kubelet instead; a
+ * namespace also waits for its spec.finalizers, which the namespace controller removes through
+ * the finalize subresource once the namespace is empty.) */
 static bool finalized(const ek_resource_t *res, const json_t *obj)
 {
+    if (!*res->group && strcmp(res->plural, "namespaces") == 0 &&
+        json_array_size(ek_json_path(obj, "spec", "finalizers", NULL)) > 0) {
+        return false;
+    }
     return ek_json_str(obj, "metadata", "deletionTimestamp", NULL) &&
            json_array_size(ek_json_path(obj, "metadata", "finalizers", NULL)) == 0 &&
            !(res->flags & EK_RES_GRACEFUL);
@@ -455,6 +588,10 @@ static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
     bool system = c->system;
     const ek_resource_t *res = r->rt.res;
     ek_error_t *err = NULL;
+    /* System writes (deletion marks, bindings) keep the stored managedFields as they are. */
+    if (!system && !c->applied) {
+        track_fields(r, obj, old->json);
+    }
     if (strategy_prepare_update(r->srv, res, obj, old->json, &err) < 0) {
         send_error(r, res, r->rt.name, err);
         ek_error_free(err);
@@ -550,6 +687,8 @@ static json_t *apply_patch(apireq_t *r, const json_t *cur, const json_t *patch, 
     if (ek_has_prefix(ct, "application/merge-patch+json")) {
         return ek_patch_merge(cur, patch, err);
     }
+    /* Apply reaches here only for subresource views (scale): merged like a strategic merge
+     * patch, without field ownership. Objects are applied by apply_config. */
     if (ek_has_prefix(ct, "application/strategic-merge-patch+json") ||
         ek_has_prefix(ct, "application/apply-patch+yaml")) {
         if (res->flags & EK_RES_NO_SMP) {
@@ -587,7 +726,25 @@ static void run_patch(write_ctx_t *c)
         return;
     }
     ek_error_t *err = NULL;
-    json_t *patched = apply_patch(r, old->json, c->patch, &err);
+    const char *ct = apireq_header(r, "Content-Type");
+    json_t *patched;
+    if (ct && ek_has_prefix(ct, "application/apply-patch+yaml")) {
+        if (check_type_meta(r, c->patch, &err) < 0) {
+            send_error(r, res, r->rt.name, err);
+            ek_error_free(err);
+            json_decref(c->patch);
+            free(c);
+            return;
+        }
+        if (!(patched = apply_config(r, old->json, c->patch))) {
+            json_decref(c->patch);
+            free(c);
+            return;
+        }
+        c->applied = true;
+    } else {
+        patched = apply_patch(r, old->json, c->patch, &err);
+    }
     if (!patched || check_fields(r, patched, &err) < 0) {
         send_error(r, res, r->rt.name, err);
         ek_error_free(err);
@@ -595,7 +752,8 @@ static void run_patch(write_ctx_t *c)
         ctx_free(c);
         return;
     }
-    const char *prv = ek_json_str(c->patch, "metadata", "resourceVersion", NULL);
+    /* A resourceVersion the patch sets (any patch type) is a precondition. */
+    const char *prv = ek_json_str(patched, "metadata", "resourceVersion", NULL);
     if (prv && *prv && strtoll(prv, NULL, 10) != old->rev) {
         send_conflict(r, r->rt.name);
         json_decref(patched);
@@ -625,6 +783,9 @@ void handle_patch(apireq_t *r)
     const char *ct = apireq_header(r, "Content-Type");
     json_t *patch;
     if (ct && ek_has_prefix(ct, "application/apply-patch+yaml")) {
+        if (check_apply_options(r) < 0) {
+            return;
+        }
         patch = ek_yaml_to_json(r->body, r->body_len, &err);
     } else {
         patch = ek_json_parse(r->body, r->body_len, &err);
@@ -648,10 +809,18 @@ void handle_patch(apireq_t *r)
 void apply_create(apireq_t *r)
 {
     ek_error_t *err = NULL;
-    ek_auto(json_t) obj = ek_yaml_to_json(r->body, r->body_len, &err);
+    ek_auto(json_t) config = ek_yaml_to_json(r->body, r->body_len, &err);
     const ek_resource_t *res = r->rt.res;
-    if (!obj || check_type_meta(r, obj, &err) < 0 || check_fields(r, obj, &err) < 0 ||
-        prepare_create_meta(r, obj, &err) < 0) {
+    if (!config || check_type_meta(r, config, &err) < 0 || check_fields(r, config, &err) < 0) {
+        send_error(r, res, r->rt.name, err);
+        ek_error_free(err);
+        return;
+    }
+    ek_auto(json_t) obj = apply_config(r, NULL, config);
+    if (!obj) {
+        return;
+    }
+    if (prepare_create_meta(r, obj, &err) < 0) {
         send_error(r, res, r->rt.name, err);
         ek_error_free(err);
         return;

@@ -13,8 +13,8 @@
 typedef struct ipam {
     ctrl_t *c;
     ek_informer_t *nodes;
-    uint32_t base;  /* cluster CIDR network, host order */
-    int bits;       /* cluster CIDR prefix length */
+    uint32_t base;    /* cluster CIDR network, host order */
+    int bits;         /* cluster CIDR prefix length */
     ek_map_t assumed; /* node → range index + 1, until the informer shows it (no double use) */
 } ipam_t;
 
@@ -124,10 +124,11 @@ void nodeipam_controller_start(ctrl_manager_t *m)
     int bits = 0;
     struct in_addr a;
     const char *cidr = m->opts.cluster_cidr ? m->opts.cluster_cidr : "10.42.0.0/16";
-    if (sscanf(cidr, "%31[^/]/%d", ip, &bits) != 2 || inet_pton(AF_INET, ip, &a) != 1 ||
-        bits < 8 || bits > 24) {
-        EK_LOG(EK_ERROR, "controllers", "node IPAM disabled: cluster CIDR %s is not an IPv4 "
-                                        "range of /8 to /24",
+    if (sscanf(cidr, "%31[^/]/%d", ip, &bits) != 2 || inet_pton(AF_INET, ip, &a) != 1 || bits < 8 ||
+        bits > 24) {
+        EK_LOG(EK_ERROR, "controllers",
+               "node IPAM disabled: cluster CIDR %s is not an IPv4 "
+               "range of /8 to /24",
                cidr);
         return;
     }

@@ -472,10 +472,10 @@ static void body_namespaces(void)
     ns_lines(t1, l1);
     ns_lines(t2, l2);
     ASSERT_STREQ(l1[0], "web-0");
-    ASSERT_STREQ(l1[1], l2[1]);             /* net */
-    ASSERT_STREQ(l1[2], l2[2]);             /* ipc */
-    ASSERT_STREQ(l1[3], l2[3]);             /* uts */
-    ASSERT_STREQ(l1[4], "1"); /* pid: each container is PID 1 of its own namespace */
+    ASSERT_STREQ(l1[1], l2[1]); /* net */
+    ASSERT_STREQ(l1[2], l2[2]); /* ipc */
+    ASSERT_STREQ(l1[3], l2[3]); /* uts */
+    ASSERT_STREQ(l1[4], "1");   /* pid: each container is PID 1 of its own namespace */
     ASSERT_STREQ(l2[4], "1");
     /* The pinned netns is the one the containers are in. */
     struct stat st;
