@@ -391,4 +391,44 @@ int ek_simnodes_start(ek_api_client_t *client, const ek_simnodes_options_t *opts
                       ek_simnodes_t **out, ek_error_t **err);
 void ek_simnodes_stop(ek_simnodes_t *s, void (*cb)(void *data), void *data);
 
+/* ---- joining a cluster (node/bootstrap.c) ---- */
+
+/*
+ * An agent's credentials, obtained with a join token as k3s's agents do: fetch the cluster CA
+ * from <server>/cacerts without trusting the connection, refuse it unless its SHA-256 is the
+ * hash the token names, then (TLS now verified against that CA) create a
+ * CertificateSigningRequest for CN=system:node:<node>, O=system:nodes (signer
+ * kubernetes.io/kube-apiserver-client-kubelet) with the token as bearer token and the node
+ * password in header Edgek-Node-Password, wait until the server approved and signed it, and
+ * store the result under dir (0600 where secret):
+ *   server-ca.crt, client-kubelet.crt, client-kubelet.key, node-password, kubelet.kubeconfig
+ * Credentials already there for the same node and CA are reused unless they are within a
+ * third of their lifetime of expiring; then they are renewed with themselves (a node renewing
+ * its own: selfnodeclient), falling back to the token. Blocking (minutes at most: timeout_s).
+ */
+typedef struct ek_join_options {
+    const char *server;    /* https://host:port */
+    const char *token;     /* K10<hash>::server:<secret>, K10<hash>::<id>.<secret>, bare... */
+    const char *node_name; /* lowercase DNS name */
+    const char *dir;       /* where the credentials live (<data-dir>/agent) */
+    int timeout_s;         /* waiting for the certificate; default 60 */
+    int64_t cert_seconds;  /* expirationSeconds asked for; 0 = the signer's default */
+} ek_join_options_t;
+
+typedef struct ek_join_creds {
+    char *ca_pem, *cert_pem, *key_pem;
+    char *kubeconfig_path;
+    int64_t not_before, not_after; /* of cert_pem, Unix seconds */
+    bool issued;                   /* a new certificate was obtained (not reused) */
+} ek_join_creds_t;
+
+int ek_join(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err);
+/* Renews now with the current credentials in o->dir (the token when they no longer work). */
+int ek_join_renew(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err);
+void ek_join_creds_clear(ek_join_creds_t *c);
+/* When credentials valid over [not_before, not_after] should be renewed (2/3 of the way). */
+int64_t ek_join_renew_at(int64_t not_before, int64_t not_after);
+/* Lowercase hex SHA-256 of text (a CA's PEM, as in K10 tokens); out holds 65 bytes. */
+void ek_join_ca_hash(const char *text, size_t len, char out[65]);
+
 #endif

@@ -139,6 +139,21 @@ static int bootstrap_token_user(ek_apiserver_t *s, const ek_join_token_t *t, use
     return 0;
 }
 
+/* The server token: its secret alone, `<user>:<secret>` or the K10 form naming its user. */
+static bool server_token_matches(ek_apiserver_t *s, const ek_join_token_t *t)
+{
+    if (t->user) {
+        return ek_streq(t->user, s->join_user) && secret_equal(t->secret, s->join_secret);
+    }
+    if (secret_equal(t->secret, s->join_secret)) {
+        return true;
+    }
+    const char *colon = strchr(t->secret, ':');
+    return colon && strlen(s->join_user) == (size_t)(colon - t->secret) &&
+           strncmp(t->secret, s->join_user, (size_t)(colon - t->secret)) == 0 &&
+           secret_equal(colon + 1, s->join_secret);
+}
+
 /* A join token as a bearer token. 1 = it was one and u is filled, 0 = not a join token,
  * -1 = a join token that does not authenticate. */
 static int join_token_user(ek_apiserver_t *s, const char *token, user_t *u, ek_error_t **err)
@@ -152,8 +167,7 @@ static int join_token_user(ek_apiserver_t *s, const char *token, user_t *u, ek_e
         rc = ek_error_status(err, 401, "the token names another cluster CA");
     } else if (t.bootstrap_id) {
         rc = bootstrap_token_user(s, &t, u, err) < 0 ? -1 : 1;
-    } else if (s->join_secret && secret_equal(t.secret, s->join_secret) &&
-               (!t.user || ek_streq(t.user, s->join_user))) {
+    } else if (s->join_secret && server_token_matches(s, &t)) {
         u->name = ek_xstrdup(BOOTSTRAP_USER_PREFIX "server");
         ek_strlist_add(&u->groups, BOOTSTRAP_GROUP);
         ek_strlist_add(&u->groups, EK_DEFAULT_NODE_TOKEN_GROUP);
