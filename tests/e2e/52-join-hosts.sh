@@ -81,4 +81,13 @@ expect_eq "$(kh get node hb -o jsonpath='{.metadata.labels.owned-by}')" "" "hb u
 # A third agent claiming hb's name from host ha (another data dir, another node password).
 out=$(expect_fail on ha "$EDGEK" join --server "$url" --data-dir "$E2E_DIR/imposter" --token "$token" --node-name hb)
 expect_contains "$out" 'node "hb" has already joined with another node password' "duplicate node name"
+
+# The server restarts: the token and the issued credentials stay valid.
+kill -TERM "$SERVER_PID"; wait_for 15 bash -c "! kill -0 $SERVER_PID" || e2e_fail "server did not stop"
+SERVER_PID=$(bg server2 on hs "$EDGEK" server --data-dir "$E2E_DATA" --disable-agent \
+	--write-kubeconfig "$E2E_KUBECONFIG" --bind-address 10.77.0.1 --tls-san 10.77.0.1)
+wait_for 30 kh get --raw /readyz || e2e_fail "server never became ready again"
+expect_eq "$(cat "$E2E_DATA/server/token")" "$token" "token kept across restarts"
+expect_contains "$(join ha --token "$token" --node-name ha)" "node ha: existing credentials" "reused after restart"
+expect_contains "$(as ha get node ha)" "ha" "node credentials work after the restart"
 echo PASS

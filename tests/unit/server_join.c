@@ -439,3 +439,34 @@ TEST_T(join_end_to_end, 120)
     ek_join_creds_clear(&n1);
     jfx_finish(&f);
 }
+
+/* --token / --token-file / EDGEK_TOKEN on the server: the given token becomes the file's. */
+TEST(join_server_token_given)
+{
+    ek_auto(ek_pki_t) pki = test_pki();
+    ek_error_t *err = NULL;
+    ek_autofree char *path = ek_test_path("token");
+    ek_autofree char *first = NULL;
+    ASSERT_OK(ek_pki_token_load_or_create(pki, path, &first, &err), &err);
+    /* A bare secret given: kept in the secure form, replacing the generated one. */
+    ek_autofree char *tok = NULL;
+    ASSERT_OK(ek_pki_token_set(pki, path, "chosen-secret", &tok, &err), &err);
+    ek_autofree char *want = ek_xasprintf("K10%s::server:chosen-secret", ek_pki_ca_hash(pki));
+    ASSERT_STREQ(tok, want);
+    ek_autofree char *content = ek_file_read(path, 4096, NULL, &err);
+    ASSERT_NOT_NULL(content);
+    ASSERT_TRUE(ek_has_prefix(content, want));
+    struct stat st;
+    ASSERT_EQ(stat(path, &st), 0);
+    ASSERT_EQ(st.st_mode & 0777, 0600);
+    /* The full secure form of this CA is accepted as it is. */
+    ek_autofree char *again = NULL;
+    ASSERT_OK(ek_pki_token_set(pki, path, want, &again, &err), &err);
+    ASSERT_STREQ(again, want);
+    /* One naming another CA is refused. */
+    ek_autofree char *foreign = ek_xasprintf("K10%s::server:x", HASH);
+    char *bad = NULL;
+    ASSERT_EQ(ek_pki_token_set(pki, path, foreign, &bad, &err), -1);
+    ASSERT_CONTAINS(ek_error_msg(err), "another cluster CA");
+    ek_error_free(err);
+}
