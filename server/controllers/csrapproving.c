@@ -220,8 +220,8 @@ void csrapproving_controller_start(ctrl_manager_t *m)
     a->csrs = mgr_informer(m, "certificates.k8s.io", "v1", "certificatesigningrequests");
     a->nodes = mgr_informer(m, "", "v1", "nodes");
     a->c = ctrl_new(m, "csrapproving", sync_csr, a, 2);
-    static const ek_informer_handlers_t ch = { on_csr, on_csr_update, NULL };
-    static const ek_informer_handlers_t nh = { on_node, on_node_update, NULL };
+    static const ek_informer_handlers_t ch = { .on_add = on_csr, .on_update = on_csr_update };
+    static const ek_informer_handlers_t nh = { .on_add = on_node, .on_update = on_node_update };
     ek_informer_add_handlers(a->csrs, &ch, a);
     ek_informer_add_handlers(a->nodes, &nh, a);
     mgr_own(m, a, free);

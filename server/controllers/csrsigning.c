@@ -186,7 +186,7 @@ void csrsigning_controller_start(ctrl_manager_t *m)
     s->pki = m->opts.pki;
     s->csrs = mgr_informer(m, "certificates.k8s.io", "v1", "certificatesigningrequests");
     s->c = ctrl_new(m, "csrsigning", sync_csr, s, 1);
-    static const ek_informer_handlers_t h = { on_csr, on_csr_update, NULL };
+    static const ek_informer_handlers_t h = { .on_add = on_csr, .on_update = on_csr_update };
     ek_informer_add_handlers(s->csrs, &h, s);
     mgr_own(m, s, free);
 }

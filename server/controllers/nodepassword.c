@@ -40,7 +40,7 @@ void nodepassword_controller_start(ctrl_manager_t *m)
     nodepw_t *s = ek_new(nodepw_t);
     s->nodes = mgr_informer(m, "", "v1", "nodes");
     s->c = ctrl_new(m, "nodepassword", sync_node, s, 1);
-    static const ek_informer_handlers_t h = { NULL, NULL, on_node_delete };
+    static const ek_informer_handlers_t h = { .on_delete = on_node_delete };
     ek_informer_add_handlers(s->nodes, &h, s);
     mgr_own(m, s, free);
 }

@@ -77,7 +77,7 @@ void tokencleaner_controller_start(ctrl_manager_t *m)
                                  "type=" TOKEN_TYPE, 30 * 60 * 1000);
     ek_map_put(&m->informers, "tokencleaner/kube-system/secrets", t->secrets);
     t->c = ctrl_new(m, "tokencleaner", sync_token, t, 1);
-    static const ek_informer_handlers_t h = { on_secret, on_secret_update, NULL };
+    static const ek_informer_handlers_t h = { .on_add = on_secret, .on_update = on_secret_update };
     ek_informer_add_handlers(t->secrets, &h, t);
     mgr_own(m, t, free);
 }
