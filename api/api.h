@@ -269,10 +269,10 @@ typedef struct ek_schema_ty {
 
 /* Longest protobuf number path of a field: pb=N or pb=N.M (inside an inlined embedded message). */
 #define EK_SCHEMA_PB_DEPTH 3
-#define EK_SF_ATOMIC      0x100 /* list, map or object owned as a whole by server-side apply */
-#define EK_SF_ZERO                                                     \
+#define EK_SF_ATOMIC       0x100 /* list, map or object owned as a whole by server-side apply */
+#define EK_SF_ZERO                                                      \
     0x200 /* present in the Go zero value (a non-pointer struct, a list \
-          * without omitempty): server-side apply's view of a new object */
+           * without omitempty): server-side apply's view of a new object */
 
 typedef struct ek_schema_field {
     const char *name;
@@ -652,6 +652,8 @@ typedef struct ek_informer_handlers {
     void (*on_add)(json_t *obj, void *data);
     void (*on_update)(json_t *old_obj, json_t *new_obj, void *data);
     void (*on_delete)(json_t *obj, void *data);
+    /* Once, after the first list's adds (at once for a set added to a synced informer). */
+    void (*on_synced)(void *data);
 } ek_informer_handlers_t;
 
 ek_informer_t *ek_informer_new(ek_api_client_t *c, const ek_resource_t *r, const char *ns,

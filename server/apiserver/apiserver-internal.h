@@ -194,6 +194,7 @@ struct apireq {
     const apireq_ops_t *ops;
     void *tp; /* transport state */
     void (*on_close)(apireq_t *r);
+    void *handler_data; /* an asynchronous handler's own state (node_proxy.c) */
 };
 
 /* Finishes a request: the handler's last call. */
@@ -273,6 +274,8 @@ void handle_subresource(apireq_t *r);
 void handle_token_request(apireq_t *r);
 void token_review(apireq_t *r, json_t *review);
 void node_proxy(apireq_t *r);
+/* Frees the client node_proxy keeps for kubelets (its calls are cancelled first). */
+void node_proxy_close(ek_apiserver_t *s);
 
 void handle_request(apireq_t *r);
 void handle_discovery(apireq_t *r);
@@ -367,6 +370,7 @@ struct ek_apiserver {
     ek_pki_t *pki;
     ek_tls_config_t *tls;
     ek_http_server_t *http;
+    ek_http_client_t *kubelet_http; /* to kubelets (node_proxy.c), made at first use */
     metrics_t *metrics;
     bool ready;
     bool closing;

@@ -352,5 +352,6 @@ void ek_apiserver_close(ek_apiserver_t *s, void (*cb)(void *data), void *data)
     s->close_cb = cb;
     s->close_data = data;
     watchers_close_all(&s->store);
+    node_proxy_close(s);
     ek_http_server_close(s->http, on_http_closed, s);
 }
