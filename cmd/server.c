@@ -369,11 +369,18 @@ static int run_server(int nargs, char **argv)
     int rc = 0;
     if (start(&st, &pki, &tls, &err) < 0) {
         rc = ek_cmd_fail(err);
+        /* What did start stops in the usual order: the controllers' in-process client must
+         * not outlive the API server. */
+        uv_signal_init(st.loop, &st.sigint);
+        uv_signal_init(st.loop, &st.sigterm);
+        st.stopping = 1;
         if (st.agent) {
-            ek_agent_stop(st.agent, NULL, NULL);
-        }
-        if (st.api) {
-            ek_apiserver_close(st.api, NULL, NULL);
+            ek_agent_stop(st.agent, on_agent_stopped, &st);
+        } else if (st.api) {
+            on_agent_stopped(&st);
+        } else {
+            uv_close((uv_handle_t *)&st.sigint, NULL);
+            uv_close((uv_handle_t *)&st.sigterm, NULL);
         }
         uv_run(st.loop, UV_RUN_DEFAULT);
     } else {

@@ -250,7 +250,10 @@ struct ek_agent {
     char *pod_cidr;
     bool net_ready, net_busy;
     char *net_error;
-    ek_informer_t *pods, *cms, *secrets, *node, *services;
+    ek_informer_t *pods, *node, *services;
+    /* ConfigMaps and Secrets are watched one by one, as pods reference them ("c|ns|name" or
+     * "s|ns|name" → informer): a node's identity may read only what its pods use. */
+    ek_map_t watched;
     ek_event_recorder_t *rec;
     ek_map_t by_uid; /* uid → kl_pod_t */
     bool adopted, adopting;
@@ -262,7 +265,7 @@ struct ek_agent {
     bool registered, registering;
     json_t *node_sent;
     int64_t node_sent_at;
-    bool node_busy;
+    bool node_busy, node_again;         /* a status patch in flight; another wanted after it */
     int64_t cpu_milli, memory, storage; /* capacity */
     /* kubelet endpoint */
     ek_tls_config_t *tls;
@@ -291,6 +294,8 @@ void ek__kl_event(kl_pod_t *p, const char *type, const char *reason, const char 
 bool ek__kl_pod_is_host_network(const kl_pod_t *p);
 /* The sources (informer caches) for env and volumes of pod p. */
 void ek__kl_sources(kl_pod_t *p, ek__kl_sources_t *s);
+/* A Secret of ns, through its own watch (NULL until it arrives). Borrowed. */
+json_t *ek__kl_secret(ek_kubelet_t *kl, const char *ns, const char *name);
 
 /* Pods (kubelet_pod.c). */
 kl_pod_t *ek__kl_pod_get(ek_kubelet_t *kl, json_t *obj);

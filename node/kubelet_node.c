@@ -199,6 +199,8 @@ static bool only_heartbeat(const json_t *a, const json_t *b)
     return json_equal(x, y);
 }
 
+static void send_node_status(ek_kubelet_t *kl, bool force);
+
 static void status_done(int status, json_t *body, const ek_error_t *err, void *data)
 {
     ek_kubelet_t *kl = data;
@@ -210,12 +212,22 @@ static void status_done(int status, json_t *body, const ek_error_t *err, void *d
         json_decref(kl->node_sent);
         kl->node_sent = NULL;
     }
+    if (kl->node_again && !kl->stopping) {
+        /* What changed meanwhile (the pod network turning ready) goes out now, not at the
+         * next heartbeat. */
+        kl->node_again = false;
+        send_node_status(kl, false);
+    }
     ek__kl_call_end(kl);
 }
 
 static void send_node_status(ek_kubelet_t *kl, bool force)
 {
-    if (!kl->registered || kl->node_busy || kl->stopping) {
+    if (kl->node_busy) {
+        kl->node_again = true;
+        return;
+    }
+    if (!kl->registered || kl->stopping) {
         return;
     }
     json_t *st = node_status(kl);

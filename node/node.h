@@ -423,8 +423,9 @@ int ek_agent_kubelet_port(const ek_agent_t *a);
 /* What the agent shares with the node services started next to the kubelet (see
  * start_node_services in node/kubelet.c): its API client (its identity, its loop) and its
  * informers, already started, so a service adds handlers instead of watching again. resource
- * is "pods" (this node's), "services", "configmaps", "secrets" or "nodes" (this node only);
- * NULL for anything else. Borrowed; valid until ek_agent_stop. */
+ * is "pods" (this node's), "services" or "nodes" (this node only); NULL for anything else
+ * (ConfigMaps and Secrets are watched one by one, as pods reference them: a node may not list
+ * them). Borrowed; valid until ek_agent_stop. */
 ek_api_client_t *ek_agent_client(const ek_agent_t *a);
 ek_informer_t *ek_agent_informer(const ek_agent_t *a, const char *resource);
 

@@ -35,7 +35,7 @@ on() { ip netns exec "$@"; }
 E2E_DATA=$E2E_DIR/hs
 E2E_KUBECONFIG=$E2E_DIR/kubeconfig.yaml
 export KUBECONFIG=$E2E_KUBECONFIG
-bg server on hs "$EDGEK" server --data-dir "$E2E_DATA" --disable-agent \
+bg server nsenter --net=/run/netns/hs "$EDGEK" server --data-dir "$E2E_DATA" --disable-agent \
 	--write-kubeconfig "$E2E_KUBECONFIG" --bind-address 10.77.0.1 --tls-san 10.77.0.1
 SERVER_PID=$BG_PID
 wait_for 30 test -f "$E2E_KUBECONFIG" || e2e_fail "server wrote no kubeconfig"
@@ -85,7 +85,7 @@ expect_contains "$out" 'node "hb" has already joined with another node password'
 
 # The server restarts: the token and the issued credentials stay valid.
 kill -TERM "$SERVER_PID"; wait_for 15 bash -c "! kill -0 $SERVER_PID" || e2e_fail "server did not stop"
-bg server2 on hs "$EDGEK" server --data-dir "$E2E_DATA" --disable-agent \
+bg server2 nsenter --net=/run/netns/hs "$EDGEK" server --data-dir "$E2E_DATA" --disable-agent \
 	--write-kubeconfig "$E2E_KUBECONFIG" --bind-address 10.77.0.1 --tls-san 10.77.0.1
 SERVER_PID=$BG_PID
 wait_for 30 kh get --raw /readyz || e2e_fail "server never became ready again"
