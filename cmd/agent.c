@@ -25,6 +25,9 @@ static char *token;
 static char *token_file;
 static char *node_name;
 static ek_strlist_t node_ips;
+static ek_strlist_t external_ips;
+static ek_strlist_t node_taints;
+static bool with_node_id;
 static char *cluster_cidr = "10.42.0.0/16";
 static char *cluster_dns = "10.43.0.10";
 static char *cluster_domain = "cluster.local";
@@ -44,6 +47,12 @@ static const ek_flag_t agent_flags[] = {
     { "node-name", 0, EK_FLAG_STRING, &node_name, "EDGEK_NODE_NAME", "NAME",
       "this node's name (default: the host name)" },
     { "node-ip", 0, EK_FLAG_LIST, &node_ips, NULL, "IP", "this node's address (repeatable)" },
+    { "node-external-ip", 0, EK_FLAG_LIST, &external_ips, NULL, "IP",
+      "this node's external address (repeatable)" },
+    { "node-taint", 0, EK_FLAG_LIST, &node_taints, NULL, "KEY[=VALUE]:EFFECT",
+      "a taint the node registers with (repeatable)" },
+    { "with-node-id", 0, EK_FLAG_BOOL, &with_node_id, NULL, NULL,
+      "append a random id, kept in <data-dir>/agent/node-id, to the node name" },
     { "cluster-cidr", 0, EK_FLAG_STRING, &cluster_cidr, NULL, "CIDR",
       "pod addresses of the cluster (default 10.42.0.0/16)" },
     { "cluster-dns", 0, EK_FLAG_STRING, &cluster_dns, NULL, "IP",
@@ -209,6 +218,37 @@ static int serving_cert(const char *name, char **cert, char **key, ek_error_t **
     return ek_pki_issue_serving_cert(pki, name, sans, n, 0, cert, key, err);
 }
 
+/* The node name: --node-name or the host name, with --with-node-id its id appended (made
+ * once, kept in <data-dir>/agent/node-id, as k3s does). Caller frees. */
+static char *agent_node_name(ek_error_t **err)
+{
+    char *name = ek_cmd_node_name(node_name);
+    if (!with_node_id) {
+        return name;
+    }
+    ek_autofree char *path = ek_xasprintf("%s/agent/node-id", data_dir);
+    ek_autofree char *id = ek_file_read(path, 64, NULL, NULL);
+    if (id) {
+        id[strcspn(id, "\r\n")] = 0;
+    }
+    if (!id || !*id) {
+        unsigned char raw[4];
+        ek_random_bytes(raw, sizeof(raw));
+        free(id);
+        id = ek_xasprintf("%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
+        ek_autofree char *dir = ek_xasprintf("%s/agent", data_dir);
+        ek_autofree char *line = ek_xasprintf("%s\n", id);
+        if (ek_mkdir_p(dir, 0700, err) < 0 ||
+            ek_file_write_atomic(path, line, strlen(line), 0600, err) < 0) {
+            free(name);
+            return NULL;
+        }
+    }
+    char *full = ek_xasprintf("%s-%s", name, id);
+    free(name);
+    return full;
+}
+
 /* Credentials: --kubeconfig, else a join with --server and the token (node/bootstrap.c). */
 static int credentials(struct agent_state *st, const char *name, creds_t *c, ek_error_t **err)
 {
@@ -247,7 +287,17 @@ static int start(struct agent_state *st, ek_error_t **err)
 {
     creds_t c = { 0 };
     int rc = -1;
-    ek_autofree char *name = ek_cmd_node_name(node_name), *cert = NULL, *key = NULL;
+    ek_autofree char *name = agent_node_name(err), *cert = NULL, *key = NULL;
+    if (!name) {
+        return -1;
+    }
+    for (size_t i = 0; i < node_taints.n; i++) {
+        json_t *t = ek_agent_taint_parse(node_taints.v[i], err);
+        if (!t) {
+            return ek_error_wrap(err, "--node-taint");
+        }
+        json_decref(t);
+    }
     if (credentials(st, name, &c, err) < 0) {
         goto out;
     }
@@ -270,6 +320,10 @@ static int start(struct agent_state *st, ek_error_t **err)
         .node_name = name,
         .node_ips = (const char *const *)node_ips.v,
         .n_node_ips = node_ips.n,
+        .node_taints = (const char *const *)node_taints.v,
+        .n_node_taints = node_taints.n,
+        .external_ips = (const char *const *)external_ips.v,
+        .n_external_ips = external_ips.n,
         .cluster_cidr = cluster_cidr,
         .cluster_dns = cluster_dns,
         .cluster_domain = cluster_domain,
@@ -295,7 +349,7 @@ static void renew_work(uv_work_t *w)
 {
     struct agent_state *st = w->data;
     ek_autofree char *tok = ek_cmd_join_token(token, token_file, NULL);
-    ek_autofree char *name = ek_cmd_node_name(node_name);
+    ek_autofree char *name = agent_node_name(NULL);
     ek_autofree char *dir = ek_xasprintf("%s/agent", data_dir);
     ek_join_options_t o = { .server = server_url, .token = tok, .node_name = name, .dir = dir };
     ek_join_creds_t jc;

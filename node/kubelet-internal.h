@@ -234,7 +234,7 @@ struct ek_agent {
     ek_api_client_t *client;
     /* options, copied */
     char *data_dir, *node_name, *node_ip, *hostname;
-    ek_strlist_t node_ips, node_labels;
+    ek_strlist_t node_ips, node_labels, node_taints, external_ips;
     bool control_plane;
     char *cluster_cidr, *cluster_dns, *cluster_domain;
     char *host_resolv, *host_hosts; /* contents */

@@ -387,6 +387,12 @@ static void copy_options(ek_kubelet_t *kl, const ek_agent_options_t *o)
     for (size_t i = 0; i < o->n_node_labels; i++) {
         ek_strlist_add(&kl->node_labels, o->node_labels[i]);
     }
+    for (size_t i = 0; i < o->n_node_taints; i++) {
+        ek_strlist_add(&kl->node_taints, o->node_taints[i]);
+    }
+    for (size_t i = 0; i < o->n_external_ips; i++) {
+        ek_strlist_add(&kl->external_ips, o->external_ips[i]);
+    }
     kl->control_plane = o->control_plane;
     kl->cluster_cidr = ek_xstrdup(o->cluster_cidr ? o->cluster_cidr : "10.42.0.0/16");
     kl->cluster_dns = ek_xstrdup(o->cluster_dns ? o->cluster_dns : "10.43.0.10");
@@ -485,6 +491,8 @@ static void free_kubelet(ek_kubelet_t *kl)
     free(kl->hostname);
     ek_strlist_free(&kl->node_ips);
     ek_strlist_free(&kl->node_labels);
+    ek_strlist_free(&kl->node_taints);
+    ek_strlist_free(&kl->external_ips);
     free(kl->cluster_cidr);
     free(kl->cluster_dns);
     free(kl->cluster_domain);

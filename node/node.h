@@ -389,6 +389,11 @@ typedef struct ek_agent_options {
     size_t n_node_ips;
     const char *const *node_labels; /* extra "key=value" labels (--node-label) */
     size_t n_node_labels;
+    const char *const *node_taints; /* "key[=value]:Effect", set at registration (--node-taint;
+                                       checked by ek_agent_taint_parse) */
+    size_t n_node_taints;
+    const char *const *external_ips; /* ExternalIP addresses (--node-external-ip) */
+    size_t n_external_ips;
     bool control_plane;         /* a server's local agent: node-role labels */
     const char *cluster_cidr;   /* default 10.42.0.0/16 */
     const char *cluster_dns;    /* pods' nameserver for dnsPolicy ClusterFirst; 10.43.0.10 */
@@ -418,6 +423,9 @@ int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *opts, ek_a
 void ek_agent_stop(ek_agent_t *a, void (*cb)(void *data), void *data);
 /* This node's name. Borrowed. */
 const char *ek_agent_node_name(const ek_agent_t *a);
+/* A taint as --node-taint takes it, `key[=value]:Effect` (NoSchedule, PreferNoSchedule or
+ * NoExecute): the Taint object, or NULL with *err. Caller owns. */
+json_t *ek_agent_taint_parse(const char *s, ek_error_t **err);
 /* The kubelet endpoint's port (the one bound; 0 when it is off). */
 int ek_agent_kubelet_port(const ek_agent_t *a);
 /* What the agent shares with the node services started next to the kubelet (see

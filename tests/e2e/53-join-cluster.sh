@@ -3,8 +3,8 @@
 # A cluster of three hosts (issue 10): network namespaces hs, ha, hb on a bridge the test
 # creates (10.77.0.0/24), each with its own data dir. `edgek server` on hs (with its local
 # agent: node hs, role control-plane), `edgek agent --join https://10.77.0.1:6443 --token T`
-# on ha and hb: a wrong CA hash and a wrong token are refused with clear messages; all three
-# nodes become Ready (the time from `edgek agent --join` to Ready and the agent's idle RSS are
+# on ha (with --node-taint and --node-external-ip) and hb (--with-node-id): a wrong CA hash
+# and a wrong token are refused with clear messages; all three nodes become Ready (the time from `edgek agent --join` to Ready and the agent's idle RSS are
 # printed); ha's credentials cannot modify hb's Node (403); a pod on each agent, with env
 # from a ConfigMap and a Secret (read through the Node authorizer), answers `kubectl logs`;
 # the server restarts and both agents reconnect with their pods untouched.
@@ -55,6 +55,7 @@ on() {
 	shift
 	nsenter --net="/run/netns/$h" "$@"
 }
+node_of() { if [ "$1" = hb ]; then echo "$NB"; else echo "$1"; fi; }
 ip_of() { case $1 in hs) echo 10.77.0.1 ;; ha) echo 10.77.0.2 ;; hb) echo 10.77.0.3 ;; esac; }
 
 for h in "${HOSTS[@]}"; do "$EDGEK" image import --data-dir "$E2E_DIR/$h" "$E2E_IMAGE" >/dev/null; done
@@ -95,19 +96,24 @@ expect_contains "$out" "the server refused the join token" "wrong token"
 # ---- two agents join ----
 bt=$(kh get --raw /readyz >/dev/null && on hs "$EDGEK" token create --kubeconfig "$E2E_KUBECONFIG")
 t0=$(date +%s%N)
-bg agent-ha $(agent_cmd ha --token "$token")
+bg agent-ha $(agent_cmd ha --token "$token" --node-taint edge=true:NoSchedule --node-external-ip 203.0.113.2)
 AGENT_HA=$BG_PID
 ready() { [ "$(kh get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
 wait_for 30 ready ha || e2e_fail "ha never became Ready: $(kh get nodes 2>&1)"
 echo "FIGURE join-to-Ready ha: $((($(date +%s%N) - t0) / 1000000)) ms"
-bg agent-hb $(agent_cmd hb --token "$bt")
+bg agent-hb $(agent_cmd hb --token "$bt" --with-node-id)
 AGENT_HB=$BG_PID
-wait_for 30 ready hb || e2e_fail "hb never became Ready: $(kh get nodes 2>&1)"
+wait_for 10 test -s "$E2E_DIR/hb/agent/node-id" || e2e_fail "no node id for hb"
+NB=hb-$(cat "$E2E_DIR/hb/agent/node-id")
+wait_for 30 ready "$NB" || e2e_fail "$NB never became Ready: $(kh get nodes 2>&1)"
 wait_for 30 ready hs || e2e_fail "hs never became Ready: $(kh get nodes 2>&1)"
 nodes=$(kh get nodes)
 echo "$nodes"
 expect_eq "$(grep -c ' Ready ' <<<"$nodes")" 3 "three Ready nodes"
 expect_contains "$(kh get node hs -o jsonpath='{.metadata.labels}')" "node-role.kubernetes.io/control-plane" "server's node role"
+expect_eq "$(kh get node ha -o jsonpath='{.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect}')" "edge=true:NoSchedule" "--node-taint"
+expect_eq "$(kh get node ha -o jsonpath='{.status.addresses[?(@.type=="ExternalIP")].address}')" 203.0.113.2 "--node-external-ip"
+expect_contains "$NB" "hb-" "--with-node-id"
 expect_eq "$(kh get csr -o jsonpath='{.items[*].status.conditions[0].type}')" "Approved Approved" "two CSRs approved"
 sleep 2
 echo "FIGURE agent idle RSS ha: $(awk '/VmRSS/ { print $2 }' /proc/$AGENT_HA/status) kB"
@@ -116,9 +122,9 @@ echo "FIGURE agent idle RSS ha: $(awk '/VmRSS/ { print $2 }' /proc/$AGENT_HA/sta
 code=$(on ha curl -s -o "$E2E_DIR/out" -w '%{http_code}' --cacert "$E2E_DIR/ha/agent/server-ca.crt" \
 	--cert "$E2E_DIR/ha/agent/client-kubelet.crt" --key "$E2E_DIR/ha/agent/client-kubelet.key" \
 	-X PATCH -H 'Content-Type: application/merge-patch+json' \
-	-d '{"metadata":{"labels":{"owned-by":"ha"}}}' "$url/api/v1/nodes/hb")
-expect_eq "$code" 403 "ha's credentials patching hb: $(cat "$E2E_DIR/out")"
-expect_contains "$(cat "$E2E_DIR/out")" 'node \"ha\" is not allowed to modify node \"hb\"' "403 message"
+	-d '{"metadata":{"labels":{"owned-by":"ha"}}}' "$url/api/v1/nodes/$NB")
+expect_eq "$code" 403 "ha's credentials patching $NB: $(cat "$E2E_DIR/out")"
+expect_contains "$(cat "$E2E_DIR/out")" "node \\\"ha\\\" is not allowed to modify node \\\"$NB\\\"" "403 message"
 
 # ---- a pod on each agent: env from a ConfigMap and a Secret, then kubectl logs ----
 {
@@ -131,7 +137,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: p-$h}
 spec:
-  nodeName: $h
+  nodeName: $(node_of $h)
   containers:
   - name: c
     image: busybox:e2e
@@ -168,7 +174,7 @@ renew0=$(kh -n kube-node-lease get lease ha -o jsonpath='{.spec.renewTime}')
 wait_for 30 sh -c "[ \"\$(nsenter --net=/run/netns/hs '$KUBECTL_DIR/$KUBECTL' --kubeconfig '$E2E_KUBECONFIG' -n kube-node-lease get lease ha -o jsonpath='{.spec.renewTime}')\" != '$renew0' ]" ||
 	e2e_fail "agent ha never renewed its Lease after the restart"
 for h in ha hb; do
-	wait_for 20 ready "$h" || e2e_fail "$h not Ready after the server restart"
+	wait_for 20 ready "$(node_of $h)" || e2e_fail "$h not Ready after the server restart"
 	kill -0 "$([ $h = ha ] && echo $AGENT_HA || echo $AGENT_HB)" || e2e_fail "agent $h exited"
 	expect_eq "$(kh get pod p-$h -o jsonpath='{.status.containerStatuses[0].restartCount}')" 0 "p-$h not restarted"
 done
