@@ -28,6 +28,7 @@ static ek_strlist_t node_ips;
 static ek_strlist_t external_ips;
 static ek_strlist_t node_taints;
 static bool with_node_id;
+static int64_t renew_after_ms;
 static char *cluster_cidr = "10.42.0.0/16";
 static char *cluster_dns = "10.43.0.10";
 static char *cluster_domain = "cluster.local";
@@ -51,6 +52,9 @@ static const ek_flag_t agent_flags[] = {
       "this node's external address (repeatable)" },
     { "node-taint", 0, EK_FLAG_LIST, &node_taints, NULL, "KEY[=VALUE]:EFFECT",
       "a taint the node registers with (repeatable)" },
+    { "cert-renew-after", 0, EK_FLAG_DURATION, &renew_after_ms, NULL, "DURATION",
+      "renew the joined node's certificate this long after obtaining it (default: two thirds "
+      "into its validity)" },
     { "with-node-id", 0, EK_FLAG_BOOL, &with_node_id, NULL, NULL,
       "append a random id, kept in <data-dir>/agent/node-id, to the node name" },
     { "cluster-cidr", 0, EK_FLAG_STRING, &cluster_cidr, NULL, "CIDR",
@@ -334,7 +338,8 @@ static int start(struct agent_state *st, ek_error_t **err)
     ek_cmd_agent_options(&o);
     rc = ek_agent_start(client, &o, &st->agent, err);
     if (rc == 0 && st->renew_at) {
-        int64_t in_ms = (st->renew_at - (int64_t)time(NULL)) * 1000;
+        int64_t in_ms =
+            renew_after_ms > 0 ? renew_after_ms : (st->renew_at - (int64_t)time(NULL)) * 1000;
         uv_timer_start(&st->renew_timer, on_renew_timer, in_ms > 1000 ? (uint64_t)in_ms : 1000, 0);
     }
 out:
