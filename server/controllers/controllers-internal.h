@@ -241,6 +241,13 @@ const char *csr_agent_client_problem(const ek_pki_csr_info_t *i, const json_t *u
 bool csr_sans_match_node(const ek_pki_csr_info_t *i, const json_t *node);
 /* spec.expirationSeconds when given (>= 600), else 0. */
 int64_t csr_duration_s(const json_t *csr);
+/* When the CSR cleaner deletes a request (Unix seconds; 0 = not its business), as
+ * kube-controller-manager's csrcleaner: denied or failed ones an hour after the decision,
+ * issued ones an hour after approval (or when their certificate expires, if sooner), pending
+ * ones a day after creation. */
+#define CSR_DECIDED_TTL_S 3600
+#define CSR_PENDING_TTL_S (24 * 3600)
+int64_t csr_cleanup_at(const json_t *csr);
 
 /* The controllers. */
 void replicaset_controller_start(ctrl_manager_t *m);
@@ -249,6 +256,7 @@ void deployment_controller_start(ctrl_manager_t *m);
 void csrapproving_controller_start(ctrl_manager_t *m);
 void csrsigning_controller_start(ctrl_manager_t *m);
 void tokencleaner_controller_start(ctrl_manager_t *m);
+void csrcleaner_controller_start(ctrl_manager_t *m);
 void nodepassword_controller_start(ctrl_manager_t *m);
 void endpoints_controller_start(ctrl_manager_t *m);
 void endpointslice_controller_start(ctrl_manager_t *m);

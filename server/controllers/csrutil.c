@@ -6,7 +6,9 @@
  * agent identity (system:edgek-agent:<node>, asked for by that node). Messages are
  * Kubernetes' where it has them.
  */
+#include <mbedtls/x509_crt.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "server/controllers/controllers-internal.h"
 
@@ -174,4 +176,64 @@ int64_t csr_duration_s(const json_t *csr)
 {
     long long s = ek_json_int(csr, 0, "spec", "expirationSeconds", NULL);
     return s >= 600 ? s : 0; /* below 10 minutes the API refuses it anyway */
+}
+
+/* Unix seconds of an RFC 3339 time, or 0. */
+static int64_t ts_of(const char *s)
+{
+    struct timespec ts;
+    return s && ek_time_parse_rfc3339(s, &ts) == 0 ? (int64_t)ts.tv_sec : 0;
+}
+
+/* When a condition was last set: lastUpdateTime, else lastTransitionTime. */
+static int64_t cond_time(const json_t *c)
+{
+    int64_t t = ts_of(ek_json_str(c, "lastUpdateTime", NULL));
+    return t ? t : ts_of(ek_json_str(c, "lastTransitionTime", NULL));
+}
+
+/* The NotAfter of the first certificate of a PEM chain, or 0. */
+static int64_t cert_not_after(const char *b64)
+{
+    size_t len;
+    ek_autofree char *pem = b64 ? ek_base64_decode(b64, &len) : NULL;
+    if (!pem) {
+        return 0;
+    }
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    int64_t t = 0;
+    if (mbedtls_x509_crt_parse(&crt, (const unsigned char *)pem, len + 1) >= 0 && crt.version) {
+        const mbedtls_x509_time *v = &crt.valid_to;
+        struct tm tm = { .tm_year = v->year - 1900,
+                         .tm_mon = v->mon - 1,
+                         .tm_mday = v->day,
+                         .tm_hour = v->hour,
+                         .tm_min = v->min,
+                         .tm_sec = v->sec };
+        t = (int64_t)timegm(&tm);
+    }
+    mbedtls_x509_crt_free(&crt);
+    return t;
+}
+
+int64_t csr_cleanup_at(const json_t *csr)
+{
+    const json_t *c;
+    int64_t created = ts_of(ek_json_str(csr, "metadata", "creationTimestamp", NULL));
+    const char *cert = ek_json_str(csr, "status", "certificate", NULL);
+    if ((c = csr_condition(csr, "Denied")) || (c = csr_condition(csr, "Failed"))) {
+        int64_t t = cond_time(c);
+        return (t ? t : created) + CSR_DECIDED_TTL_S;
+    }
+    if ((c = csr_condition(csr, "Approved")) && cert && *cert) {
+        int64_t t = cond_time(c);
+        int64_t at = (t ? t : created) + CSR_DECIDED_TTL_S;
+        int64_t expires = cert_not_after(cert);
+        return expires && expires < at ? expires : at;
+    }
+    if (!c) {
+        return created ? created + CSR_PENDING_TTL_S : 0;
+    }
+    return 0; /* approved, not yet signed: the signer's */
 }

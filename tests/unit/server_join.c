@@ -470,3 +470,40 @@ TEST(join_server_token_given)
     ASSERT_CONTAINS(ek_error_msg(err), "another cluster CA");
     ek_error_free(err);
 }
+
+TEST(join_csr_cleanup_times)
+{
+    /* Pending: a day after creation. */
+    ek_auto(json_t) pending =
+        json_loads("{\"metadata\":{\"creationTimestamp\":\"2026-01-01T00:00:00Z\"}}", 0, NULL);
+    ASSERT_EQ(csr_cleanup_at(pending), 1767225600 + 24 * 3600);
+    /* Denied or failed: an hour after the decision. */
+    ek_auto(json_t) denied = json_loads(
+        "{\"metadata\":{\"creationTimestamp\":\"2026-01-01T00:00:00Z\"},\"status\":{\"conditions\":"
+        "[{\"type\":\"Denied\",\"status\":\"True\",\"lastUpdateTime\":\"2026-01-01T00:10:00Z\"}]}}",
+        0, NULL);
+    ASSERT_EQ(csr_cleanup_at(denied), 1767225600 + 600 + 3600);
+    /* Approved, not signed yet: the signer's business. */
+    ek_auto(json_t) approved = json_loads(
+        "{\"metadata\":{\"creationTimestamp\":\"2026-01-01T00:00:00Z\"},\"status\":{\"conditions\":"
+        "[{\"type\":\"Approved\",\"status\":\"True\",\"lastUpdateTime\":\"2026-01-01T00:00:01Z\"}]}"
+        "}",
+        0, NULL);
+    ASSERT_EQ(csr_cleanup_at(approved), 0);
+    /* Issued: an hour after approval, or when the certificate expires if that is sooner. */
+    ek_auto(ek_pki_t) pki = test_pki();
+    static const char *const orgs[] = { "system:nodes" };
+    ek_autofree char *cert = NULL, *key = NULL;
+    ek_error_t *err = NULL;
+    ASSERT_OK(ek_pki_issue_client_cert(pki, "system:node:x", orgs, 1, 0, &cert, &key, &err), &err);
+    ek_autofree char *b64 = ek_base64_encode(cert, strlen(cert));
+    ek_json_set_str(ek_json_obj_ensure(approved, "status"), "certificate", b64);
+    ASSERT_EQ(csr_cleanup_at(approved), 1767225600 + 1 + 3600);
+    char now[21];
+    ek_time_rfc3339(time(NULL), now);
+    json_t *c = json_array_get(ek_json_path(approved, "status", "conditions", NULL), 0);
+    ek_json_set_str(c, "lastUpdateTime", now);
+    int64_t at = csr_cleanup_at(approved);
+    ASSERT_CMP(at, >, time(NULL) + 3000);
+    ASSERT_CMP(at, <=, time(NULL) + 3600);
+}
