@@ -559,6 +559,17 @@ static void check_node_password(apireq_t *r, json_t *csr)
     ek_autofree char *name = ek_xasprintf("%s" PASSWORD_SUFFIX, node);
     obj_t *o = store_get(&r->srv->store, ek_resource_find("", "v1", "secrets"), PASSWORD_NS, name);
     if (!o) {
+        /* A Node that never joined with a password (the server's own, or one registered with
+         * other credentials) is not up for grabs by the first token holder to claim it. */
+        obj_t *n = store_get(&r->srv->store, ek_resource_find("", "v1", "nodes"), NULL, node);
+        if (n && !ek_json_str(n->json, "metadata", "deletionTimestamp", NULL)) {
+            forbid(r, obj_name(csr),
+                   "node \"%s\" is already registered and never joined with a node password: "
+                   "give this agent another --node-name (or --with-node-id), or delete the Node "
+                   "first",
+                   node);
+            return;
+        }
         record_password(r, csr, node, pw, name);
         return;
     }
@@ -567,8 +578,8 @@ static void check_node_password(apireq_t *r, json_t *csr)
         forbid(r, obj_name(csr),
                "node \"%s\" has already joined with another node password: another agent uses "
                "this node name (give this one another --node-name, or use --with-node-id), or "
-               "the node's password file was replaced (to let it join again, delete the Secret "
-               "%s/%s)",
+               "the node's password file was replaced (to let it join again, delete the Node, "
+               "which deletes its password Secret %s/%s)",
                node, PASSWORD_NS, name);
         return;
     }

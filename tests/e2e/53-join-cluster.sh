@@ -126,6 +126,10 @@ code=$(on ha curl -s -o "$E2E_DIR/out" -w '%{http_code}' --cacert "$E2E_DIR/ha/a
 expect_eq "$code" 403 "ha's credentials patching $NB: $(cat "$E2E_DIR/out")"
 expect_contains "$(cat "$E2E_DIR/out")" "node \\\"ha\\\" is not allowed to modify node \\\"$NB\\\"" "403 message"
 
+# A token holder claiming the server's own node name (it never joined with a password).
+out=$(expect_fail on ha "$EDGEK" join --server "$url" --token "$token" --node-name hs --data-dir "$E2E_DIR/imposter")
+expect_contains "$out" 'node "hs" is already registered and never joined with a node password' "claiming hs"
+
 # ---- a pod on each agent: env from a ConfigMap and a Secret, then kubectl logs ----
 {
 	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {greeting: hello}\n---\n'
