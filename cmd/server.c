@@ -31,7 +31,7 @@ static char *service_cidr = "10.43.0.0/16";
 static char *cluster_dns = "10.43.0.10";
 static char *cluster_domain = "cluster.local";
 static char *node_port_range = "30000-32767";
-static int64_t volatile_flush_ms = 60000;
+static int64_t volatile_flush_ms = 300000;
 static int64_t node_monitor_grace_ms = 40000;
 static int64_t pod_eviction_ms = 300000;
 static int sim_nodes;
@@ -71,8 +71,9 @@ static const ek_flag_t server_flags[] = {
     { "service-node-port-range", 0, EK_FLAG_STRING, &node_port_range, NULL, "RANGE",
       "NodePort range (default 30000-32767)" },
     { "volatile-flush", 0, EK_FLAG_DURATION, &volatile_flush_ms, NULL, "DURATION",
-      "longest delay before heartbeat-only writes reach the disk (default 60s)" },
+      "longest delay before heartbeat-only writes reach the disk (default 5m)" },
     EK_CMD_AGENT_FLAGS,
+    EK_CMD_PROXY_FLAGS,
     { "node-monitor-grace-period", 0, EK_FLAG_DURATION, &node_monitor_grace_ms, NULL, "DURATION",
       "how long a node may go without a heartbeat before it is marked NotReady (default 40s)" },
     { "pod-eviction-timeout", 0, EK_FLAG_DURATION, &pod_eviction_ms, NULL, "DURATION",
@@ -210,6 +211,7 @@ static int start_agent(struct server_state *st, ek_pki_t *pki, ek_error_t **err)
         .cluster_cidr = cluster_cidr,
         .cluster_dns = cluster_dns,
         .cluster_domain = cluster_domain,
+        .service_cidr = service_cidr,
         .serving_cert_pem = cert,
         .serving_key_pem = key,
         .client_ca_pem = ek_pki_ca_cert_pem(pki),

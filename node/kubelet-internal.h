@@ -272,6 +272,11 @@ struct ek_agent {
     ek_http_server_t *http;
     int port;
     kl_logreq_t *logs; /* streams in progress */
+    /* the service proxy (kubelet_proxy.c) */
+    ek_proxy_t *proxy;
+    ek_informer_t *slices;
+    int proxy_lists; /* informers (services, slices) that have listed */
+    ek_http_server_t *proxy_http;
     /* stopping */
     bool stopping;
     int closing; /* handles and parts still closing */
@@ -380,6 +385,10 @@ const char *ek__kl_node_ip(const ek_kubelet_t *kl);
 /* Logs endpoint (kubelet_logs.c). */
 int ek__kl_logs_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t **err);
 void ek__kl_logs_stop(ek_kubelet_t *kl);
+
+/* The service proxy (kubelet_proxy.c): started after the informers, stopped before them. */
+int ek__kl_proxy_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t **err);
+void ek__kl_proxy_stop(ek_kubelet_t *kl);
 /* A container of pod p changed state: followers of its log may finish. */
 void ek__kl_logs_poke(ek_kubelet_t *kl, const char *uid);
 /* CRI log line → output (pure, for tests): parses "<ts> <stream> <P|F> <text>"; *ts_ns gets

@@ -412,6 +412,10 @@ typedef struct ek_agent_options {
     int64_t pod_max_pids;      /* pids limit of each pod's cgroup; 0 = none */
     int max_pods;              /* capacity "pods"; default 110 */
     int64_t lease_ms;          /* Lease renewal period; default 10000 */
+    /* the service proxy (net/proxy) */
+    bool disable_proxy;             /* --disable-kube-proxy */
+    const char *service_cidr;       /* default 10.43.0.0/16 */
+    const char *proxy_metrics_addr; /* IP:PORT of its /metrics; NULL: 127.0.0.1:10249; "": off */
 } ek_agent_options_t;
 
 /* Starts the agent on client's loop; takes ownership of client (also on failure). Strings in
