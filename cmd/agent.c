@@ -97,6 +97,7 @@ void ek_cmd_worker_threads(void)
 
 typedef struct creds {
     char *server, *ca, *cert, *key, *token;
+    char *agent_cert, *agent_key; /* the node services' identity (joined agents) */
     bool insecure;
 } creds_t;
 
@@ -107,6 +108,8 @@ static void creds_clear(creds_t *c)
     free(c->cert);
     free(c->key);
     free(c->token);
+    free(c->agent_cert);
+    free(c->agent_key);
 }
 
 static const json_t *named(const json_t *list, const char *name, const char *field)
@@ -288,6 +291,8 @@ static int credentials(struct agent_state *st, const char *name, creds_t *c, ek_
     c->ca = ek_steal(&jc.ca_pem);
     c->cert = ek_steal(&jc.cert_pem);
     c->key = ek_steal(&jc.key_pem);
+    c->agent_cert = ek_steal(&jc.agent_cert_pem);
+    c->agent_key = ek_steal(&jc.agent_key_pem);
     st->renew_at = ek_join_renew_at(jc.not_before, jc.not_after);
     ek_join_creds_clear(&jc);
     return 0;
@@ -321,8 +326,26 @@ static int start(struct agent_state *st, ek_error_t **err)
         ek_error_wrap(err, "API client for %s", url);
         goto out;
     }
+    /* The node services' own identity (a joined agent has one: see node/bootstrap.c). */
+    ek_api_client_t *svc = NULL;
+    if (c.agent_cert) {
+        ek_tls_config_t *stls =
+            ek_tls_client_config_new(c.ca, c.agent_cert, c.agent_key, false, err);
+        svc = stls ? ek_api_client_https(st->loop, url, stls, NULL, err) : NULL;
+        if (stls) {
+            ek_tls_config_unref(stls);
+        }
+        if (!svc) {
+            ek_api_client_free(client, NULL, NULL);
+            ek_error_wrap(err, "API client for the node services");
+            goto out;
+        }
+    }
     if (serving_cert(name, &cert, &key, err) < 0) {
         ek_api_client_free(client, NULL, NULL);
+        if (svc) {
+            ek_api_client_free(svc, NULL, NULL);
+        }
         goto out;
     }
     ek_agent_options_t o = {
@@ -341,6 +364,7 @@ static int start(struct agent_state *st, ek_error_t **err)
         .serving_cert_pem = cert,
         .serving_key_pem = key,
         .client_ca_pem = c.ca,
+        .services_client = svc,
     };
     ek_cmd_agent_options(&o);
     rc = ek_agent_start(client, &o, &st->agent, err);

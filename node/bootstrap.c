@@ -24,6 +24,7 @@
 #include "node/node.h"
 
 #define SIGNER            "kubernetes.io/kube-apiserver-client-kubelet"
+#define AGENT_SIGNER      "kubernetes.io/kube-apiserver-client"
 #define CSR_PATH          "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 #define PASSWORD_HEADER   "Edgek-Node-Password"
 #define FILE_MAX          (1u << 20)
@@ -60,6 +61,8 @@ void ek_join_creds_clear(ek_join_creds_t *c)
     free(c->ca_pem);
     free(c->cert_pem);
     free_secret(c->key_pem);
+    free(c->agent_cert_pem);
+    free_secret(c->agent_key_pem);
     free(c->kubeconfig_path);
     memset(c, 0, sizeof(*c));
 }
@@ -193,8 +196,8 @@ static void rng_free(rng_t *g)
     mbedtls_entropy_free(&g->entropy);
 }
 
-/* A new P-256 key and a CSR for the node's client identity. Caller frees both. */
-static int make_csr(const char *node, char **key_pem, char **csr_pem, ek_error_t **err)
+/* A new P-256 key and a CSR for subject ("CN=...,O=..."). Caller frees both. */
+static int make_csr(const char *subject, char **key_pem, char **csr_pem, ek_error_t **err)
 {
     rng_t g;
     mbedtls_pk_context key;
@@ -213,7 +216,6 @@ static int make_csr(const char *node, char **key_pem, char **csr_pem, ek_error_t
         }
     }
     if (rc == 0) {
-        ek_autofree char *subject = ek_xasprintf("CN=system:node:%s,O=system:nodes", node);
         mbedtls_x509write_csr_set_md_alg(&w, MBEDTLS_MD_SHA256);
         mbedtls_x509write_csr_set_key(&w, &key);
         rc = mbedtls_x509write_csr_set_subject_name(&w, subject);
@@ -253,8 +255,8 @@ static int64_t x509_time(const mbedtls_x509_time *t)
     return (int64_t)timegm(&tm);
 }
 
-/* Checks that cert_pem is signed by ca_pem and names the node; fills the validity. */
-static int check_cert(const char *ca_pem, const char *cert_pem, const char *node,
+/* Checks that cert_pem is signed by ca_pem and has CN want; fills the validity. */
+static int check_cert(const char *ca_pem, const char *cert_pem, const char *want,
                       int64_t *not_before, int64_t *not_after, ek_error_t **err)
 {
     mbedtls_x509_crt ca, crt;
@@ -275,8 +277,7 @@ static int check_cert(const char *ca_pem, const char *cert_pem, const char *node
                       flags);
         goto out;
     }
-    char want[300], cn[300] = "";
-    snprintf(want, sizeof(want), "system:node:%s", node);
+    char cn[300] = "";
     for (const mbedtls_x509_name *n = &crt.subject; n; n = n->next) {
         if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 && n->val.len < sizeof(cn)) {
             memcpy(cn, n->val.p, n->val.len);
@@ -300,14 +301,14 @@ out:
 
 /* Creates the CSR and waits for its certificate. */
 static int request_cert(const ek_join_options_t *o, ek_tls_config_t *tls, const char *bearer,
-                        const char *password, const char *csr_pem, char **cert_pem,
-                        ek_error_t **err)
+                        const char *password, const char *signer, const char *csr_pem,
+                        char **cert_pem, ek_error_t **err)
 {
     ek_autofree char *b64 = ek_base64_encode(csr_pem, strlen(csr_pem));
     ek_auto(json_t) body =
         json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:[s,s,s]}}", "apiVersion", "certificates.k8s.io/v1",
                   "kind", "CertificateSigningRequest", "metadata", "generateName", "node-csr-",
-                  "spec", "request", b64, "signerName", SIGNER, "usages", "digital signature",
+                  "spec", "request", b64, "signerName", signer, "usages", "digital signature",
                   "key encipherment", "client auth");
     if (o->cert_seconds > 0) {
         json_object_set_new(json_object_get(body, "spec"), "expirationSeconds",
@@ -392,6 +393,11 @@ static char *path_in(const ek_join_options_t *o, const char *file)
     return ek_xasprintf("%s/%s", o->dir, file);
 }
 
+static char *node_cn(const ek_join_options_t *o)
+{
+    return ek_xasprintf("system:node:%s", o->node_name);
+}
+
 /* The node password: made once per data dir, like k3s's /etc/rancher/node/password. */
 static char *node_password(const ek_join_options_t *o, ek_error_t **err)
 {
@@ -454,12 +460,13 @@ static int load_existing(const ek_join_options_t *o, ek_join_creds_t *c)
     ek_autofree char *ca = path_in(o, "server-ca.crt");
     ek_autofree char *crt = path_in(o, "client-kubelet.crt");
     ek_autofree char *key = path_in(o, "client-kubelet.key");
+    ek_autofree char *cn = node_cn(o);
     c->ca_pem = ek_file_read(ca, FILE_MAX, NULL, NULL);
     c->cert_pem = ek_file_read(crt, FILE_MAX, NULL, NULL);
     c->key_pem = ek_file_read(key, FILE_MAX, NULL, NULL);
     ek_error_t *e = NULL;
     if (!c->ca_pem || !c->cert_pem || !c->key_pem ||
-        check_cert(c->ca_pem, c->cert_pem, o->node_name, &c->not_before, &c->not_after, &e) < 0) {
+        check_cert(c->ca_pem, c->cert_pem, cn, &c->not_before, &c->not_after, &e) < 0) {
         if (e) {
             EK_LOG(EK_WARN, "join", "stored node credentials are not usable err=\"%s\"",
                    ek_error_msg(e));
@@ -497,9 +504,10 @@ static int obtain(const ek_join_options_t *o, const char *ca_pem, const char *be
     if (!password) {
         return ek_error_wrap(err, "node password");
     }
-    ek_autofree char *csr = NULL;
+    ek_autofree char *csr = NULL, *cn = node_cn(o);
+    ek_autofree char *subject = ek_xasprintf("CN=%s,O=system:nodes", cn);
     char *key = NULL;
-    if (make_csr(o->node_name, &key, &csr, err) < 0) {
+    if (make_csr(subject, &key, &csr, err) < 0) {
         free_secret(password);
         password = NULL;
         return -1;
@@ -507,7 +515,7 @@ static int obtain(const ek_join_options_t *o, const char *ca_pem, const char *be
     ek_tls_config_t *tls = ek_tls_client_config_new(ca_pem, with ? with->cert_pem : NULL,
                                                     with ? with->key_pem : NULL, false, err);
     ek_autofree char *cert = NULL;
-    int rc = tls ? request_cert(o, tls, bearer, password, csr, &cert, err) : -1;
+    int rc = tls ? request_cert(o, tls, bearer, password, SIGNER, csr, &cert, err) : -1;
     if (tls) {
         ek_tls_config_unref(tls);
     }
@@ -517,8 +525,7 @@ static int obtain(const ek_join_options_t *o, const char *ca_pem, const char *be
         out->cert_pem = ek_steal(&cert);
         out->key_pem = key;
         key = NULL;
-        rc = check_cert(out->ca_pem, out->cert_pem, o->node_name, &out->not_before, &out->not_after,
-                        err);
+        rc = check_cert(out->ca_pem, out->cert_pem, cn, &out->not_before, &out->not_after, err);
         rc = rc < 0 ? -1 : store(o, out, err);
         out->issued = true;
     }
@@ -553,7 +560,7 @@ static int join_with_token(const ek_join_options_t *o, ek_join_creds_t *out, ek_
     return rc;
 }
 
-int ek_join_renew(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err)
+static int renew_node(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err)
 {
     memset(out, 0, sizeof(*out));
     if (check_options(o, err) < 0) {
@@ -576,7 +583,7 @@ int ek_join_renew(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t *
     return join_with_token(o, out, err);
 }
 
-int ek_join(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err)
+static int join_node(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err)
 {
     memset(out, 0, sizeof(*out));
     if (check_options(o, err) < 0) {
@@ -596,11 +603,90 @@ int ek_join(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err)
         }
         if (same_ca && time(NULL) < cur.not_after) {
             ek_join_creds_clear(&cur);
-            return ek_join_renew(o, out, err);
+            return renew_node(o, out, err);
         }
         EK_LOG(EK_INFO, "join", "stored node credentials are %s: joining again",
                same_ca ? "expired" : "for another cluster CA");
     }
     ek_join_creds_clear(&cur);
     return join_with_token(o, out, err);
+}
+
+/* ---- the agent's own identity ---- */
+
+/*
+ * What the agent's node services (the service proxy) read is cluster-wide (every Service's
+ * EndpointSlices), which a node's identity may not list. They use an identity of their own,
+ * as kube-proxy does: CN system:edgek-agent:<node>, O system:edgek:agents (RBAC role
+ * system:edgek:agent, reads only), requested with the node's certificate (signer
+ * kube-apiserver-client; the approver grants it to that node only) whenever the node's
+ * certificate is new, else reused while valid.
+ */
+static int agent_identity(const ek_join_options_t *o, ek_join_creds_t *c, ek_error_t **err)
+{
+    ek_autofree char *crt_path = path_in(o, "client-agent.crt");
+    ek_autofree char *key_path = path_in(o, "client-agent.key");
+    ek_autofree char *cn = ek_xasprintf("system:edgek-agent:%s", o->node_name);
+    int64_t nb, na;
+    if (!c->issued) {
+        char *cp = ek_file_read(crt_path, FILE_MAX, NULL, NULL);
+        char *kp = ek_file_read(key_path, FILE_MAX, NULL, NULL);
+        if (cp && kp && check_cert(c->ca_pem, cp, cn, &nb, &na, NULL) == 0 &&
+            time(NULL) < ek_join_renew_at(nb, na)) {
+            c->agent_cert_pem = cp;
+            c->agent_key_pem = kp;
+            return 0;
+        }
+        free(cp);
+        free_secret(kp);
+    }
+    ek_autofree char *subject = ek_xasprintf("CN=%s,O=system:edgek:agents", cn);
+    ek_autofree char *csr = NULL, *cert = NULL;
+    char *key = NULL;
+    if (make_csr(subject, &key, &csr, err) < 0) {
+        return ek_error_wrap(err, "the agent's own identity");
+    }
+    ek_tls_config_t *tls = ek_tls_client_config_new(c->ca_pem, c->cert_pem, c->key_pem, false, err);
+    int rc = tls ? request_cert(o, tls, NULL, NULL, AGENT_SIGNER, csr, &cert, err) : -1;
+    if (tls) {
+        ek_tls_config_unref(tls);
+    }
+    if (rc == 0) {
+        rc = check_cert(c->ca_pem, cert, cn, &nb, &na, err);
+    }
+    if (rc == 0 && (ek_file_write_atomic(key_path, key, strlen(key), 0600, err) < 0 ||
+                    ek_file_write_atomic(crt_path, cert, strlen(cert), 0644, err) < 0)) {
+        rc = -1;
+    }
+    if (rc < 0) {
+        free_secret(key);
+        return ek_error_wrap(err, "the agent's own identity");
+    }
+    c->agent_cert_pem = ek_steal(&cert);
+    c->agent_key_pem = key;
+    return 0;
+}
+
+int ek_join(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err)
+{
+    if (join_node(o, out, err) < 0) {
+        return -1;
+    }
+    if (agent_identity(o, out, err) < 0) {
+        ek_join_creds_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
+int ek_join_renew(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err)
+{
+    if (renew_node(o, out, err) < 0) {
+        return -1;
+    }
+    if (agent_identity(o, out, err) < 0) {
+        ek_join_creds_clear(out);
+        return -1;
+    }
+    return 0;
 }

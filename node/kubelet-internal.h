@@ -251,6 +251,7 @@ struct ek_agent {
     bool net_ready, net_busy;
     char *net_error;
     ek_informer_t *pods, *node, *services;
+    ek_api_client_t *svc_client; /* the node services' identity, or NULL (ek_agent_options_t) */
     /* ConfigMaps and Secrets are watched one by one, as pods reference them ("c|ns|name" or
      * "s|ns|name" → informer): a node's identity may read only what its pods use. */
     ek_map_t watched;

@@ -412,6 +412,7 @@ int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *o, ek_agen
 {
     ek_kubelet_t *kl = ek_new(ek_kubelet_t);
     kl->client = client;
+    kl->svc_client = o->services_client;
     kl->loop = ek_api_client_loop(client);
     uv_mutex_init(&kl->net_mu);
     copy_options(kl, o);
@@ -529,6 +530,13 @@ static void part_closed(void *data)
 void ek__kl_maybe_finish_stop(ek_kubelet_t *kl)
 {
     if (!kl->stopping || kl->jobs > 0 || kl->closing > 0 || kl->by_uid.n > 0 || !kl->client) {
+        return;
+    }
+    if (kl->svc_client) {
+        ek_api_client_t *sc = kl->svc_client;
+        kl->svc_client = NULL;
+        kl->closing++;
+        ek_api_client_free(sc, part_closed, kl);
         return;
     }
     ek_api_client_t *c = kl->client;

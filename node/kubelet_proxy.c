@@ -111,9 +111,9 @@ int ek__kl_proxy_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t
     if (!kl->proxy) {
         return -1;
     }
-    kl->slices =
-        ek_informer_new(kl->client, ek_resource_find("discovery.k8s.io", "v1", "endpointslices"),
-                        NULL, NULL, NULL, 0);
+    kl->slices = ek_informer_new(kl->svc_client ? kl->svc_client : kl->client,
+                                 ek_resource_find("discovery.k8s.io", "v1", "endpointslices"), NULL,
+                                 NULL, NULL, 0);
     static const ek_informer_handlers_t synced = { NULL, NULL, NULL, on_list_synced };
     ek_informer_add_handlers(kl->services, &ek_proxy_service_handlers, kl->proxy);
     ek_informer_add_handlers(kl->services, &synced, kl);

@@ -415,6 +415,10 @@ typedef struct ek_agent_options {
     /* the service proxy (net/proxy) */
     bool disable_proxy;             /* --disable-kube-proxy */
     const char *service_cidr;       /* default 10.43.0.0/16 */
+    /* The node services' own client (an identity that may read cluster-wide what they route,
+     * which a node's may not); owned by the agent from ek_agent_start on (also on failure),
+     * freed after the main one's users. NULL: they use the main client. */
+    ek_api_client_t *services_client;
     const char *proxy_metrics_addr; /* IP:PORT of its /metrics; NULL: 127.0.0.1:10249; "": off */
 } ek_agent_options_t;
 
@@ -473,7 +477,9 @@ void ek_simnodes_stop(ek_simnodes_t *s, void (*cb)(void *data), void *data);
  * kubernetes.io/kube-apiserver-client-kubelet) with the token as bearer token and the node
  * password in header Edgek-Node-Password, wait until the server approved and signed it, and
  * store the result under dir (0600 where secret):
- *   server-ca.crt, client-kubelet.crt, client-kubelet.key, node-password, kubelet.kubeconfig
+ *   server-ca.crt, client-kubelet.crt, client-kubelet.key, node-password, kubelet.kubeconfig,
+ * and the agent's own identity for its node services (client-agent.crt/.key: CN
+ * system:edgek-agent:<node>, O system:edgek:agents, requested with the node's certificate).
  * Credentials already there for the same node and CA are reused unless they are within a
  * third of their lifetime of expiring; then they are renewed with themselves (a node renewing
  * its own: selfnodeclient), falling back to the token. Blocking (minutes at most: timeout_s).
@@ -489,6 +495,7 @@ typedef struct ek_join_options {
 
 typedef struct ek_join_creds {
     char *ca_pem, *cert_pem, *key_pem;
+    char *agent_cert_pem, *agent_key_pem; /* the node services' identity */
     char *kubeconfig_path;
     int64_t not_before, not_after; /* of cert_pem, Unix seconds */
     bool issued;                   /* a new certificate was obtained (not reused) */

@@ -44,7 +44,13 @@ expect_eq "$(stat -c %a "$E2E_DIR/n1/agent/client-kubelet.key")" 600 "key mode"
 csrs=$(k get csr)
 expect_contains "$csrs" "kubernetes.io/kube-apiserver-client-kubelet" "kubectl get csr"
 expect_contains "$csrs" "Approved,Issued" "csr approved and issued"
-expect_contains "$(k get csr -o jsonpath='{.items[0].spec.username}')" "system:bootstrap:" "requester"
+expect_contains "$(k get csr -o jsonpath='{.items[?(@.spec.signerName=="kubernetes.io/kube-apiserver-client-kubelet")].spec.username}')" "system:bootstrap:" "requester"
+# The agent's own identity (its service proxy reads EndpointSlices, which a node may not).
+expect_contains "$(k get csr -o jsonpath='{.items[?(@.spec.signerName=="kubernetes.io/kube-apiserver-client")].spec.username}')" "system:node:n1" "agent identity asked for by the node"
+ka=$E2E_DIR/n1/agent
+out=$(curl -s --cacert "$ca" --cert "$ka/client-agent.crt" --key "$ka/client-agent.key" "$url/apis/discovery.k8s.io/v1/endpointslices")
+expect_contains "$out" '"kind":"EndpointSliceList"' "agent identity lists EndpointSlices"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" --cert "$ka/client-agent.crt" --key "$ka/client-agent.key" "$url/api/v1/secrets")" 403 "agent identity reads no Secrets"
 # A second join reuses the credentials.
 expect_contains "$(join --token "$token" --node-name n1 --data-dir "$E2E_DIR/n1")" "existing credentials" "reuse"
 # Renewal with the node's own certificate (selfnodeclient).

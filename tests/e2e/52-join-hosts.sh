@@ -61,7 +61,9 @@ echo "join ha: $(( ($(date +%s%N) - start) / 1000000 )) ms"
 bt=$(on hs "$EDGEK" token create --kubeconfig "$E2E_KUBECONFIG" --ttl 10m)
 expect_contains "$(join hb --token "$bt" --node-name hb)" "node hb: new credentials" "hb joins"
 csrs=$(kh get csr)
-expect_eq "$(grep -c 'Approved,Issued' <<<"$csrs")" 2 "two approved CSRs: $csrs"
+expect_eq "$(grep 'kube-apiserver-client-kubelet' <<<"$csrs" | grep -c 'Approved,Issued')" 2 "two node CSRs: $csrs"
+# Each node also got its agent's own identity (for its service proxy), asked for by the node.
+expect_eq "$(grep 'kubernetes.io/kube-apiserver-client ' <<<"$csrs" | grep -c 'system:node:h[ab] .*Approved,Issued')" 2 "two agent identities: $csrs"
 
 # Each host registers its own Node; ha's identity cannot touch hb's.
 as() { local host=$1; shift; on "$host" "$KUBECTL_DIR/$KUBECTL" --kubeconfig "$E2E_DIR/$host/agent/kubelet.kubeconfig" "$@"; }

@@ -114,7 +114,7 @@ expect_contains "$(kh get node hs -o jsonpath='{.metadata.labels}')" "node-role.
 expect_eq "$(kh get node ha -o jsonpath='{.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect}')" "edge=true:NoSchedule" "--node-taint"
 expect_eq "$(kh get node ha -o jsonpath='{.status.addresses[?(@.type=="ExternalIP")].address}')" 203.0.113.2 "--node-external-ip"
 expect_contains "$NB" "hb-" "--with-node-id"
-expect_eq "$(kh get csr -o jsonpath='{.items[*].status.conditions[0].type}')" "Approved Approved" "two CSRs approved"
+expect_eq "$(kh get csr -o jsonpath='{range .items[?(@.spec.signerName=="kubernetes.io/kube-apiserver-client-kubelet")]}{.status.conditions[0].type} {end}')" "Approved Approved " "two node CSRs approved"
 sleep 2
 echo "FIGURE agent idle RSS ha: $(awk '/VmRSS/ { print $2 }' /proc/$AGENT_HA/status) kB"
 

@@ -33,4 +33,8 @@ wait_for 20 ready || e2e_fail "a1 not Ready after the renewal"
 expect_eq "$(k get pod p -o jsonpath='{.status.containerStatuses[0].state.running.startedAt}')" "$started" "pod untouched"
 expect_eq "$(k get pod p -o jsonpath='{.status.containerStatuses[0].restartCount}')" 0 "no restart"
 k logs p --tail 1 | grep -q tick || e2e_fail "kubectl logs after the renewal"
+# Everything the agent (kubelet, service proxy) reads is allowed to its node identity.
+if grep -i "forbidden" "$E2E_DIR/agent.log" >"$E2E_DIR/forbidden.txt"; then
+	e2e_fail "the joined agent was refused: $(head -3 "$E2E_DIR/forbidden.txt")"
+fi
 echo PASS

@@ -397,6 +397,15 @@ TEST_T(join_end_to_end, 120)
     ASSERT_STREQ(kc.server, f.url);
     ASSERT_STREQ(kc.cert_pem, j.creds.cert_pem);
     ek_kubeconfig_clear(&kc);
+    /* The agent's own identity came with it, asked for by the node. */
+    ASSERT_NOT_NULL(j.creds.agent_cert_pem);
+    ASSERT_NOT_NULL(j.creds.agent_key_pem);
+    ek_join_creds_t agent = { .ca_pem = j.creds.ca_pem,
+                              .cert_pem = j.creds.agent_cert_pem,
+                              .key_pem = j.creds.agent_key_pem };
+    ASSERT_EQ(node_call(&f, &agent, "GET", "/apis/discovery.k8s.io/v1/endpointslices", NULL), 200);
+    ASSERT_EQ(node_call(&f, &agent, "GET", "/api/v1/secrets", NULL), 403);
+    ASSERT_EQ(node_call(&f, &agent, "PATCH", "/api/v1/nodes/n1", "{\"metadata\":{}}"), 403);
     ek_join_creds_t n1 = j.creds;
 
     /* Joining again reuses what is stored. */
@@ -435,6 +444,8 @@ TEST_T(join_end_to_end, 120)
                         "{\"metadata\":{\"labels\":{\"a\":\"b\"}}}"),
               200);
     ASSERT_EQ(node_call(&f, &n1, "GET", "/api/v1/namespaces/kube-system/secrets", NULL), 403);
+    /* EndpointSlices: not for the node's identity, but for its agent's (the service proxy). */
+    ASSERT_EQ(node_call(&f, &n1, "GET", "/apis/discovery.k8s.io/v1/endpointslices", NULL), 403);
     ASSERT_EQ(node_call(&f, &n1, "DELETE", "/api/v1/nodes/n2", NULL), 403);
     ek_join_creds_clear(&n1);
     jfx_finish(&f);
