@@ -6,7 +6,8 @@
 # on ha (with --node-taint and --node-external-ip) and hb (--with-node-id): a wrong CA hash
 # and a wrong token are refused with clear messages; all three nodes become Ready (the time from `edgek agent --join` to Ready and the agent's idle RSS are
 # printed); ha's credentials cannot modify hb's Node (403); a pod on each agent, with env
-# from a ConfigMap and a Secret (read through the Node authorizer), answers `kubectl logs`;
+# from a ConfigMap and a Secret (read through the Node authorizer), answers `kubectl logs` and
+# `kubectl exec`;
 # the server restarts and both agents reconnect with their pods untouched.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -158,6 +159,10 @@ for h in ha hb; do
 		e2e_fail "p-$h not Running: $(kh get pod p-$h -o wide 2>&1) $(kh describe pod p-$h 2>&1 | tail -5)"
 	wait_for 20 sh -c "nsenter --net=/run/netns/hs '$KUBECTL_DIR/$KUBECTL' --kubeconfig '$E2E_KUBECONFIG' logs p-$h | grep -q 'hello s3cret from p-$h'" ||
 		e2e_fail "kubectl logs p-$h: $(kh logs p-$h 2>&1 | head -3)"
+done
+# kubectl exec reaches a pod on each agent (the server dials the agent's kubelet).
+for h in ha hb; do
+	expect_eq "$(kh exec p-$h -- sh -c 'echo "$GREETING from $(hostname)"')" "hello from p-$h" "kubectl exec on $h"
 done
 # A node may read the Secret its pod uses, not another one.
 kh create secret generic other --from-literal=x=y >/dev/null 2>&1 ||
