@@ -250,11 +250,15 @@ struct ek_agent {
     char *pod_cidr;
     bool net_ready, net_busy;
     char *net_error;
-    ek_informer_t *pods, *node, *services;
+    ek_informer_t *pods, *node, *services, *namespaces, *slices;
     ek_api_client_t *svc_client; /* the node services' identity, or NULL (ek_agent_options_t) */
     /* ConfigMaps and Secrets are watched one by one, as pods reference them ("c|ns|name" or
      * "s|ns|name" → informer): a node's identity may read only what its pods use. */
     ek_map_t watched;
+    /* cluster DNS (kubelet_dnsserver.c) */
+    char *resolv_path; /* the file its upstreams come from */
+    ek_dns_t *dns;
+    char *dns_addr; /* "gateway:53" once listening */
     ek_event_recorder_t *rec;
     ek_map_t by_uid; /* uid → kl_pod_t */
     bool adopted, adopting;
@@ -276,7 +280,6 @@ struct ek_agent {
     struct kl_stream *streams; /* exec, attach, port-forward sessions (kubelet_exec.c) */
     /* the service proxy (kubelet_proxy.c) */
     ek_proxy_t *proxy;
-    ek_informer_t *slices;
     int proxy_lists; /* informers (services, slices) that have listed */
     ek_http_server_t *proxy_http;
     /* stopping */
@@ -303,6 +306,16 @@ bool ek__kl_pod_is_host_network(const kl_pod_t *p);
 void ek__kl_sources(kl_pod_t *p, ek__kl_sources_t *s);
 /* A Secret of ns, through its own watch (NULL until it arrives). Borrowed. */
 json_t *ek__kl_secret(ek_kubelet_t *kl, const char *ns, const char *name);
+
+/* Cluster DNS (kubelet_dnsserver.c), a node service: started and stopped with the agent, it
+ * listens once the pod network is ready (on its gateway, port 53). */
+/* The resolv.conf the server's upstreams (and dnsPolicy Default pods) come from: path when
+ * given, else /etc/resolv.conf, or systemd-resolved's upstream file when that one only names
+ * loopback stubs. Caller frees. */
+char *ek__kl_host_resolv_path(const char *path);
+int ek__kl_dns_start(ek_kubelet_t *kl, ek_error_t **err);
+void ek__kl_dns_net_ready(ek_kubelet_t *kl, struct in_addr gateway);
+void ek__kl_dns_stop(ek_kubelet_t *kl);
 
 /* Pods (kubelet_pod.c). */
 kl_pod_t *ek__kl_pod_get(ek_kubelet_t *kl, json_t *obj);
