@@ -22,6 +22,8 @@ static const ek_cmd_t *const commands[] = {
     &ek_cmd_dns_test,
     &ek_cmd_proxy_test,
     &ek_cmd_check_config,
+    &ek_cmd_token,
+    &ek_cmd_join,
 };
 /* clang-format on */
 
