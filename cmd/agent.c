@@ -84,6 +84,7 @@ void ek_cmd_agent_options(struct ek_agent_options *o)
     o->kubelet_port = f->kubelet_port;
     o->pod_max_pids = f->pod_max_pids;
     o->max_pods = f->max_pods;
+    o->pod_network_backend = f->pod_network_backend;
     o->disable_proxy = f->disable_kube_proxy;
     o->proxy_metrics_addr = f->proxy_metrics_addr;
 }

@@ -250,6 +250,13 @@ struct ek_agent {
     char *pod_cidr;
     bool net_ready, net_busy;
     char *net_error;
+    /* cross-node routes (kubelet_routes.c) */
+    ek_podnet_backend_t backend;
+    char vtep_mac[18];        /* this node's VTEP MAC (VXLAN), once the network is set up */
+    bool vtep_patching;       /* its annotation is being written */
+    ek_informer_t *all_nodes; /* every Node, through the node services' identity */
+    ek_map_t routes;          /* node name → ek_podnet_remote_t programmed */
+    bool routes_busy, routes_dirty, routes_failed;
     ek_informer_t *pods, *node, *services, *namespaces, *slices;
     ek_api_client_t *svc_client; /* the node services' identity, or NULL (ek_agent_options_t) */
     /* ConfigMaps and Secrets are watched one by one, as pods reference them ("c|ns|name" or
@@ -394,6 +401,16 @@ json_t *ek__kl_pod_status_now(kl_pod_t *p);
 int ek__kl_node_start(ek_kubelet_t *kl, ek_error_t **err);
 void ek__kl_node_stop(ek_kubelet_t *kl);
 void ek__kl_node_changed(ek_kubelet_t *kl);
+
+/* Cross-node routes (kubelet_routes.c). The annotation a node publishes its VTEP MAC in. */
+#define EK_VTEP_MAC_ANNOTATION "edgek.io/vtep-mac"
+void ek__kl_routes_start(ek_kubelet_t *kl);
+/* Recomputes the remote entries from the Nodes and programs the difference on a worker. */
+void ek__kl_routes_sync(ek_kubelet_t *kl);
+/* Syncs again if the last batch had failures (called on the lease tick). */
+void ek__kl_routes_retry(ek_kubelet_t *kl);
+void ek__kl_routes_stop(ek_kubelet_t *kl);
+void ek__kl_routes_free(ek_kubelet_t *kl);
 /* The node's first InternalIP as chosen at start. */
 const char *ek__kl_node_ip(const ek_kubelet_t *kl);
 

@@ -406,12 +406,18 @@ int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *o, ek_agen
     kl->loop = ek_api_client_loop(client);
     uv_mutex_init(&kl->net_mu);
     copy_options(kl, o);
+    if (ek_podnet_backend_parse(o->pod_network_backend ? o->pod_network_backend : "vxlan",
+                                &kl->backend, err) < 0) {
+        ek_agent_stop(kl, NULL, NULL);
+        return -1;
+    }
     if (open_parts(kl, o, err) < 0 || ek__kl_logs_start(kl, o, err) < 0) {
         ek_agent_stop(kl, NULL, NULL);
         return -1;
     }
     kl->rec = ek_event_recorder_new(client, "kubelet", kl->node_name);
     start_informers(kl);
+    ek__kl_routes_start(kl);
     if (ek__kl_node_start(kl, err) < 0) {
         ek_agent_stop(kl, NULL, NULL);
         return -1;
@@ -467,6 +473,7 @@ static void free_kubelet(ek_kubelet_t *kl)
     void (*cb)(void *) = kl->stop_cb;
     void *data = kl->stop_data;
     ek_map_free(&kl->by_uid);
+    ek__kl_routes_free(kl);
     if (kl->net) {
         ek_podnet_close(kl->net);
     }
@@ -550,6 +557,7 @@ void ek_agent_stop(ek_agent_t *kl, void (*cb)(void *data), void *data)
     /* Node services stop here, before the informers they use (see ek_agent_start). */
     ek__kl_dns_stop(kl);
     ek__kl_proxy_stop(kl);
+    ek__kl_routes_stop(kl);
     ek_informer_free(kl->pods);
     size_t it = 0;
     const char *k;

@@ -395,6 +395,7 @@ static void on_lease_timer(uv_timer_t *t)
     }
     renew_lease(kl);
     send_node_status(kl, false);
+    ek__kl_routes_retry(kl);
 }
 
 /* ---- the pod network ---- */
@@ -404,6 +405,7 @@ struct net_job {
     char *cidr;
     ek_strlist_t live;
     ek_podnet_t *pn;
+    char mac[18]; /* the VTEP's (VXLAN) */
 };
 
 static void net_run(kl_job_t *j)
@@ -414,7 +416,7 @@ static void net_run(kl_job_t *j)
                                .cluster_cidr = kl->cluster_cidr,
                                .node_cidr = n->cidr,
                                .node_ip = kl->node_ip,
-                               .backend = EK_PODNET_HOST_GW,
+                               .backend = kl->backend,
                                .netns_fd = -1,
                                .cluster_dns = kl->cluster_dns };
     n->pn = ek_podnet_open(&cfg, &j->err);
@@ -424,7 +426,50 @@ static void net_run(kl_job_t *j)
             ek_podnet_close(n->pn);
             n->pn = NULL;
         }
+        return;
     }
+    uint8_t mac[6];
+    if (kl->backend == EK_PODNET_VXLAN && ek_podnet_vtep_mac(n->pn, mac, &j->err) == 0) {
+        ek_mac_format(mac, n->mac);
+    }
+    if (j->err) {
+        ek_podnet_close(n->pn);
+        n->pn = NULL;
+    }
+}
+
+static void vtep_patched(int status, json_t *body, const ek_error_t *err, void *data)
+{
+    ek_kubelet_t *kl = data;
+    EK_UNUSED(body);
+    kl->vtep_patching = false;
+    if (err) {
+        EK_LOG(EK_WARN, "kubelet", "publishing the VTEP MAC failed status=%d err=\"%s\"", status,
+               ek_error_msg(err));
+    }
+    ek__kl_call_end(kl);
+}
+
+/* VXLAN: the Node's edgek.io/vtep-mac annotation says this node's VTEP MAC (other nodes'
+ * FDB and neighbour entries point there). Written when it differs. */
+static void publish_vtep(ek_kubelet_t *kl)
+{
+    if (!kl->vtep_mac[0] || kl->vtep_patching || kl->stopping || !kl->registered) {
+        return;
+    }
+    json_t *node = ek_informer_get(kl->node, NULL, kl->node_name);
+    if (!node ||
+        ek_streq(ek_json_str(node, "metadata", "annotations", EK_VTEP_MAC_ANNOTATION, NULL),
+                 kl->vtep_mac)) {
+        return;
+    }
+    kl->vtep_patching = true;
+    json_t *patch =
+        json_pack("{s:{s:{s:s}}}", "metadata", "annotations", EK_VTEP_MAC_ANNOTATION, kl->vtep_mac);
+    ek__kl_call_begin(kl);
+    ek_api_patch(kl->client, ek__kl_res("", "nodes"), NULL, kl->node_name, EK_SUB_NONE, "merge",
+                 patch, vtep_patched, kl);
+    json_decref(patch);
 }
 
 static void net_done(kl_job_t *j)
@@ -448,11 +493,15 @@ static void net_done(kl_job_t *j)
         free(kl->pod_cidr);
         kl->pod_cidr = ek_xstrdup(n->cidr);
         kl->net_ready = true;
-        EK_LOG(EK_INFO, "kubelet", "pod network ready cidr=%s", n->cidr);
+        snprintf(kl->vtep_mac, sizeof(kl->vtep_mac), "%s", n->mac);
+        EK_LOG(EK_INFO, "kubelet", "pod network ready cidr=%s backend=%s%s%s", n->cidr,
+               ek_podnet_backend_name(kl->backend), n->mac[0] ? " vtep-mac=" : "", n->mac);
         ek__kl_dns_net_ready(kl, ek_podnet_gateway(kl->net));
         if (!kl->stopping) {
             send_node_status(kl, false);
             ek__kl_sync_all(kl);
+            publish_vtep(kl);
+            ek__kl_routes_sync(kl);
         }
     }
     free(n->cidr);
@@ -462,6 +511,7 @@ static void net_done(kl_job_t *j)
 
 void ek__kl_node_changed(ek_kubelet_t *kl)
 {
+    publish_vtep(kl);
     json_t *node = ek_informer_get(kl->node, NULL, kl->node_name);
     const char *cidr = ek_json_str(node, "spec", "podCIDR", NULL);
     if (!cidr || !kl->adopted || kl->net_busy || kl->stopping || ek_streq(cidr, kl->pod_cidr)) {

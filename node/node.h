@@ -408,8 +408,13 @@ typedef struct ek_agent_options {
     size_t n_node_taints;
     const char *const *external_ips; /* ExternalIP addresses (--node-external-ip) */
     size_t n_external_ips;
-    bool control_plane;         /* a server's local agent: node-role labels */
-    const char *cluster_cidr;   /* default 10.42.0.0/16 */
+    bool control_plane;       /* a server's local agent: node-role labels */
+    const char *cluster_cidr; /* default 10.42.0.0/16 */
+    /* Cross-node pod traffic (--pod-network-backend): "host-gw" (a route per remote node via
+     * its address; nodes share a link), "vxlan" (VNI 1, UDP 8472, device ek.vxlan; the VTEP
+     * MAC is published in the Node's edgek.io/vtep-mac annotation) or "none" (no cross-node
+     * routes). NULL: vxlan. Every node of a cluster must use the same one. */
+    const char *pod_network_backend;
     const char *cluster_dns;    /* pods' nameserver for dnsPolicy ClusterFirst; 10.43.0.10 */
     const char *cluster_domain; /* default cluster.local */
     const char *resolv_conf;    /* the host resolv.conf: the cluster DNS server's upstreams and
