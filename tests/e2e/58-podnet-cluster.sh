@@ -6,7 +6,8 @@
 # B` on ha and hb. A busybox httpd pod pinned to each agent gets an address from its node's
 # podCIDR; each pod fetches the other's page by pod IP (across nodes); with VXLAN each node
 # publishes its VTEP MAC in the edgek.io/vtep-mac annotation; after an agent restart the pod
-# keeps its address and both directions still work. Everything lives in namespaces the test
+# keeps its address and both directions still work; once hb's Node is deleted, ha no longer
+# routes hb's pod subnet. Everything lives in namespaces the test
 # makes and deletes (their links, routes and nftables tables go with them).
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -151,6 +152,10 @@ Y
 	wait_for 20 fetch_is web-hb "${ip[ha]}" "hello from web-ha" || e2e_fail "$B: web-hb cannot reach web-ha after the restart"
 	wait_for 20 fetch_is web-ha "${ip[hb]}" "hello from web-hb" || e2e_fail "$B: web-ha cannot reach web-hb after the restart"
 	expect_eq "$(kh get pod web-ha -o jsonpath='{.status.containerStatuses[0].restartCount}')" 0 "$B: web-ha not restarted"
+	# ---- a deleted Node's subnet is no longer routed ----
+	kh delete node hb >/dev/null
+	gone() { ! ip -n ha route show "${cidr[hb]}" | grep -q .; }
+	wait_for 20 gone || e2e_fail "$B: ha still routes ${cidr[hb]} after hb's Node was deleted: $(ip -n ha route)"
 	echo "$B: round took $((SECONDS - t0)) s"
 	teardown
 }
