@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "cmd/cmd.h"
+#include "net/net.h"
 #include "node/node.h"
 #include "server/server.h"
 
@@ -87,6 +88,13 @@ void ek_cmd_agent_options(struct ek_agent_options *o)
     o->pod_network_backend = f->pod_network_backend;
     o->disable_proxy = f->disable_kube_proxy;
     o->proxy_metrics_addr = f->proxy_metrics_addr;
+}
+
+int ek_cmd_agent_flags_check(ek_error_t **err)
+{
+    ek_podnet_backend_t b;
+    const char *s = ek_cmd_agent_flags.pod_network_backend;
+    return s ? ek_podnet_backend_parse(s, &b, err) : 0;
 }
 
 void ek_cmd_worker_threads(void)
@@ -449,6 +457,10 @@ static int run_agent(int nargs, char **argv)
     if (nargs > 0) {
         fprintf(stderr, "edgek agent: takes no arguments\n");
         return 2;
+    }
+    ek_error_t *ferr = NULL;
+    if (ek_cmd_agent_flags_check(&ferr) < 0) {
+        return ek_cmd_fail(ferr);
     }
     ek_cmd_worker_threads();
     struct agent_state st = { .loop = uv_default_loop() };

@@ -134,6 +134,9 @@ extern struct ek_cmd_agent_flags ek_cmd_agent_flags;
 struct ek_agent_options;
 /* Fills the node flags into o (the rest of o is the caller's). */
 void ek_cmd_agent_options(struct ek_agent_options *o);
+/* Checks the shared agent flags that can be wrong on their own (--pod-network-backend), so a
+ * typo fails at once rather than when the node starts. */
+int ek_cmd_agent_flags_check(ek_error_t **err);
 /* Libuv's worker threads: enough for a burst of pods starting (set before the first use). */
 void ek_cmd_worker_threads(void);
 

@@ -362,6 +362,10 @@ static int run_server(int nargs, char **argv)
         fprintf(stderr, "edgek server: takes no arguments\n");
         return 2;
     }
+    ek_error_t *ferr = NULL;
+    if (ek_cmd_agent_flags_check(&ferr) < 0) {
+        return ek_cmd_fail(ferr);
+    }
     ek_cmd_worker_threads();
     struct server_state st = { .loop = uv_default_loop() };
     raise_nofile();
