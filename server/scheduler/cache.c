@@ -237,18 +237,6 @@ uint64_t sched_memo_tag(sched_cache_t *c)
     return ++c->memo_seq;
 }
 
-bool sched_group_sel(sched_group_t *g, const ek_labelsel_t *sel, uint64_t tag)
-{
-    size_t slot = tag & 3;
-    if (g->memo_tag[slot] == tag) {
-        return g->memo_val[slot];
-    }
-    bool v = ek_labelsel_matches(sel, g->labels);
-    g->memo_tag[slot] = tag;
-    g->memo_val[slot] = v;
-    return v;
-}
-
 const json_t *sched_ns_labels(const sched_cache_t *c, const char *ns)
 {
     return c->listers.ns_labels ? c->listers.ns_labels(c->listers.data, ns) : NULL;

@@ -295,9 +295,14 @@ long sched_count_matching(const sched_node_t *n, const ek_labelsel_t *sel, uint6
     long cnt = 0;
     for (size_t i = 0; i < n->npods; i++) {
         const sched_pod_t *q = n->pods[i];
-        if (!q->terminating && strcmp(q->ns, ns) == 0 && sched_group_sel(q->group, sel, tag)) {
-            cnt++;
+        sched_group_t *g = q->group;
+        size_t slot = tag & 3;
+        if (g->memo_tag[slot] != tag) {
+            /* The group fixes the namespace too: one answer per group and session. */
+            g->memo_tag[slot] = tag;
+            g->memo_val[slot] = strcmp(g->ns, ns) == 0 && ek_labelsel_matches(sel, g->labels);
         }
+        cnt += !q->terminating && g->memo_val[slot];
     }
     return cnt;
 }

@@ -321,8 +321,6 @@ sched_group_t *sched_group_get(sched_cache_t *c, const char *ns, json_t *labels)
 void sched_group_put(sched_cache_t *c, sched_group_t *g);
 /* A fresh tag for one matching session (memo). */
 uint64_t sched_memo_tag(sched_cache_t *c);
-/* Whether sel matches pods of group g; memoised under tag. */
-bool sched_group_sel(sched_group_t *g, const ek_labelsel_t *sel, uint64_t tag);
 const json_t *sched_ns_labels(const sched_cache_t *c, const char *ns);
 
 /* ---- one scheduling cycle (filter.c, score.c, algo.c, preempt.c) ---- */
