@@ -207,7 +207,13 @@ static void move_pods(ek_scheduler_t *s, const sched_node_t *node, unsigned plug
         return;
     }
     hint_t h = { node, plugins };
-    if (sched_queue_move(&s->queue, hint_want, &h, ek_now_ms())) {
+    uint64_t now = ek_now_ms();
+    if (sched_queue_move(&s->queue, hint_want, &h, now)) {
+        /* Moved pods still backing off wait in the backoff queue: wake up when it expires. */
+        uint64_t next = sched_queue_flush_backoff(&s->queue, now);
+        if (next != UINT64_MAX) {
+            arm_flush(s, next);
+        }
         kick(s);
     }
 }
