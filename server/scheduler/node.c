@@ -7,6 +7,9 @@
  */
 #include "server/scheduler/scheduler-internal.h"
 
+const char sched_label_hostname[] = "kubernetes.io/hostname";
+const char sched_label_zone[] = "topology.kubernetes.io/zone";
+
 void sched_node_clear(sched_node_t *n)
 {
     sched_res_free(&n->alloc);
@@ -23,6 +26,7 @@ void sched_node_clear(sched_node_t *n)
     json_decref(n->obj);
     n->obj = NULL;
     n->labels = NULL;
+    n->hostname = n->zone = NULL;
     n->unschedulable = false;
 }
 
@@ -52,6 +56,8 @@ void sched_node_set(sched_node_t *n, json_t *obj)
     sched_node_clear(n);
     n->obj = obj;
     n->labels = ek_json_path(obj, "metadata", "labels", NULL);
+    n->hostname = json_string_value(json_object_get(n->labels, sched_label_hostname));
+    n->zone = json_string_value(json_object_get(n->labels, sched_label_zone));
     sched_res_add_list(&n->alloc, ek_json_path(obj, "status", "allocatable", NULL), &n->alloc_pods);
     n->unschedulable = ek_json_bool(obj, 0, "spec", "unschedulable", NULL);
     const json_t *taints = ek_json_path(obj, "spec", "taints", NULL);
@@ -69,6 +75,12 @@ void sched_node_set(sched_node_t *n, json_t *obj)
 
 const char *sched_node_label(const sched_node_t *n, const char *key)
 {
+    if (key == sched_label_hostname) {
+        return n->hostname; /* the default constraints' own key */
+    }
+    if (key == sched_label_zone) {
+        return n->zone;
+    }
     return json_string_value(json_object_get(n->labels, key));
 }
 
@@ -111,9 +123,12 @@ static void ports_change(sched_node_t *n, const sched_pod_t *p, int delta)
         }
         u->count += delta;
         if (u->count <= 0) {
-            free(u->ip);
-            free(u->proto);
-            *u = n->ports[--n->nports];
+            size_t at = (size_t)(u - n->ports), last = --n->nports;
+            free(n->ports[at].ip);
+            free(n->ports[at].proto);
+            /* Keep the array dense; no stale copy is left behind. */
+            n->ports[at] = n->ports[last];
+            n->ports[last] = (sched_usedport_t){ 0 };
         }
     }
 }

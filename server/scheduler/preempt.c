@@ -89,7 +89,9 @@ static bool select_victims(sched_cache_t *c, sched_pod_t *p, sched_node_t *n, bo
     free(lower);
     if (!ok || !v->n) {
         free(v->pods);
-        memset(v, 0, sizeof(*v));
+        v->pods = NULL;
+        v->n = 0;
+        v->node = NULL;
         return false;
     }
     return true;
@@ -189,20 +191,20 @@ int sched_preempt(sched_cache_t *c, sched_pod_t *p, const sched_diag_t *d, sched
         if (code != ST_UNSCHEDULABLE) {
             continue;
         }
-        sched_victims_t v;
+        sched_victims_t v = { 0 };
         sched_status_t st;
         if (!select_victims(c, p, c->list[i], full, &v, &st)) {
             sched_diag_add(&pd, i, &st);
             continue;
         }
         rank_t r = rank_of(&v);
-        if (!out->node || better(&r, &best_rank)) {
-            free(out->pods);
+        bool take = !out->node || better(&r, &best_rank);
+        sched_pod_t **dropped = take ? out->pods : v.pods;
+        if (take) {
             *out = v;
             best_rank = r;
-        } else {
-            free(v.pods);
         }
+        free(dropped);
     }
     int rc = out->node ? 1 : 0;
     if (!rc) {

@@ -24,8 +24,6 @@
 #define SCHED_DEFAULT_CPU      100 /* millicores, schedutil.DefaultMilliCPURequest */
 #define SCHED_DEFAULT_MEM      (200LL * 1024 * 1024) /* schedutil.DefaultMemoryRequest */
 #define SCHED_DEFAULT_NAME     "default-scheduler"
-#define SCHED_HOSTNAME_LABEL   "kubernetes.io/hostname"
-#define SCHED_ZONE_LABEL       "topology.kubernetes.io/zone"
 #define SCHED_MIN_NODES_SCORED 100 /* minFeasibleNodesToFind */
 
 /* Filter plugins as bits, in kube-scheduler's filter order (the first to fail reports). */
@@ -41,6 +39,11 @@ enum {
     PL_SCHEDULING_GATES = 1u << 8,
 };
 const char *sched_plugin_name(unsigned bit);
+
+/* The well-known topology labels (node.c); the system default spreading constraints use these
+ * very arrays, which lets sched_node_label answer them from fields set once per node. */
+extern const char sched_label_hostname[]; /* "kubernetes.io/hostname" */
+extern const char sched_label_zone[];     /* "topology.kubernetes.io/zone" */
 
 /* ---- resources (pod.c) ---- */
 
@@ -246,6 +249,7 @@ struct sched_node {
     char *name;
     json_t *obj; /* NULL for a node that is gone but still holds pods */
     const json_t *labels;
+    const char *hostname, *zone; /* the two labels spreading reads for every node */
     sched_res_t alloc;
     int64_t alloc_pods;
     sched_res_t used;       /* sum of the requests of its pods */

@@ -35,6 +35,9 @@ struct ek_scheduler {
     uv_timer_t sync;
     int open_handles;
     bool synced, stopping;
+    size_t binding;       /* bindings in flight */
+    uint64_t burst_start; /* first cycle since the queue was last empty (ms) */
+    uint64_t burst_bound;
     ek_scheduler_stats_t stats;
     void (*stop_cb)(void *data);
     void *stop_data;
@@ -46,6 +49,7 @@ typedef struct bind_ctx {
 } bind_ctx_t;
 
 static void kick(ek_scheduler_t *s);
+static void burst_end(ek_scheduler_t *s);
 static void arm_flush(ek_scheduler_t *s, uint64_t ms);
 
 /* ---- listers for the cache ---- */
@@ -256,12 +260,29 @@ static void bind_failed(ek_scheduler_t *s, bind_ctx_t *b, const ek_error_t *err)
     arm_flush(s, sched_queue_backoff_ms(&s->queue, qp));
 }
 
+/* A large burst of work (a restart, a big scale-up) ends with one line of figures. */
+static void burst_end(ek_scheduler_t *s)
+{
+    if (s->binding || s->queue.nactive || !s->burst_start) {
+        return;
+    }
+    uint64_t ms = ek_now_ms() - s->burst_start;
+    if (s->burst_bound >= 1000) {
+        EK_LOG(EK_INFO, "scheduler", "queue drained bound=%llu ms=%llu per_s=%.0f pending=%zu",
+               (unsigned long long)s->burst_bound, (unsigned long long)ms,
+               ms ? (double)s->burst_bound * 1000.0 / (double)ms : 0.0, (size_t)s->queue.pods.n);
+    }
+    s->burst_start = 0;
+    s->burst_bound = 0;
+}
+
 static void on_bound(int status, json_t *body, const ek_error_t *err, void *data)
 {
     EK_UNUSED(status);
     EK_UNUSED(body);
     bind_ctx_t *b = data;
     ek_scheduler_t *s = b->s;
+    s->binding--;
     if (s->stopping) {
         bind_ctx_free(b);
         return;
@@ -270,6 +291,7 @@ static void on_bound(int status, json_t *body, const ek_error_t *err, void *data
         bind_failed(s, b, err);
     } else {
         s->stats.bound++;
+        s->burst_bound++;
         json_t *ref = json_pack("{s:s,s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Pod",
                                 "metadata", "namespace", b->ns, "name", b->name, "uid", b->uid);
         ek_event_record(s->events, ref, "Normal", "Scheduled", "Successfully assigned %s/%s to %s",
@@ -281,6 +303,7 @@ static void on_bound(int status, json_t *body, const ek_error_t *err, void *data
         }
     }
     bind_ctx_free(b);
+    burst_end(s);
 }
 
 static void bind_pod(ek_scheduler_t *s, sched_qpod_t *qp, sched_node_t *n)
@@ -301,7 +324,9 @@ static void bind_pod(ek_scheduler_t *s, sched_qpod_t *qp, sched_node_t *n)
     qp->p = NULL;
     sched_cache_place(&s->cache, p, n->name, POD_ASSUMED);
     ek_autofree char *path = ek_api_path(s->pod_res, b->ns, b->name, EK_SUB_BINDING);
-    if (!ek_api_request(s->client, "POST", path, NULL, binding, on_bound, b)) {
+    if (ek_api_request(s->client, "POST", path, NULL, binding, on_bound, b)) {
+        s->binding++;
+    } else {
         bind_ctx_free(b); /* the client is closing */
     }
     json_decref(binding);
@@ -333,6 +358,9 @@ static void schedule_one(ek_scheduler_t *s, sched_qpod_t *qp)
         sched_queue_delete(&s->cache, &s->queue, qp->key);
         return;
     }
+    if (!s->burst_start) {
+        s->burst_start = ek_now_ms();
+    }
     sched_result_t r;
     sched_schedule(&s->cache, p, &r);
     if (r.node) {
@@ -351,6 +379,7 @@ static void on_idle(uv_idle_t *h)
         sched_qpod_t *qp = sched_queue_pop(&s->queue);
         if (!qp) {
             uv_idle_stop(h);
+            burst_end(s);
             return;
         }
         schedule_one(s, qp);

@@ -361,9 +361,9 @@ static bool spread_constraints(sched_cache_t *c, const sched_pod_t *p, spread_sc
         s->require_all = true;
     } else if ((s->default_sel = sched_default_selector(c, p))) {
         s->defaults[0] =
-            (sched_spread_t){ 3, SCHED_HOSTNAME_LABEL, false, s->default_sel, 1, true, false };
+            (sched_spread_t){ 3, sched_label_hostname, false, s->default_sel, 1, true, false };
         s->defaults[1] =
-            (sched_spread_t){ 5, SCHED_ZONE_LABEL, false, s->default_sel, 1, true, false };
+            (sched_spread_t){ 5, sched_label_zone, false, s->default_sel, 1, true, false };
         s->cons = ek_xcalloc(2, sizeof(*s->cons));
         memcpy(s->cons, s->defaults, sizeof(s->defaults));
         s->ncons = 2;
@@ -388,7 +388,7 @@ static bool has_all_keys(const spread_score_t *s, const sched_node_t *n)
 
 static bool is_hostname(const sched_spread_t *c)
 {
-    return strcmp(c->topology_key, SCHED_HOSTNAME_LABEL) == 0;
+    return strcmp(c->topology_key, sched_label_hostname) == 0;
 }
 
 /* Domains of the scored nodes (counts stored + 1, so 0 means "not a domain"), and the pod
@@ -406,17 +406,17 @@ static void spread_domains(sched_cache_t *c, const sched_pod_t *p, spread_score_
             }
         }
     }
-    for (size_t i = 0; i < c->nlist; i++) {
-        const sched_node_t *nd = c->list[i];
-        if (s->require_all && !has_all_keys(s, nd)) {
-            continue;
+    for (size_t k = 0; k < s->ncons; k++) {
+        const sched_spread_t *con = &s->cons[k];
+        if (is_hostname(con)) {
+            continue; /* per-node counts are taken while scoring */
         }
-        for (size_t k = 0; k < s->ncons; k++) {
-            const sched_spread_t *con = &s->cons[k];
+        for (size_t i = 0; i < c->nlist; i++) {
+            const sched_node_t *nd = c->list[i];
             /* A domain's count is only read for nodes carrying the label. */
             const char *v = sched_node_label(nd, con->topology_key);
             intptr_t cur = v ? (intptr_t)ek_map_get(&pairs[k], v) : 0;
-            if (!cur || is_hostname(con) ||
+            if (!cur || (s->require_all && !has_all_keys(s, nd)) ||
                 (con->honor_affinity && !sched_node_affinity_ok(p, nd)) ||
                 (con->honor_taints && sched_untolerated(p, nd))) {
                 continue;

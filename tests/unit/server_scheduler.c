@@ -101,11 +101,11 @@ static char *run(sched_cache_t *c, sched_pod_t *p)
     return out;
 }
 
-#define EXPECT_RUN(c, p, want)        \
-    do {                              \
-        char *got_ = run((c), (p));   \
-        ASSERT_STREQ(got_, (want));   \
-        free(got_);                   \
+#define EXPECT_RUN(c, p, want)      \
+    do {                            \
+        char *got_ = run((c), (p)); \
+        ASSERT_STREQ(got_, (want)); \
+        free(got_);                 \
     } while (0)
 
 static void place(sched_cache_t *c, sched_pod_t *p, const char *node)
@@ -271,9 +271,11 @@ TEST(sched_filter_ports_and_pod_count)
                   "'pods':'2'}}}");
     sched_cache_set_node(&c, n);
     json_decref(n);
-    place(&c, pod_full(&c, "web", NULL, "'containers':[{'name':'c','ports':[{"
-                                        "'containerPort':80,'hostPort':8080,'hostIP':"
-                                        "'10.0.0.1'}]}]"),
+    place(&c,
+          pod_full(&c, "web", NULL,
+                   "'containers':[{'name':'c','ports':[{"
+                   "'containerPort':80,'hostPort':8080,'hostIP':"
+                   "'10.0.0.1'}]}]"),
           "n");
     sched_pod_t *any = pod_full(&c, "any", NULL,
                                 "'containers':[{'name':'c','ports':[{'containerPort':80,"
@@ -351,8 +353,9 @@ static void three_nodes(sched_cache_t *c)
     sched_cache_init(c, NULL, 0);
     add_node(c, "n1", "2", "4Gi", "'zone':'a','disk':'ssd'", NULL);
     add_node(c, "n2", "2", "4Gi", "'zone':'b'", NULL);
-    add_node(c, "n3", "2", "4Gi", "'zone':'b'", "'taints':[{'key':'key','value':'value',"
-                                                 "'effect':'NoSchedule'}]");
+    add_node(c, "n3", "2", "4Gi", "'zone':'b'",
+             "'taints':[{'key':'key','value':'value',"
+             "'effect':'NoSchedule'}]");
 }
 
 TEST(sched_cycle_messages)
@@ -373,10 +376,11 @@ TEST(sched_cycle_messages)
     EXPECT_RUN(&c, pod_with(&c, "never", NULL, "'cpu':'3'", "'preemptionPolicy':'Never'"),
                "0/3 nodes are available: 1 node(s) had untolerated taint {key: value}, 2 "
                "Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.");
-    EXPECT_RUN(&c, pod_with(&c, "named", NULL, NULL,
-                            "'affinity':{'nodeAffinity':{'requiredDuringSchedulingIgnoredDuring"
-                            "Execution':{'nodeSelectorTerms':[{'matchFields':[{'key':'metadata."
-                            "name','operator':'In','values':['n3']}]}]}}}"),
+    EXPECT_RUN(&c,
+               pod_with(&c, "named", NULL, NULL,
+                        "'affinity':{'nodeAffinity':{'requiredDuringSchedulingIgnoredDuring"
+                        "Execution':{'nodeSelectorTerms':[{'matchFields':[{'key':'metadata."
+                        "name','operator':'In','values':['n3']}]}]}}}"),
                "0/3 nodes are available: 1 node(s) had untolerated taint {key: value}, 2 node(s) "
                "didn't satisfy plugin(s) [NodeAffinity]. preemption: 0/3 nodes are available: 3 "
                "Preemption is not helpful for scheduling.");
@@ -388,25 +392,28 @@ TEST(sched_cycle_node_affinity)
     sched_cache_t c;
     three_nodes(&c);
     EXPECT_RUN(&c, pod_with(&c, "sel", NULL, NULL, "'nodeSelector':{'disk':'ssd'}"), "n1");
-    EXPECT_RUN(&c, pod_with(&c, "req", NULL, NULL,
-                            "'affinity':{'nodeAffinity':{'requiredDuringSchedulingIgnoredDuring"
-                            "Execution':{'nodeSelectorTerms':[{'matchExpressions':[{'key':'zone',"
-                            "'operator':'In','values':['b']}]}]}}}"),
+    EXPECT_RUN(&c,
+               pod_with(&c, "req", NULL, NULL,
+                        "'affinity':{'nodeAffinity':{'requiredDuringSchedulingIgnoredDuring"
+                        "Execution':{'nodeSelectorTerms':[{'matchExpressions':[{'key':'zone',"
+                        "'operator':'In','values':['b']}]}]}}}"),
                "n2");
     /* Preferred affinity wins while the node has room, then the pod goes elsewhere. */
     for (int i = 0; i < 3; i++) {
         char name[16];
         snprintf(name, sizeof(name), "pref%d", i);
-        EXPECT_RUN(&c, pod_with(&c, name, NULL, "'cpu':'600m'",
-                                "'affinity':{'nodeAffinity':{'preferredDuringSchedulingIgnored"
-                                "DuringExecution':[{'weight':50,'preference':{'matchExpressions':"
-                                "[{'key':'zone','operator':'In','values':['a']}]}}]}}"),
-                   i < 3 ? "n1" : "n2");
-    }
-    EXPECT_RUN(&c, pod_with(&c, "pref3", NULL, "'cpu':'600m'",
+        EXPECT_RUN(&c,
+                   pod_with(&c, name, NULL, "'cpu':'600m'",
                             "'affinity':{'nodeAffinity':{'preferredDuringSchedulingIgnored"
                             "DuringExecution':[{'weight':50,'preference':{'matchExpressions':"
                             "[{'key':'zone','operator':'In','values':['a']}]}}]}}"),
+                   i < 3 ? "n1" : "n2");
+    }
+    EXPECT_RUN(&c,
+               pod_with(&c, "pref3", NULL, "'cpu':'600m'",
+                        "'affinity':{'nodeAffinity':{'preferredDuringSchedulingIgnored"
+                        "DuringExecution':[{'weight':50,'preference':{'matchExpressions':"
+                        "[{'key':'zone','operator':'In','values':['a']}]}}]}}"),
                "n2");
     sched_cache_free(&c);
 }
@@ -481,11 +488,12 @@ TEST(sched_cycle_topology_spread)
     place(&c, pod_with(&c, "s1", "'app':'s'", NULL, NULL), "n2");
     EXPECT_RUN(&c, pod_with(&c, "s2", "'app':'s'", NULL, spread), "n1");
     place(&c, pod_with(&c, "s3", "'app':'s'", NULL, NULL), "n2");
-    EXPECT_RUN(&c, pod_with(&c, "s4", "'app':'s'", NULL,
-                            "'nodeSelector':{'zone':'b'},'topologySpreadConstraints':[{'maxSkew':"
-                            "1,'topologyKey':'zone','whenUnsatisfiable':'DoNotSchedule',"
-                            "'nodeAffinityPolicy':'Ignore','labelSelector':{'matchLabels':"
-                            "{'app':'s'}}}]"),
+    EXPECT_RUN(&c,
+               pod_with(&c, "s4", "'app':'s'", NULL,
+                        "'nodeSelector':{'zone':'b'},'topologySpreadConstraints':[{'maxSkew':"
+                        "1,'topologyKey':'zone','whenUnsatisfiable':'DoNotSchedule',"
+                        "'nodeAffinityPolicy':'Ignore','labelSelector':{'matchLabels':"
+                        "{'app':'s'}}}]"),
                "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 "
                "node(s) didn't match pod topology spread constraints, 1 node(s) had untolerated "
                "taint {key: value}. preemption: 0/3 nodes are available: 1 No preemption victims "
@@ -562,9 +570,8 @@ static json_t *the_rs;
 static json_t *get_rs(void *data, const char *kind, const char *ns, const char *name)
 {
     EK_UNUSED(data);
-    return ek_streq(kind, "ReplicaSet") && ek_streq(ns, "default") && ek_streq(name, "web")
-               ? the_rs
-               : NULL;
+    return ek_streq(kind, "ReplicaSet") && ek_streq(ns, "default") && ek_streq(name, "web") ? the_rs
+                                                                                            : NULL;
 }
 
 TEST(sched_score_default_spreading)
