@@ -195,3 +195,15 @@ void sched_node_free(sched_node_t *n)
     free(n->name);
     free(n);
 }
+
+json_t *sched_node_trim(json_t *node, void *data)
+{
+    EK_UNUSED(data);
+    json_t *meta = json_object_get(node, "metadata");
+    return json_pack("{s:s,s:s,s:{s:O*,s:O*,s:O*},s:O*,s:{s:O*,s:O*}}", "apiVersion", "v1", "kind",
+                     "Node", "metadata", "name", json_object_get(meta, "name"), "resourceVersion",
+                     json_object_get(meta, "resourceVersion"), "labels",
+                     json_object_get(meta, "labels"), "spec", json_object_get(node, "spec"),
+                     "status", "allocatable", ek_json_path(node, "status", "allocatable", NULL),
+                     "images", ek_json_path(node, "status", "images", NULL));
+}

@@ -649,3 +649,85 @@ void sched_pod_free(sched_cache_t *c, sched_pod_t *p)
     free(p->key);
     free(p);
 }
+
+/* ---- what the scheduler keeps of a pod ---- */
+
+/* Copies the members named in keys that obj has (values shared, not copied). */
+static void keep_members(json_t *dst, const json_t *obj, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(obj, keys[i]);
+        if (v) {
+            json_object_set(dst, keys[i], v);
+        }
+    }
+}
+
+static json_t *trim_containers(const json_t *list)
+{
+    json_t *out = json_array();
+    size_t i, k;
+    json_t *c, *port;
+    json_array_foreach (list, i, c) {
+        static const char *const keys[] = { "name", "image", "restartPolicy" };
+        json_t *t = json_object();
+        keep_members(t, c, keys, EK_ARRAY_SIZE(keys));
+        json_t *req = ek_json_path(c, "resources", "requests", NULL);
+        if (req) {
+            json_object_set_new(t, "resources", json_pack("{s:O}", "requests", req));
+        }
+        json_t *ports = json_array();
+        json_array_foreach (ek_json_path(c, "ports", NULL), k, port) {
+            if (ek_json_int(port, 0, "hostPort", NULL) > 0) {
+                json_array_append(ports, port);
+            }
+        }
+        json_object_set_new(t, "ports", ports);
+        json_array_append_new(out, t);
+    }
+    return out;
+}
+
+json_t *sched_pod_trim(json_t *pod, void *data)
+{
+    EK_UNUSED(data);
+    static const char *const top[] = { "apiVersion", "kind" };
+    static const char *const meta[] = { "name",
+                                        "namespace",
+                                        "uid",
+                                        "labels",
+                                        "resourceVersion",
+                                        "ownerReferences",
+                                        "deletionTimestamp" };
+    static const char *const spec[] = { "nodeName",        "schedulerName",
+                                        "priority",        "preemptionPolicy",
+                                        "nodeSelector",    "affinity",
+                                        "tolerations",     "topologySpreadConstraints",
+                                        "schedulingGates", "overhead" };
+    static const char *const status[] = { "phase", "startTime", "nominatedNodeName" };
+    json_t *out = json_object(), *m = json_object(), *sp = json_object(), *st = json_object();
+    keep_members(out, pod, top, EK_ARRAY_SIZE(top));
+    keep_members(m, json_object_get(pod, "metadata"), meta, EK_ARRAY_SIZE(meta));
+    const json_t *ps = json_object_get(pod, "spec");
+    keep_members(sp, ps, spec, EK_ARRAY_SIZE(spec));
+    json_object_set_new(sp, "containers", trim_containers(json_object_get(ps, "containers")));
+    if (json_object_get(ps, "initContainers")) {
+        json_object_set_new(sp, "initContainers",
+                            trim_containers(json_object_get(ps, "initContainers")));
+    }
+    keep_members(st, json_object_get(pod, "status"), status, EK_ARRAY_SIZE(status));
+    json_t *conds = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach (ek_json_path(pod, "status", "conditions", NULL), i, c) {
+        const char *type = ek_json_str(c, "type", NULL);
+        if (ek_streq(type, "PodScheduled") || ek_streq(type, "DisruptionTarget")) {
+            json_array_append(conds, c);
+        }
+    }
+    json_object_set_new(st, "conditions", conds);
+    json_object_set_new(out, "metadata", m);
+    json_object_set_new(out, "spec", sp);
+    json_object_set_new(out, "status", st);
+    return out;
+}

@@ -229,6 +229,10 @@ bool sched_pod_has_affinity(const sched_pod_t *p);
 /* Affinity term p's namespace selection and label selector match pod q. ns_labels are the labels
  * of q's namespace (NULL when unknown). */
 bool sched_aterm_matches(const sched_aterm_t *t, const sched_pod_t *q, const json_t *ns_labels);
+/* What the scheduler's informers keep of a pod / node (ek_informer_set_transform): the
+ * fields scheduling reads, sharing the values of obj. New reference. */
+json_t *sched_pod_trim(json_t *pod, void *data);
+json_t *sched_node_trim(json_t *node, void *data);
 /* "name:latest" when the reference has no tag. Caller frees. */
 char *sched_image_normalize(const char *image);
 

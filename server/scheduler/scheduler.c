@@ -575,13 +575,17 @@ static void on_sync_timer(uv_timer_t *t)
 }
 
 static ek_informer_t *informer(ek_scheduler_t *s, const char *group, const char *plural,
-                               const char *field_sel, const ek_informer_handlers_t *h)
+                               const char *field_sel, const ek_informer_handlers_t *h,
+                               json_t *(*trim)(json_t *obj, void *data))
 {
     const ek_resource_t *r = ek_resource_find(group, "v1", plural);
     if (!r) {
         return NULL;
     }
     ek_informer_t *inf = ek_informer_new(s->client, r, NULL, NULL, field_sel, 0);
+    if (trim) {
+        ek_informer_set_transform(inf, trim, NULL);
+    }
     if (h) {
         ek_informer_add_handlers(inf, h, s);
     }
@@ -610,12 +614,15 @@ int ek_scheduler_start(ek_api_client_t *client, const ek_scheduler_options_t *op
     static const ek_informer_handlers_t node_h = { on_node_add, on_node_update, on_node_delete };
     static const ek_informer_handlers_t ns_h = { on_ns_add, on_ns_update, NULL };
     /* Finished pods hold no resources: kube-scheduler's informer leaves them out too. */
-    s->pods = informer(s, "", "pods", "status.phase!=Succeeded,status.phase!=Failed", &pod_h);
-    s->nodes = informer(s, "", "nodes", NULL, &node_h);
-    s->namespaces = informer(s, "", "namespaces", NULL, &ns_h);
-    s->services = informer(s, "", "services", NULL, NULL);
-    s->rss = informer(s, "apps", "replicasets", NULL, NULL);
-    s->sss = informer(s, "apps", "statefulsets", NULL, NULL);
+    /* Only the fields scheduling reads are kept: a pod's status, env, volumes and the like
+     * would otherwise stay in memory for every pod in the cluster. */
+    s->pods = informer(s, "", "pods", "status.phase!=Succeeded,status.phase!=Failed", &pod_h,
+                       sched_pod_trim);
+    s->nodes = informer(s, "", "nodes", NULL, &node_h, sched_node_trim);
+    s->namespaces = informer(s, "", "namespaces", NULL, &ns_h, NULL);
+    s->services = informer(s, "", "services", NULL, NULL, NULL);
+    s->rss = informer(s, "apps", "replicasets", NULL, NULL, NULL);
+    s->sss = informer(s, "apps", "statefulsets", NULL, NULL, NULL);
     uv_idle_init(s->loop, &s->idle);
     uv_timer_init(s->loop, &s->flush);
     uv_timer_init(s->loop, &s->sync);

@@ -680,3 +680,47 @@ TEST(sched_queue_order_and_backoff)
     sched_queue_free(&c, &q);
     sched_cache_free(&c);
 }
+
+/* ---- what the informers keep ---- */
+
+TEST(sched_trim_keeps_what_scheduling_reads)
+{
+    json_t *pod = J("{'apiVersion':'v1','kind':'Pod','metadata':{'name':'p','namespace':'ns',"
+                    "'uid':'u','resourceVersion':'7','labels':{'a':'b'},'annotations':{'x':'y'},"
+                    "'managedFields':[{}]},'spec':{'nodeName':'n1','priority':5,'volumes':[{}],"
+                    "'tolerations':[{'key':'k','operator':'Exists'}],'containers':[{'name':'c',"
+                    "'image':'nginx','env':[{'name':'E'}],'resources':{'requests':{'cpu':'1'},"
+                    "'limits':{'cpu':'2'}},'ports':[{'containerPort':80},{'containerPort':81,"
+                    "'hostPort':81}]}]},'status':{'phase':'Running','conditions':[{'type':"
+                    "'Ready','status':'True'},{'type':'PodScheduled','status':'True'}],"
+                    "'containerStatuses':[{}]}}");
+    json_t *t = sched_pod_trim(pod, NULL);
+    ASSERT_STREQ(ek_json_str(t, "metadata", "resourceVersion", NULL), "7");
+    ASSERT_STREQ(ek_json_str(t, "metadata", "labels", "a", NULL), "b");
+    ASSERT_TRUE(ek_json_path(t, "metadata", "annotations", NULL) == NULL);
+    ASSERT_TRUE(ek_json_path(t, "spec", "volumes", NULL) == NULL);
+    ASSERT_TRUE(ek_json_path(t, "status", "containerStatuses", NULL) == NULL);
+    ASSERT_EQ(json_array_size(ek_json_path(t, "status", "conditions", NULL)), 1);
+    sched_cache_t c;
+    sched_cache_init(&c, NULL, 0);
+    sched_pod_t *a = sched_pod_new(&c, pod), *b = sched_pod_new(&c, t);
+    ASSERT_EQ(a->req.cpu, b->req.cpu);
+    ASSERT_EQ(a->nz_mem, b->nz_mem);
+    ASSERT_EQ(b->nports, 1);
+    ASSERT_EQ(b->ntols, 1);
+    ASSERT_EQ(b->priority, 5);
+    ASSERT_STREQ(b->images[0], "nginx:latest");
+    ASSERT_TRUE(a->group == b->group);
+    sched_pod_free(&c, a);
+    sched_pod_free(&c, b);
+    sched_cache_free(&c);
+    json_decref(t);
+    json_decref(pod);
+    json_t *node = node_json("n1", "4", "8Gi", "'zone':'a'", "'taints':[]");
+    json_t *nt = sched_node_trim(node, NULL);
+    ASSERT_STREQ(ek_json_str(nt, "metadata", "labels", "zone", NULL), "a");
+    ASSERT_STREQ(ek_json_str(nt, "status", "allocatable", "cpu", NULL), "4");
+    ASSERT_TRUE(ek_json_path(nt, "spec", "taints", NULL) != NULL);
+    json_decref(nt);
+    json_decref(node);
+}
