@@ -11,6 +11,10 @@
  *                                         server runs without its scheduler: no controller and
  *                                         no scheduler work while they are made
  *   bench_sched drain  URL TLSDIR PID N   wait until N pods are bound and time the bindings
+ *   bench_sched cycles - - M N            scheduling cycles alone, in this process, no API:
+ *                                         N pods of 10 ReplicaSets onto M nodes
+ * Besides wall time, the server's CPU time (utime + stime) over each phase is reported: on a
+ * shared machine, pods bound per CPU second is the figure that does not depend on the load.
  *
  * Workloads are Deployments when a Deployment controller answers (a probe Deployment gets its
  * ReplicaSet within 3 s), else ReplicaSets. Results are key=value lines on stdout.
@@ -19,6 +23,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "server/scheduler/scheduler-internal.h"
 
 #define WORKLOADS   10
 #define TIMEOUT_MS  (10 * 60 * 1000)
@@ -211,6 +216,26 @@ static const char *workload_kind(void)
     return found ? "Deployment" : "ReplicaSet";
 }
 
+/* utime + stime of a process, in seconds. */
+static double cpu_s(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f) {
+        fclose(f);
+    }
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long user = 0, sys = 0;
+    if (!p ||
+        sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &user, &sys) != 2) {
+        return 0;
+    }
+    return (double)(user + sys) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static long rss_kb(long pid)
 {
     char path[64], line[256];
@@ -319,6 +344,7 @@ static void mode_e2e(long pid, size_t n)
 {
     const char *kind = workload_kind();
     printf("workload_kind=%s\n", kind);
+    double cpu0 = cpu_s(pid);
     t0 = ek_now_ms();
     target = n;
     create_all(kind, n);
@@ -328,6 +354,7 @@ static void mode_e2e(long pid, size_t n)
         exit(1);
     }
     print_bindings("e2e");
+    printf("e2e_server_cpu_s=%.2f\n", cpu_s(pid) - cpu0);
     if (!run_until(all_ready, TIMEOUT_MS)) {
         fprintf(stderr, "bench_sched: only %zu of %zu pods ready\n", st.ready, n);
         exit(1);
@@ -344,6 +371,81 @@ static void mode_e2e(long pid, size_t n)
     printf("rss_kb=%ld\n", rss_kb(pid));
 }
 
+/* ---- scheduling cycles alone ---- */
+
+static json_t *cycle_rs[WORKLOADS];
+
+static json_t *cycle_get(void *data, const char *kind, const char *ns, const char *name)
+{
+    EK_UNUSED(data);
+    EK_UNUSED(ns);
+    int i = -1;
+    if (strcmp(kind, "ReplicaSet") == 0 && sscanf(name, "bench-%d", &i) == 1 && i >= 0 &&
+        i < WORKLOADS) {
+        return cycle_rs[i];
+    }
+    return NULL;
+}
+
+static double process_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void mode_cycles(size_t nodes, size_t n)
+{
+    sched_listers_t l = { .get = cycle_get };
+    sched_cache_t c;
+    sched_cache_init(&c, &l, 0);
+    for (size_t i = 0; i < nodes; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "sim-%zu", i);
+        json_t *node = json_pack("{s:{s:s,s:{s:s}},s:{s:{s:s,s:s,s:s}}}", "metadata", "name", name,
+                                 "labels", "kubernetes.io/hostname", name, "status", "allocatable",
+                                 "cpu", "4", "memory", "8Gi", "pods", "110");
+        sched_cache_set_node(&c, node);
+        json_decref(node);
+    }
+    for (int i = 0; i < WORKLOADS; i++) {
+        char app[32];
+        snprintf(app, sizeof(app), "bench-%d", i);
+        cycle_rs[i] = json_pack("{s:{s:{s:s}}}", "spec", "selector", "matchLabels", "app", app);
+    }
+    double cpu0 = process_cpu_s();
+    uint64_t w0 = ek_now_ns();
+    size_t bound = 0;
+    for (size_t k = 0; k < n; k++) {
+        char name[64], app[32];
+        snprintf(app, sizeof(app), "bench-%zu", k % WORKLOADS);
+        snprintf(name, sizeof(name), "%s-%zu", app, k);
+        json_t *obj =
+            json_pack("{s:{s:s,s:s,s:s,s:{s:s},s:[{s:s,s:s,s:s,s:b}]},s:{s:[{s:s}]}}", "metadata",
+                      "name", name, "namespace", "default", "uid", name, "labels", "app", app,
+                      "ownerReferences", "apiVersion", "apps/v1", "kind", "ReplicaSet", "name", app,
+                      "controller", 1, "spec", "containers", "name", "c");
+        sched_pod_t *p = sched_pod_new(&c, obj);
+        json_decref(obj);
+        sched_result_t r;
+        sched_schedule(&c, p, &r);
+        if (r.node) {
+            sched_cache_place(&c, p, r.node->name, POD_BOUND);
+            bound++;
+        } else {
+            sched_pod_free(&c, p);
+        }
+        sched_result_free(&r);
+    }
+    double cpu = process_cpu_s() - cpu0, wall = (double)(ek_now_ns() - w0) / 1e9;
+    printf("cycles_bound=%zu\ncycles_cpu_s=%.3f\ncycles_wall_s=%.3f\n", bound, cpu, wall);
+    printf("cycles_per_cpu_s=%.0f\n", cpu > 0 ? (double)bound / cpu : 0.0);
+    sched_cache_free(&c);
+    for (int i = 0; i < WORKLOADS; i++) {
+        json_decref(cycle_rs[i]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 6) {
@@ -353,6 +455,10 @@ int main(int argc, char **argv)
     const char *mode = argv[1], *url = argv[2], *dir = argv[3];
     long pid = atol(argv[4]);
     size_t n = (size_t)atol(argv[5]);
+    if (strcmp(mode, "cycles") == 0) {
+        mode_cycles((size_t)pid, n);
+        return 0;
+    }
     loop = uv_default_loop();
     ek_error_t *err = NULL;
     ek_autofree char *ca_path = ek_xasprintf("%s/server-ca.crt", dir);
@@ -395,6 +501,7 @@ int main(int argc, char **argv)
             return 1;
         }
         print_bindings("drain");
+        printf("drain_server_cpu_s=%.2f\n", cpu_s(pid)); /* since its start */
         printf("rss_kb=%ld\n", rss_kb(pid));
     }
     fflush(stdout);

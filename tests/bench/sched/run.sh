@@ -8,6 +8,10 @@
 #   2. scheduling alone: the same 10,000 pods created while the server runs without its
 #      scheduler, then the server restarted with it; the scheduler's own figures for draining
 #      its queue (its "queue drained" log line) and the watch's.
+#   3. scheduling cycles alone: the scheduler's cache and algorithm driven in the bench process
+#      (no API, no loop), the same pods onto as many nodes; bound per CPU second.
+# Besides wall time, the server's CPU seconds per phase are printed: on a shared machine, pods
+# per CPU second is the figure that does not depend on what else runs.
 # No kube-scheduler is available offline to measure as a peer: the goals are printed instead.
 # The last line is
 #   sched: pods_bound_per_s=... deploy100_ready_s=... rss_mb=...
@@ -81,6 +85,7 @@ stop_server
 start_server drain
 bench drain drain >"$dir/drain.out"
 stop_server
+build/bench/sched cycles - - "$NODES" "$PODS" >"$dir/cycles.out"
 drained=$(grep "scheduler queue drained" "$dir/drain.log" | tail -1)
 
 kind=$(val workload_kind "$dir/e2e.out")
@@ -94,13 +99,18 @@ rss2_mb=$(awk -v k="$(val rss_kb "$dir/drain.out")" 'BEGIN { printf "%.0f", k / 
 own_rate=$(sed -n 's/.*per_s=\([0-9]*\).*/\1/p' <<<"$drained")
 own_ms=$(sed -n 's/.* ms=\([0-9]*\).*/\1/p' <<<"$drained")
 drain_rate=$(val drain_bound_per_s "$dir/drain.out")
+e2e_cpu=$(val e2e_server_cpu_s "$dir/e2e.out")
+e2e_per_cpu=$(awk -v n="$PODS" -v c="$e2e_cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "?" }')
+cyc_rate=$(val cycles_per_cpu_s "$dir/cycles.out")
 
 printf '\n%-58s %12s %12s\n' "measurement ($NODES nodes, $PODS pods from ${kind}s)" edgek goal
 printf '%-58s %12s %12s\n' "pods bound/s, end to end (workload creation -> bindings)" "$e2e_rate" ">= 1000"
 printf '%-58s %12s %12s\n' "  first / last binding after creating the workloads (s)" "$e2e_first / $e2e_last" ""
+printf '%-58s %12s %12s\n' "  server CPU s while binding them; pods per server CPU s" "$e2e_cpu; $e2e_per_cpu" ""
 printf '%-58s %12s %12s\n' "pods bound/s, scheduling alone (scheduler's own count)" "${own_rate:-?}" ">= 1000"
 printf '%-58s %12s %12s\n' "  queue of $PODS drained in (ms)" "${own_ms:-?}" ""
 printf '%-58s %12s %12s\n' "  the same seen by a watch (bound/s)" "$drain_rate" ""
+printf '%-58s %12s %12s\n' "scheduling cycles alone, no API (pods per CPU s)" "$cyc_rate" ""
 printf '%-58s %12s %12s\n' "100-replica $kind: creation -> 100 Ready (s)" "$d100" "<= 2"
 printf '%-58s %12s %12s\n' "server RSS with $PODS pods (MB)" "$rss_mb" ""
 printf '%-58s %12s %12s\n' "server RSS after the restart, $PODS pods bound (MB)" "$rss2_mb" ""
