@@ -146,6 +146,9 @@ int ek_quantity_parse(const char *s, ek_quantity_t *q, ek_error_t **err);
 /* value * 10^scale in the given format (resource.NewScaledQuantity + Format). */
 void ek_quantity_from_int64(ek_quantity_t *q, int64_t value, int scale,
                             ek_quantity_format_t format);
+/* Rounds away from zero to a multiple of 10^scale, as Quantity.RoundUp: a value already that
+ * coarse keeps its kept input string, any other loses it. Returns whether it was exact. */
+bool ek_quantity_round_up(ek_quantity_t *q, int64_t scale);
 /* -1, 0 or 1 as a < b, a == b, a > b (formats do not matter). */
 int ek_quantity_cmp(const ek_quantity_t *a, const ek_quantity_t *b);
 /* The value in thousandths (cpu millicores; MilliValue), rounded away from zero. Fails
@@ -260,6 +263,16 @@ typedef struct ek_schema_ty {
 #define EK_SF_REPLACE     0x4
 #define EK_SF_RETAIN_KEYS 0x8
 #define EK_SF_READONLY    0x10
+#define EK_SF_PB_PTR      0x20 /* pb=N*: a Go pointer; a zero value on the wire still counts */
+#define EK_SF_PB_NONE     0x40 /* pb=-: not in the protobuf message (the envelope's type meta) */
+#define EK_SF_MICRO       0x80 /* a metav1.MicroTime: RFC 3339 with microseconds */
+
+/* Longest protobuf number path of a field: pb=N or pb=N.M (inside an inlined embedded message). */
+#define EK_SCHEMA_PB_DEPTH 3
+#define EK_SF_ATOMIC      0x100 /* list, map or object owned as a whole by server-side apply */
+#define EK_SF_ZERO                                                     \
+    0x200 /* present in the Go zero value (a non-pointer struct, a list \
+          * without omitempty): server-side apply's view of a new object */
 
 typedef struct ek_schema_field {
     const char *name;
@@ -267,9 +280,12 @@ typedef struct ek_schema_field {
     const char *description;
     unsigned flags;
     const char *merge_key;     /* strategic merge key of a list, or NULL */
+    const char *list_keys;     /* server-side apply keys ("port,protocol") when they differ
+                                  from merge_key (x-kubernetes-list-map-keys), or NULL */
     const char *default_value; /* documentation only */
     char **enum_values;
     size_t n_enum;
+    uint32_t pb[EK_SCHEMA_PB_DEPTH]; /* protobuf number path, 0-terminated; pb[0] == 0: none */
 } ek_schema_field_t;
 
 struct ek_schema_type {
@@ -279,6 +295,10 @@ struct ek_schema_type {
     const char *description;
     ek_schema_field_t *fields;
     size_t n_fields;
+    /* Every field has a protobuf number (or pb=-), and so has every type it refers to: a
+     * protobuf body of this type can be decoded (api/protobuf.c). */
+    bool pb;
+    bool atomic; /* +structType=atomic: server-side apply owns it as a whole */
 };
 
 /* Parses the embedded schema text (idempotent; call once at start, before other threads). */
@@ -288,6 +308,10 @@ const ek_schema_type_t *ek_schema_type(const char *id);
 const ek_schema_field_t *ek_schema_field(const ek_schema_type_t *t, const char *name);
 /* All types, sorted by id. */
 size_t ek_schema_types(const ek_schema_type_t **out);
+/* The type of a kind sent as apiVersion + kind ("apps/v1", "Deployment" → apps.v1 Deployment);
+ * types of meta.v1 that every group version carries (DeleteOptions) are found under any
+ * group. NULL if the schema has none. Borrowed. */
+const ek_schema_type_t *ek_schema_type_for_kind(const char *api_version, const char *kind);
 /* The OpenAPI definition name ("io.k8s.api.apps.v1.Deployment") written into buf. */
 const char *ek_schema_openapi_name(const ek_schema_type_t *t, char *buf, size_t len);
 
@@ -308,6 +332,44 @@ typedef void (*ek_schema_issue_cb)(ek_schema_issue_kind_t kind, const char *path
  */
 int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb,
                     void *data);
+/*
+ * The same walk, removing each unknown field from obj right after reporting it, as decoding
+ * into Kubernetes' typed structs drops them: the field itself, whatever its name holds ("a.b",
+ * "x[0]"), never a field a path spelling would also match.
+ */
+int ek_schema_check_drop(const ek_schema_type_t *t, json_t *obj, ek_schema_issue_cb cb, void *data);
+
+/* ---- protobuf request bodies (api/protobuf.c) ---- */
+
+/* Unknown field numbers are errors (Kubernetes' decoder skips them; tests use this). */
+#define EK_PROTOBUF_STRICT 0x1
+
+/* The runtime.Unknown envelope of a protobuf body. Strings are owned (NULL when absent; free
+ * with ek_protobuf_unknown_clear); raw points into the decoded buffer. */
+typedef struct ek_protobuf_unknown {
+    char *api_version;
+    char *kind;
+    char *content_encoding;
+    char *content_type;
+    const uint8_t *raw;
+    size_t raw_len;
+} ek_protobuf_unknown_t;
+
+/* Checks the "k8s\0" magic and reads the envelope. Errors are status 400. */
+int ek_protobuf_unwrap(const void *data, size_t len, unsigned flags, ek_protobuf_unknown_t *out,
+                       ek_error_t **err);
+void ek_protobuf_unknown_clear(ek_protobuf_unknown_t *u);
+/*
+ * A whole protobuf body to the JSON object a JSON body of the same request would carry
+ * (apiVersion and kind from the envelope, or the defaults when it has none). The type comes
+ * from the schema (ek_schema_type_for_kind); a kind whose types lack protobuf numbers is a
+ * 415 error naming the kind, a malformed body 400. Caller owns the result. Any thread.
+ */
+json_t *ek_protobuf_decode(const void *data, size_t len, const char *default_api_version,
+                           const char *default_kind, unsigned flags, ek_error_t **err);
+/* One message of type t (no envelope) to a JSON object. Caller owns the result. */
+json_t *ek_protobuf_to_json(const ek_schema_type_t *t, const void *msg, size_t len, unsigned flags,
+                            ek_error_t **err);
 
 /* ---- table printers: `kubectl get` columns (api/printers.c) ---- */
 
@@ -616,6 +678,130 @@ const char *ek_informer_revision(const ek_informer_t *inf);
 /* Stops and frees (memory released once its timers are closed); callable from a handler.
  * Free informers before their client. */
 void ek_informer_free(ek_informer_t *inf);
+
+/* ---- structural schemas of custom resources (api/jsonschema.c) ---- */
+
+/*
+ * The openAPIV3Schema of a CRD version applied as apiextensions-apiserver does: unknown fields
+ * pruned (except under x-kubernetes-preserve-unknown-fields), defaults filled in, then the
+ * value validated (types, nullable, required, enum, pattern, minimum/maximum and exclusive
+ * forms, multipleOf, min/maxLength, min/maxItems, uniqueItems, min/maxProperties, formats,
+ * x-kubernetes-int-or-string, allOf/anyOf/oneOf/not). Paths are written "spec.replicas",
+ * "spec.ports[0].name".
+ */
+/* Removes fields the schema does not know; each removed path is appended to pruned (may be
+ * NULL). The root's apiVersion, kind and metadata are left alone. */
+void ek_jsonschema_prune(const json_t *schema, json_t *obj, json_t *pruned);
+/* Fills in defaults for absent (and null, when not nullable) fields, recursively. */
+void ek_jsonschema_default(const json_t *schema, json_t *obj);
+/* Appends validation errors (as Kubernetes words them) to errs; returns their number. */
+int ek_jsonschema_validate(const json_t *schema, const json_t *obj, ek_field_errors_t *errs);
+/* Whether a CRD schema is structural enough to use; on failure writes why into msg. */
+int ek_jsonschema_check_structural(const json_t *schema, char *msg, size_t len);
+
+/* ---- server-side apply: field sets and managed fields (api/fieldset.c, api/fieldmanager.c) */
+
+/*
+ * What kube-apiserver 1.32's field manager does, as plain functions over JSON objects (pure,
+ * thread-safe, inputs never modified): the set of fields an object holds against its schema,
+ * the comparison of two objects, the apply merge, removal of fields a manager stopped
+ * applying, conflicts between managers, and metadata.managedFields.
+ */
+
+/* A set of field paths (fieldpath.Set); FieldsV1 is its JSON form. */
+typedef struct ek_fieldset ek_fieldset_t;
+
+ek_fieldset_t *ek_fieldset_new(void);
+void ek_fieldset_free(ek_fieldset_t *s);
+EK_DEFINE_CLEANUP(ek_fieldset_t, ek_fieldset_free)
+/* FieldsV1 JSON ({"f:spec":{"f:replicas":{}}}) → set; 400 when malformed. Caller frees. */
+ek_fieldset_t *ek_fieldset_decode(const json_t *fields_v1, ek_error_t **err);
+/* The FieldsV1 JSON Kubernetes writes, keys in its order ("." first). Caller owns. */
+json_t *ek_fieldset_encode(const ek_fieldset_t *s);
+bool ek_fieldset_empty(const ek_fieldset_t *s);
+bool ek_fieldset_equal(const ek_fieldset_t *a, const ek_fieldset_t *b);
+/* New sets (caller frees); NULL inputs are empty sets. difference is path-exact;
+ * recursive_difference also drops everything below b's members. */
+ek_fieldset_t *ek_fieldset_copy(const ek_fieldset_t *s);
+ek_fieldset_t *ek_fieldset_union(const ek_fieldset_t *a, const ek_fieldset_t *b);
+ek_fieldset_t *ek_fieldset_difference(const ek_fieldset_t *a, const ek_fieldset_t *b);
+ek_fieldset_t *ek_fieldset_intersection(const ek_fieldset_t *a, const ek_fieldset_t *b);
+ek_fieldset_t *ek_fieldset_recursive_difference(const ek_fieldset_t *a, const ek_fieldset_t *b);
+/* Each path in the set, in Kubernetes' order, written as in its conflict messages:
+ * `.spec.replicas`, `.spec.template.spec.containers[name="web"].image`. */
+typedef void (*ek_fieldset_path_cb)(const char *path, void *data);
+void ek_fieldset_paths(const ek_fieldset_t *s, ek_fieldset_path_cb fn, void *data);
+
+/*
+ * The schema server-side apply walks: for built-in kinds the schema tables (lists with
+ * merge= are list-maps keyed by it or by keys=, `set` lists are sets, other lists atomic;
+ * `atomic` maps and types are owned whole), for custom resources the openAPIV3Schema
+ * (x-kubernetes-list-type, x-kubernetes-list-map-keys, x-kubernetes-map-type). Borrowed.
+ */
+typedef struct ek_ssa_schema {
+    const ek_schema_type_t *type; /* built-in kinds */
+    const json_t *crd;            /* custom resources: the version's openAPIV3Schema */
+} ek_ssa_schema_t;
+
+/* The schema of a resource; for a kind without one every field is tracked as untyped JSON
+ * (maps granular, lists atomic). */
+ek_ssa_schema_t ek_ssa_schema_for(const ek_resource_t *r);
+/* TypedValue.ToFieldSet: the leaf fields and list/map items obj sets. Caller frees. */
+ek_fieldset_t *ek_ssa_fieldset(const ek_ssa_schema_t *sc, const json_t *obj);
+/* TypedValue.Compare of lhs (NULL: nothing) and rhs; the three sets are the caller's. */
+void ek_ssa_compare(const ek_ssa_schema_t *sc, const json_t *lhs, const json_t *rhs,
+                    ek_fieldset_t **added, ek_fieldset_t **modified, ek_fieldset_t **removed);
+/* TypedValue.Merge: config merged into live (config wins on leaves, list-maps merged by
+ * key, sets united, atomic values replaced). Caller owns the result. */
+json_t *ek_ssa_merge(const ek_ssa_schema_t *sc, const json_t *live, const json_t *config);
+/* TypedValue.RemoveItems: a copy of obj without the set's paths. Caller owns. */
+json_t *ek_ssa_remove(const ek_ssa_schema_t *sc, const json_t *obj, const ek_fieldset_t *set);
+
+/* Which top-level fields a write tracks (the strategy's reset fields). */
+typedef enum {
+    EK_SSA_TRACK_ALL,         /* kinds without a status subresource */
+    EK_SSA_TRACK_NO_STATUS,   /* the main resource of a kind with a status subresource */
+    EK_SSA_TRACK_STATUS_ONLY, /* the status subresource */
+} ek_ssa_track_t;
+
+/* One write: who makes it and through what. All borrowed. */
+typedef struct ek_ssa_op {
+    const char *manager;     /* fieldManager, or the User-Agent's product name */
+    const char *api_version; /* "apps/v1" */
+    const char *subresource; /* "" for the object itself, "status", "scale" */
+    const char *now;         /* RFC 3339 time of the write */
+    ek_ssa_track_t track;
+    bool force; /* apply: take fields other managers own */
+} ek_ssa_op_t;
+
+/*
+ * An Update operation (create, update, any non-apply patch) writing obj over old (NULL on
+ * create: compared with the kind's Go zero value, as kube-apiserver does). Sets
+ * obj.metadata.managedFields: the client's own managedFields when it sent some (that is how
+ * managers are migrated), else old's; fields the write changed move to op's Update entry
+ * (taken from every other manager), fields it removed are dropped from every manager.
+ */
+void ek_ssa_update(const ek_ssa_schema_t *sc, const json_t *old, json_t *obj,
+                   const ek_ssa_op_t *op);
+
+/*
+ * An Apply operation (application/apply-patch+yaml) of config onto live (NULL on create).
+ * Returns the new object with its managedFields (caller owns): config merged in, fields the
+ * manager applied last time and no longer applies removed unless another manager owns them,
+ * the fields it applied now owned by op's Apply entry. As kube-apiserver, the manager
+ * "kubectl" may take over fields from client-side apply whose live values still match the
+ * last-applied-configuration annotation, and keeps that annotation up to date. Errors: 400 for
+ * a bad config (managedFields set); 409 when fields the manager changes belong to other
+ * managers and force is off — err's message is the Status message ("Apply failed with 1
+ * conflict: conflict with \"x\" using apps/v1: .spec.replicas") and *causes (caller owns)
+ * the Status causes (reason FieldManagerConflict).
+ */
+json_t *ek_ssa_apply(const ek_ssa_schema_t *sc, const json_t *live, const json_t *config,
+                     const ek_ssa_op_t *op, json_t **causes, ek_error_t **err);
+
+/* The manager kube-apiserver records when a request names none: the User-Agent up to its
+ * first '/', printable characters only, at most 128 bytes. Writes into buf (129 bytes). */
+const char *ek_ssa_manager_from_user_agent(const char *ua, char buf[static 129]);
 
 /* ---- events (api/events.c) ---- */
 

@@ -58,11 +58,12 @@ static void default_resource_list(json_t *list)
     const char *k;
     json_t *v;
     json_object_foreach (list, k, v) {
-        ek__qty_t q;
-        char buf[64];
-        if (ek__qty_from_json(v, &q) == 0) {
-            ek__qty_round_up(&q, -3);
-            json_object_set_new(list, k, json_string(ek__qty_string(&q, buf, sizeof(buf))));
+        ek_quantity_t q;
+        char buf[EK_QUANTITY_STRLEN];
+        if (ek__quantity_from_json(v, &q) == 0) {
+            ek_quantity_round_up(&q, -3);
+            q.str[0] = '\0'; /* canonical even where the input's spelling was kept: "+4" → "4" */
+            json_object_set_new(list, k, json_string(ek_quantity_format(&q, buf)));
         }
     }
 }

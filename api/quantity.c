@@ -69,17 +69,18 @@ static void dnum_mul_small(dnum_t *x, uint32_t m)
     x->n += h;
 }
 
-/* Rounds away from zero to 10^-9, as ParseQuantity's inf.RoundUp to Nano does. */
-static void dnum_round_nano(dnum_t *x)
+/* Rounds away from zero to a multiple of 10^scale (inf.RoundUp); d needs room for one more
+ * digit. ParseQuantity rounds to nano units (scale -9). */
+static void dnum_round_up(dnum_t *x, int64_t scale)
 {
-    if (x->e >= -9 || x->n == 0) {
+    if (x->e >= scale || x->n == 0) {
         return;
     }
-    uint64_t drop = (uint64_t)(-9 - x->e);
+    uint64_t drop = (uint64_t)(scale - x->e);
     if (drop >= x->n) {
-        x->d[0] = '1'; /* any non-zero amount becomes one nano unit */
+        x->d[0] = '1'; /* any non-zero amount becomes one unit */
         x->n = 1;
-        x->e = -9;
+        x->e = scale;
         return;
     }
     size_t keep = x->n - (size_t)drop;
@@ -88,7 +89,7 @@ static void dnum_round_nano(dnum_t *x)
         inexact |= x->d[i] != '0';
     }
     x->n = keep;
-    x->e = -9;
+    x->e = scale;
     if (!inexact) {
         return;
     }
@@ -312,7 +313,7 @@ static int compute(const scan_t *sc, const suffix_t *sx, ek_quantity_t *q, ek_er
     } else {
         x.e += sx->exp;
     }
-    dnum_round_nano(&x);
+    dnum_round_up(&x, -9);
     dnum_strip(&x);
     q->format = sx->format;
     if (x.n == 0) {
@@ -394,6 +395,24 @@ void ek_quantity_from_int64(ek_quantity_t *q, int64_t value, int scale, ek_quant
     memcpy(q->digits, x.d, x.n);
     q->ndigits = (int)x.n;
     q->exp = x.e;
+}
+
+bool ek_quantity_round_up(ek_quantity_t *q, int64_t scale)
+{
+    if (q->sign == 0 || q->exp >= scale) {
+        return true;
+    }
+    /* Digits carry no trailing zeros: a digit below 10^scale is not zero, so this is inexact. */
+    char buf[EK_QUANTITY_MAX_DIGITS + 1];
+    memcpy(buf, q->digits, (size_t)q->ndigits);
+    dnum_t x = { buf, (size_t)q->ndigits, q->exp };
+    dnum_round_up(&x, scale);
+    dnum_strip(&x);
+    memcpy(q->digits, x.d, x.n);
+    q->ndigits = (int)x.n;
+    q->exp = x.e;
+    q->str[0] = '\0';
+    return false;
 }
 
 int ek_quantity_cmp(const ek_quantity_t *a, const ek_quantity_t *b)

@@ -105,9 +105,48 @@ static ek_schema_ty_t *parse_ty(char *s, int line, ek_error_t **err)
     return t;
 }
 
+/* "pb=N", "pb=N.M" (field M of the embedded message N that JSON inlines), a trailing "*" for
+ * Go pointers, or "pb=-" for fields the protobuf message does not carry. */
+static int parse_pb(ek_schema_field_t *f, const char *s, int line, ek_error_t **err)
+{
+    const char *text = s;
+    if (strcmp(s, "-") == 0) {
+        f->flags |= EK_SF_PB_NONE;
+        return 0;
+    }
+    size_t n = 0;
+    while (n < EK_SCHEMA_PB_DEPTH - 1) {
+        char *end;
+        unsigned long v = isdigit((unsigned char)*s) ? strtoul(s, &end, 10) : 0;
+        /* 19000-19999 are reserved by protobuf; Kubernetes numbers stay far below. */
+        if (v == 0 || v > 18999) {
+            break;
+        }
+        f->pb[n++] = (uint32_t)v;
+        s = end;
+        if (*s != '.') {
+            if (*s == '*') {
+                f->flags |= EK_SF_PB_PTR;
+                s++;
+            }
+            if (*s == '\0') {
+                return 0;
+            }
+            break;
+        }
+        s++;
+    }
+    return ek_error_make(err, 0, "schema line %d: bad protobuf number `pb=%s`", line, text);
+}
+
 static int parse_flag(ek_schema_field_t *f, char *flag, int line, ek_error_t **err)
 {
-    if (strcmp(flag, "required") == 0) {
+    if (ek_has_prefix(flag, "pb=")) {
+        return parse_pb(f, flag + 3, line, err);
+    }
+    if (strcmp(flag, "micro") == 0) {
+        f->flags |= EK_SF_MICRO;
+    } else if (strcmp(flag, "required") == 0) {
         f->flags |= EK_SF_REQUIRED;
     } else if (strcmp(flag, "set") == 0) {
         f->flags |= EK_SF_SET;
@@ -117,6 +156,12 @@ static int parse_flag(ek_schema_field_t *f, char *flag, int line, ek_error_t **e
         f->flags |= EK_SF_RETAIN_KEYS;
     } else if (strcmp(flag, "readonly") == 0) {
         f->flags |= EK_SF_READONLY;
+    } else if (strcmp(flag, "atomic") == 0) {
+        f->flags |= EK_SF_ATOMIC;
+    } else if (strcmp(flag, "zero") == 0) {
+        f->flags |= EK_SF_ZERO;
+    } else if (ek_has_prefix(flag, "keys=")) {
+        f->list_keys = flag + 5;
     } else if (ek_has_prefix(flag, "merge=")) {
         f->merge_key = flag + 6;
     } else if (ek_has_prefix(flag, "default=")) {
@@ -242,12 +287,100 @@ static int parse_text(ek_error_t **err)
         db.types = ek_xrealloc(db.types, (db.n_types + 1) * sizeof(*db.types));
         cur = &db.types[db.n_types++];
         memset(cur, 0, sizeof(*cur));
+        /* "Name atomic:" marks a type server-side apply treats as one value. */
+        if (ek_has_suffix(l, " atomic")) {
+            l[strlen(l) - 7] = '\0';
+            cur->atomic = true;
+        }
         if (parse_type_name(cur, l, package, line, err) < 0) {
             return -1;
         }
         cur->description = colon[1] == ' ' ? colon + 2 : colon + 1;
     }
     return 0;
+}
+
+/* Whether two number paths collide: equal, or one leads into the embedded message the other
+ * names (a field 2 next to an inlined 2.1). */
+static bool pb_clash(const uint32_t *a, const uint32_t *b)
+{
+    for (size_t i = 0; i < EK_SCHEMA_PB_DEPTH; i++) {
+        if (a[i] == 0 || b[i] == 0) {
+            return true;
+        }
+        if (a[i] != b[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Each number is used once per type; a type is protobuf-capable when all its fields are
+ * numbered and every type it refers to is protobuf-capable (computed to a fixed point). */
+static int check_pb(ek_error_t **err)
+{
+    for (size_t i = 0; i < db.n_types; i++) {
+        ek_schema_type_t *t = &db.types[i];
+        t->pb = t->n_fields > 0;
+        for (size_t k = 0; k < t->n_fields; k++) {
+            const ek_schema_field_t *f = &t->fields[k];
+            t->pb = t->pb && (f->pb[0] || (f->flags & EK_SF_PB_NONE));
+            for (size_t j = 0; f->pb[0] && j < k; j++) {
+                if (t->fields[j].pb[0] && pb_clash(f->pb, t->fields[j].pb)) {
+                    return ek_error_make(err, 0,
+                                         "built-in schema: `%s` fields `%s` and `%s` share a "
+                                         "protobuf number",
+                                         t->id, t->fields[j].name, f->name);
+                }
+            }
+        }
+    }
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i < db.n_types; i++) {
+            ek_schema_type_t *t = &db.types[i];
+            for (size_t k = 0; t->pb && k < t->n_fields; k++) {
+                const ek_schema_ty_t *ty = t->fields[k].ty;
+                while (ty->kind == EK_ST_ARRAY || ty->kind == EK_ST_MAP) {
+                    ty = ty->elem;
+                }
+                if (ty->kind == EK_ST_REF && !ty->ref->pb) {
+                    t->pb = false;
+                    changed = true;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+const ek_schema_type_t *ek_schema_type_for_kind(const char *api_version, const char *kind)
+{
+    /* Packages are named after the group's first label: "rbac.authorization.k8s.io/v1" is
+     * rbac.v1, "v1" is core.v1. */
+    const char *slash = strchr(api_version, '/');
+    const char *group = slash ? api_version : "core";
+    size_t glen = slash ? strcspn(api_version, "./") : 4;
+    const char *version = slash ? slash + 1 : api_version;
+    if (!*kind || !*version || strchr(version, '/')) {
+        return NULL;
+    }
+    char id[256];
+    snprintf(id, sizeof(id), "%.*s.%s.%s", (int)glen, group, version, kind);
+    const ek_schema_type_t *t = ek_schema_type(id);
+    if (t) {
+        return t;
+    }
+    t = ek_schema_type(kind);
+    if (!t) {
+        return NULL;
+    }
+    size_t plen = strlen(t->package);
+    if (plen == glen + 1 + strlen(version) && strncmp(t->package, group, glen) == 0 &&
+        t->package[glen] == '.' && strcmp(t->package + glen + 1, version) == 0) {
+        return t;
+    }
+    return strcmp(t->package, "meta.v1") == 0 ? t : NULL;
 }
 
 int ek_schema_load(ek_error_t **err)
@@ -273,7 +406,7 @@ int ek_schema_load(ek_error_t **err)
             }
         }
     }
-    return 0;
+    return check_pb(err);
 }
 
 const char *ek_schema_openapi_name(const ek_schema_type_t *t, char *buf, size_t len)
@@ -296,6 +429,7 @@ struct check {
     ek_schema_issue_cb cb;
     void *data;
     int issues;
+    bool drop; /* remove unknown fields as they are reported */
     ek_buf_t path;
 };
 
@@ -442,7 +576,10 @@ static void check_object(struct check *c, const ek_schema_type_t *t, const json_
     size_t base = c->path.len;
     const char *key;
     json_t *v;
-    json_object_foreach ((json_t *)obj, key, v) {
+    void *tmp;
+    /* The safe iteration lets c->drop delete the current key (obj is then the caller's
+     * mutable object: see ek_schema_check_drop). */
+    json_object_foreach_safe ((json_t *)obj, tmp, key, v) {
         if (base) {
             ek_buf_putc(&c->path, '.');
         }
@@ -450,6 +587,9 @@ static void check_object(struct check *c, const ek_schema_type_t *t, const json_
         const ek_schema_field_t *f = ek_schema_field(t, key);
         if (!f) {
             report(c, EK_SCHEMA_UNKNOWN_FIELD, NULL);
+            if (c->drop) {
+                json_object_del((json_t *)obj, key);
+            }
         } else if (!json_is_null(v)) {
             check_value(c, f->ty, v, t->name);
             check_enum(c, f, v);
@@ -564,13 +704,24 @@ static void check_value(struct check *c, const ek_schema_ty_t *t, const json_t *
     }
 }
 
-int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb, void *data)
+static int run_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb,
+                     void *data, bool drop)
 {
-    struct check c = { .cb = cb, .data = data };
+    struct check c = { .cb = cb, .data = data, .drop = drop };
     if (!json_is_object(obj)) {
         return 0;
     }
     check_object(&c, t, obj);
     ek_buf_free(&c.path);
     return c.issues;
+}
+
+int ek_schema_check(const ek_schema_type_t *t, const json_t *obj, ek_schema_issue_cb cb, void *data)
+{
+    return run_check(t, obj, cb, data, false);
+}
+
+int ek_schema_check_drop(const ek_schema_type_t *t, json_t *obj, ek_schema_issue_cb cb, void *data)
+{
+    return run_check(t, obj, cb, data, true);
 }

@@ -3,7 +3,7 @@
  * Private to api/defaults.c and api/validate*.c: field-error constructors that spell messages
  * the way Kubernetes' field.Error.ErrorBody() does, Go-style rendering of bad values, the
  * string-format checks of apimachinery (DNS names, qualified names, label values, ports, ...),
- * a small exact resource.Quantity, and the per-area validators ek_validate dispatches to.
+ * quantities read from objects, and the per-area validators ek_validate dispatches to.
  * Everything here is a pure function of its arguments.
  */
 #ifndef EK_API_VALIDATE_INTERNAL_H
@@ -145,29 +145,12 @@ typedef enum {
 } ek__name_rule_t;
 int ek__name_check(ek__name_rule_t rule, const char *name, bool prefix, ek__msgs_t *m);
 
-/* ---- resource.Quantity (validate_quantity.c) ---- */
+/* ---- quantities in objects (validate.c; the arithmetic is api/quantity.c's) ---- */
 
-typedef enum { EK_QF_DECIMAL_SI, EK_QF_BINARY_SI, EK_QF_DECIMAL_EXP } ek__qfmt_t;
-
-/* value = v * 10^scale exactly; format decides how String() spells it. */
-typedef struct ek__qty {
-    __int128 v;
-    int scale;
-    ek__qfmt_t format;
-} ek__qty_t;
-
-/* Parses a quantity string; 0 on success, -1 when it is not one. */
-int ek__qty_parse(const char *s, ek__qty_t *q);
-/* A JSON string or number; -1 for anything else. */
-int ek__qty_from_json(const json_t *v, ek__qty_t *q);
-int ek__qty_cmp(const ek__qty_t *a, const ek__qty_t *b);
-int ek__qty_sign(const ek__qty_t *q);
-/* Rounds up (away from zero) to 10^scale, as Quantity.RoundUp. */
-void ek__qty_round_up(ek__qty_t *q, int scale);
-/* MilliValue() % 1000 == 0. */
-bool ek__qty_is_integer(const ek__qty_t *q);
-/* Canonical String() into buf (64 bytes is enough). */
-const char *ek__qty_string(const ek__qty_t *q, char *buf, size_t len);
+/* A JSON string or number as a quantity; -1 for anything else. */
+int ek__quantity_from_json(const json_t *v, ek_quantity_t *q);
+/* MilliValue() % 1000 == 0: whole after rounding up to milli units. */
+bool ek__quantity_is_integer(const ek_quantity_t *q);
 
 /* ---- label selectors and maps (validate_meta.c) ---- */
 
@@ -214,7 +197,7 @@ void ek__v_pvc_spec(ek_field_errors_t *e, const json_t *spec, const char *path);
 size_t ek__v_resource_name(ek_field_errors_t *e, const char *n, const char *path, int kind);
 /* ValidateResourceQuantityValue; *q receives the value. -1 when v is not a quantity. */
 int ek__v_resource_quantity(ek_field_errors_t *e, const char *name, const json_t *v,
-                            const char *path, ek__qty_t *q);
+                            const char *path, ek_quantity_t *q);
 /* Name, image, ports, env, mounts, pull policy, resources, security context of a container. */
 void ek__v_container_common(ek_field_errors_t *e, const json_t *ctr, const json_t *vols,
                             bool host_users, const char *path);

@@ -666,3 +666,31 @@ int ek_validate(const ek_resource_t *r, const json_t *obj, const json_t *old,
     }
     return (int)(out->n - before);
 }
+
+/* ---- quantities in objects ---- */
+
+int ek__quantity_from_json(const json_t *v, ek_quantity_t *q)
+{
+    if (json_is_string(v)) {
+        return ek_quantity_parse(json_string_value(v), q, NULL);
+    }
+    if (json_is_integer(v)) {
+        ek_quantity_from_int64(q, json_integer_value(v), 0, EK_QUANTITY_DECIMAL_SI);
+        return 0;
+    }
+    if (json_is_real(v)) {
+        /* Kubernetes parses a number's text; nine decimals spell what manifests write. The
+         * largest double needs 309 digits before the point. */
+        char buf[352];
+        snprintf(buf, sizeof(buf), "%.9f", json_real_value(v));
+        return ek_quantity_parse(buf, q, NULL);
+    }
+    return -1;
+}
+
+bool ek__quantity_is_integer(const ek_quantity_t *q)
+{
+    int64_t milli;
+    /* Beyond int64 milli units a value is whole at any practical precision. */
+    return ek_quantity_milli(q, &milli, NULL) < 0 || milli % 1000 == 0;
+}

@@ -115,19 +115,19 @@ size_t ek__v_resource_name(ek_field_errors_t *e, const char *n, const char *path
 
 /* ValidateResourceQuantityValue; *q receives the parsed value. Returns -1 if unparsable. */
 int ek__v_resource_quantity(ek_field_errors_t *e, const char *name, const json_t *v,
-                            const char *path, ek__qty_t *q)
+                            const char *path, ek_quantity_t *q)
 {
-    if (ek__qty_from_json(v, q) < 0) {
+    if (ek__quantity_from_json(v, q) < 0) {
         ek__fe_invalid_j(e, path, v, QTY_FORMAT_MSG);
         return -1;
     }
-    char buf[64];
-    if (ek__qty_sign(q) < 0) {
-        ek__fe_invalid_s(e, path, ek__qty_string(q, buf, sizeof(buf)), EK_MSG_NEGATIVE);
+    char buf[EK_QUANTITY_STRLEN];
+    if (q->sign < 0) {
+        ek__fe_invalid_s(e, path, ek_quantity_format(q, buf), EK_MSG_NEGATIVE);
     }
     if ((in_list(name, integer_resources) || is_extended_resource(name)) &&
-        !ek__qty_is_integer(q)) {
-        ek__fe_invalid_raw(e, path, ek__qty_string(q, buf, sizeof(buf)), "must be an integer");
+        !ek__quantity_is_integer(q)) {
+        ek__fe_invalid_raw(e, path, ek_quantity_format(q, buf), "must be an integer");
     }
     return 0;
 }
@@ -140,23 +140,23 @@ static void v_limits(ek_field_errors_t *e, const json_t *lims, const char *lpath
     json_object_foreach ((json_t *)lims, k, v) {
         ek_autofree char *p = ek__p("%s[%s]", lpath, k);
         ek__v_resource_name(e, k, p, 1);
-        ek__qty_t q;
+        ek_quantity_t q;
         ek__v_resource_quantity(e, k, v, p, &q);
         *huge |= is_hugepages(k);
         *cpumem |= strcmp(k, "cpu") == 0 || strcmp(k, "memory") == 0;
     }
 }
 
-static void v_request_vs_limit(ek_field_errors_t *e, const char *k, const ek__qty_t *rq,
+static void v_request_vs_limit(ek_field_errors_t *e, const char *k, const ek_quantity_t *rq,
                                const json_t *lims, const char *rpath, const char *lpath)
 {
     const json_t *lv = json_object_get(lims, k);
-    ek__qty_t lq;
-    char rb[64], lb[64];
-    if (lv && ek__qty_from_json(lv, &lq) == 0) {
-        int c = ek__qty_cmp(rq, &lq);
-        ek__qty_string(rq, rb, sizeof(rb));
-        ek__qty_string(&lq, lb, sizeof(lb));
+    ek_quantity_t lq;
+    char rb[EK_QUANTITY_STRLEN], lb[EK_QUANTITY_STRLEN];
+    if (lv && ek__quantity_from_json(lv, &lq) == 0) {
+        int c = ek_quantity_cmp(rq, &lq);
+        ek_quantity_format(rq, rb);
+        ek_quantity_format(&lq, lb);
         if (c != 0 && !is_overcommit_allowed(k)) {
             ek__fe_invalid_s(e, rpath, rb, "must be equal to %s limit of %s", k, lb);
         } else if (c > 0) {
@@ -179,7 +179,7 @@ void ek__v_resource_requirements(ek_field_errors_t *e, const json_t *res, const 
     json_object_foreach (ek__obj(res, "requests"), k, v) {
         ek_autofree char *p = ek__p("%s[%s]", rpath, k);
         ek__v_resource_name(e, k, p, 1);
-        ek__qty_t q;
+        ek_quantity_t q;
         if (ek__v_resource_quantity(e, k, v, p, &q) == 0) {
             v_request_vs_limit(e, k, &q, lims, rpath, lpath);
         }
@@ -325,11 +325,11 @@ void ek__v_resource_field_selector(ek_field_errors_t *e, const json_t *rf, bool 
         ek__fe_not_supported_s(e, p, res, exprs);
     }
     const json_t *div = json_object_get(rf, "divisor");
-    ek__qty_t q;
-    char buf[64];
-    if (div && ek__qty_from_json(div, &q) == 0 && ek__qty_sign(&q) != 0 &&
+    ek_quantity_t q;
+    char buf[EK_QUANTITY_STRLEN];
+    if (div && ek__quantity_from_json(div, &q) == 0 && q.sign != 0 &&
         (strcmp(res, "limits.cpu") == 0 || strcmp(res, "requests.cpu") == 0)) {
-        ek__qty_string(&q, buf, sizeof(buf));
+        ek_quantity_format(&q, buf);
         if (strcmp(buf, "1m") != 0 && strcmp(buf, "1") != 0) {
             ek_autofree char *p = ek__p("%s.divisor", path);
             ek__fe_invalid_s(e, p, res,

@@ -265,7 +265,7 @@ static void v_node_resources(ek_field_errors_t *e, const json_t *status)
         json_t *v;
         json_object_foreach (ek__obj(status, lists[i]), k, v) {
             ek_autofree char *p = ek__p("status.%s.%s", lists[i], k);
-            ek__qty_t q;
+            ek_quantity_t q;
             ek__v_resource_quantity(e, k, v, p, &q);
         }
     }
@@ -424,16 +424,16 @@ void ek__v_pvc_spec(ek_field_errors_t *e, const json_t *spec, const char *path)
     ek_autofree char *rp = ek__p("%s.resources[storage]", path);
     const json_t *storage =
         json_object_get(ek__obj(ek__obj(spec, "resources"), "requests"), "storage");
-    ek__qty_t q;
-    char buf[64];
+    ek_quantity_t q;
+    char buf[EK_QUANTITY_STRLEN];
     if (!storage) {
         ek__fe_required(e, rp, "");
-    } else if (ek__qty_from_json(storage, &q) < 0) {
+    } else if (ek__quantity_from_json(storage, &q) < 0) {
         ek__fe_invalid_j(e, rp, storage,
                          "quantities must match the regular expression "
                          "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
-    } else if (ek__qty_sign(&q) <= 0) {
-        ek__fe_invalid_s(e, rp, ek__qty_string(&q, buf, sizeof(buf)), "must be greater than zero");
+    } else if (q.sign <= 0) {
+        ek__fe_invalid_s(e, rp, ek_quantity_format(&q, buf), "must be greater than zero");
     } else {
         ek__v_resource_quantity(e, "storage", storage, rp, &q);
     }
@@ -475,14 +475,16 @@ static char *spec_diff(const char *type, const json_t *old, const json_t *nw)
 
 static int qty_cmp_json(const json_t *a, const json_t *b)
 {
-    ek__qty_t qa = { 0, 0, EK_QF_DECIMAL_SI }, qb = { 0, 0, EK_QF_DECIMAL_SI };
+    ek_quantity_t qa, qb;
+    ek_quantity_from_int64(&qa, 0, 0, EK_QUANTITY_DECIMAL_SI);
+    ek_quantity_from_int64(&qb, 0, 0, EK_QUANTITY_DECIMAL_SI);
     if (a) {
-        ek__qty_from_json(a, &qa);
+        ek__quantity_from_json(a, &qa);
     }
     if (b) {
-        ek__qty_from_json(b, &qb);
+        ek__quantity_from_json(b, &qb);
     }
-    return ek__qty_cmp(&qa, &qb);
+    return ek_quantity_cmp(&qa, &qb);
 }
 
 static const json_t *storage_request(const json_t *spec)
@@ -630,21 +632,20 @@ static void v_pv_capacity(ek_field_errors_t *e, const json_t *spec)
     json_t *v;
     json_object_foreach ((json_t *)cap, k, v) {
         ek_autofree char *p = ek__p("spec.capacity[%s]", k);
-        ek__qty_t q;
-        char buf[64];
-        if (ek__qty_from_json(v, &q) < 0) {
+        ek_quantity_t q;
+        char buf[EK_QUANTITY_STRLEN];
+        if (ek__quantity_from_json(v, &q) < 0) {
             ek__fe_invalid_j(e, p, v, "must be a valid resource quantity");
             continue;
         }
-        if (ek__qty_sign(&q) < 0) {
-            ek__qty_t whole = q;
-            ek__qty_round_up(&whole, 0);
-            ek__fe_invalid_raw(e, p, ek__qty_string(&whole, buf, sizeof(buf)),
+        if (q.sign < 0) {
+            ek_quantity_t whole = q;
+            ek_quantity_round_up(&whole, 0);
+            ek__fe_invalid_raw(e, p, ek_quantity_format(&whole, buf),
                                "must be a valid resource quantity");
         }
-        if (ek__qty_sign(&q) <= 0) {
-            ek__fe_invalid_s(e, p, ek__qty_string(&q, buf, sizeof(buf)),
-                             "must be greater than zero");
+        if (q.sign <= 0) {
+            ek__fe_invalid_s(e, p, ek_quantity_format(&q, buf), "must be greater than zero");
         }
     }
 }
@@ -763,54 +764,55 @@ static void v_limit_names(ek_field_errors_t *e, const json_t *item, const char *
     }
 }
 
-static bool get_qty(const json_t *item, const char *list, const char *k, ek__qty_t *q)
+static bool get_qty(const json_t *item, const char *list, const char *k, ek_quantity_t *q)
 {
     const json_t *v = json_object_get(ek__obj(item, list), k);
-    return v && ek__qty_from_json(v, q) == 0;
+    return v && ek__quantity_from_json(v, q) == 0;
 }
 
 static void v_limit_pair(ek_field_errors_t *e, const json_t *item, const char *k, const char *path)
 {
-    ek__qty_t min, max, def, defreq, ratio;
+    ek_quantity_t min, max, def, defreq, ratio;
     bool hmin = get_qty(item, "min", k, &min), hmax = get_qty(item, "max", k, &max);
     bool hdef = get_qty(item, "default", k, &def),
          hdr = get_qty(item, "defaultRequest", k, &defreq);
     bool hratio = get_qty(item, "maxLimitRequestRatio", k, &ratio);
-    char a[64], b[64];
-#define QS(q, buf) ek__qty_string(&(q), buf, sizeof(buf))
-    if (hmin && hmax && ek__qty_cmp(&min, &max) > 0) {
+    char a[EK_QUANTITY_STRLEN], b[EK_QUANTITY_STRLEN];
+#define QS(q, buf) ek_quantity_format(&(q), buf)
+    if (hmin && hmax && ek_quantity_cmp(&min, &max) > 0) {
         ek_autofree char *p = ek__p("%s.min[%s]", path, k);
         ek__fe_invalid_raw(e, p, QS(min, a), "min value %s is greater than max value %s", a,
                            QS(max, b));
     }
-    if (hdr && hmin && ek__qty_cmp(&min, &defreq) > 0) {
+    if (hdr && hmin && ek_quantity_cmp(&min, &defreq) > 0) {
         ek_autofree char *p = ek__p("%s.defaultRequest[%s]", path, k);
         ek__fe_invalid_raw(e, p, QS(defreq, b),
                            "min value %s is greater than default request value %s", QS(min, a), b);
     }
-    if (hdr && hmax && ek__qty_cmp(&defreq, &max) > 0) {
+    if (hdr && hmax && ek_quantity_cmp(&defreq, &max) > 0) {
         ek_autofree char *p = ek__p("%s.defaultRequest[%s]", path, k);
         ek__fe_invalid_raw(e, p, QS(defreq, a),
                            "default request value %s is greater than max value %s", a, QS(max, b));
     }
-    if (hdr && hdef && ek__qty_cmp(&defreq, &def) > 0) {
+    if (hdr && hdef && ek_quantity_cmp(&defreq, &def) > 0) {
         ek_autofree char *p = ek__p("%s.defaultRequest[%s]", path, k);
         ek__fe_invalid_raw(e, p, QS(defreq, a),
                            "default request value %s is greater than default limit value %s", a,
                            QS(def, b));
     }
-    if (hdef && hmin && ek__qty_cmp(&min, &def) > 0) {
+    if (hdef && hmin && ek_quantity_cmp(&min, &def) > 0) {
         ek_autofree char *p = ek__p("%s.default[%s]", path, k);
         ek__fe_invalid_raw(e, p, QS(min, a), "min value %s is greater than default value %s", a,
                            QS(def, b));
     }
-    if (hdef && hmax && ek__qty_cmp(&def, &max) > 0) {
+    if (hdef && hmax && ek_quantity_cmp(&def, &max) > 0) {
         ek_autofree char *p = ek__p("%s.default[%s]", path, k);
         ek__fe_invalid_raw(e, p, QS(max, b), "default value %s is greater than max value %s",
                            QS(def, a), b);
     }
-    ek__qty_t one = { 1, 0, EK_QF_DECIMAL_SI };
-    if (hratio && ek__qty_cmp(&ratio, &one) < 0) {
+    ek_quantity_t one;
+    ek_quantity_from_int64(&one, 1, 0, EK_QUANTITY_DECIMAL_SI);
+    if (hratio && ek_quantity_cmp(&ratio, &one) < 0) {
         ek_autofree char *p = ek__p("%s.maxLimitRequestRatio[%s]", path, k);
         ek__fe_invalid_raw(e, p, QS(ratio, a), "ratio %s is less than 1", a);
     }
@@ -918,7 +920,7 @@ static void v_quota_list(ek_field_errors_t *e, const json_t *list, const char *p
             strncmp(k, "requests.hugepages-", 19) != 0) {
             ek__fe_invalid_s(e, p, k, "must be a standard resource for quota");
         }
-        ek__qty_t q;
+        ek_quantity_t q;
         ek__v_resource_quantity(e, k, v, p, &q);
     }
 }

@@ -304,8 +304,10 @@ static void v_kube_finalizers(ek_field_errors_t *e, const json_t *fins)
     json_t *f;
     json_array_foreach (fins, i, f) {
         const char *s = json_is_string(f) ? json_string_value(f) : "";
+        /* The standard names, plus the one apiextensions-apiserver puts on CRDs. */
         if (strchr(s, '/') || strcmp(s, "kubernetes") == 0 || strcmp(s, "orphan") == 0 ||
-            strcmp(s, "foregroundDeletion") == 0) {
+            strcmp(s, "foregroundDeletion") == 0 ||
+            strcmp(s, "customresourcecleanup.apiextensions.k8s.io") == 0) {
             continue;
         }
         ek_autofree char *p = ek__p("metadata.finalizers[%zu]", i);

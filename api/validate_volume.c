@@ -85,9 +85,9 @@ static void v_items(ek_field_errors_t *e, const json_t *src, const char *path)
 
 static void v_empty_dir(ek_field_errors_t *e, const json_t *s, const char *path)
 {
-    ek__qty_t q;
+    ek_quantity_t q;
     const json_t *lim = json_object_get(s, "sizeLimit");
-    if (lim && ek__qty_from_json(lim, &q) == 0 && ek__qty_sign(&q) < 0) {
+    if (lim && ek__quantity_from_json(lim, &q) == 0 && q.sign < 0) {
         ek_autofree char *p = ek__p("%s.sizeLimit", path);
         ek__fe_forbidden(e, p, "SizeLimit field must be a valid resource quantity");
     }

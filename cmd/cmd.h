@@ -21,6 +21,10 @@ typedef struct ek_cmd {
 extern const ek_cmd_t ek_cmd_version;
 extern const ek_cmd_t ek_cmd_server;
 extern const ek_cmd_t ek_cmd_db;
+extern const ek_cmd_t ek_cmd_podnet;
+extern const ek_cmd_t ek_cmd_shim;
+extern const ek_cmd_t ek_cmd_image;
+extern const ek_cmd_t ek_cmd_dns_test;
 
 /* Prints "edgek: <msg>" on stderr for a failed command, frees err, returns 1. */
 int ek_cmd_fail(ek_error_t *err);

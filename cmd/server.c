@@ -4,8 +4,10 @@
  * libuv loop. First start creates the PKI, the join token and the admin kubeconfig; later
  * starts load them and write nothing. SIGINT/SIGTERM stop it cleanly.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <uv.h>
 
@@ -29,6 +31,8 @@ static char *cluster_dns = "10.43.0.10";
 static char *cluster_domain = "cluster.local";
 static char *node_port_range = "30000-32767";
 static int64_t volatile_flush_ms = 60000;
+static int64_t node_monitor_grace_ms = 40000;
+static int64_t pod_eviction_ms = 300000;
 static int sim_nodes;
 static char *sim_cpu = "4";
 static char *sim_memory = "8Gi";
@@ -65,6 +69,11 @@ static const ek_flag_t server_flags[] = {
       "NodePort range (default 30000-32767)" },
     { "volatile-flush", 0, EK_FLAG_DURATION, &volatile_flush_ms, NULL, "DURATION",
       "longest delay before heartbeat-only writes reach the disk (default 60s)" },
+    { "node-monitor-grace-period", 0, EK_FLAG_DURATION, &node_monitor_grace_ms, NULL, "DURATION",
+      "how long a node may go without a heartbeat before it is marked NotReady (default 40s)" },
+    { "pod-eviction-timeout", 0, EK_FLAG_DURATION, &pod_eviction_ms, NULL, "DURATION",
+      "how long new pods tolerate a not-ready or unreachable node before they are evicted "
+      "(default 5m)" },
     { "simulate-nodes", 0, EK_FLAG_INT, &sim_nodes, NULL, "N",
       "register N simulated nodes that run nothing (tests and benchmarks only)" },
     { "simulate-node-cpu", 0, EK_FLAG_STRING, &sim_cpu, NULL, "CPU",
@@ -159,6 +168,30 @@ static int parse_range(const char *s, int *lo, int *hi, ek_error_t **err)
     return 0;
 }
 
+/*
+ * Every client connection and watch is a file descriptor: the usual soft limit of 1,024 would
+ * refuse connections long before memory runs short, so take the hard limit (as Go's runtime
+ * does for kube-apiserver).
+ */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        EK_LOG(EK_WARN, "server", "cannot read the open files limit err=\"%s\"", strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur == rl.rlim_max) {
+        return;
+    }
+    rlim_t soft = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        EK_LOG(EK_WARN, "server",
+               "cannot raise the open files limit soft=%llu hard=%llu err=\"%s\"",
+               (unsigned long long)soft, (unsigned long long)rl.rlim_max, strerror(errno));
+    }
+}
+
 static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **tls_out,
                  ek_error_t **err)
 {
@@ -208,6 +241,8 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
         .node_port_min = lo,
         .node_port_max = hi,
         .volatile_flush_ms = volatile_flush_ms,
+        /* Whole seconds, rounded up: a toleration of 0 s would mean "evict at once". */
+        .default_toleration_s = (pod_eviction_ms + 999) / 1000,
     };
     if (ek_apiserver_start(st->loop, &ao, *pki_out, *tls_out, &st->api, err) < 0) {
         return -1;
@@ -216,7 +251,13 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
     static const char *const ctrl_groups[] = { "system:masters", NULL };
     ek_api_client_t *client =
         ek_apiserver_client(st->api, "system:kube-controller-manager", ctrl_groups);
-    if (ek_controllers_start(client, NULL, &st->ctrls, err) < 0) {
+    ek_controllers_options_t co = {
+        .node_monitor_grace_ms = node_monitor_grace_ms,
+        .pod_eviction_ms = pod_eviction_ms,
+        .root_ca_pem = ek_pki_ca_cert_pem(*pki_out),
+        .cluster_cidr = cluster_cidr,
+    };
+    if (ek_controllers_start(client, &co, &st->ctrls, err) < 0) {
         return ek_error_wrap(err, "start the controllers");
     }
     if (!disable_scheduler) {
@@ -228,9 +269,14 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
     }
     if (sim_nodes > 0) {
         static const char *const sim_groups[] = { "system:nodes", "system:masters", NULL };
-        ek_simnodes_options_t so = {
-            .count = sim_nodes, .cpu = sim_cpu, .memory = sim_memory, .pods = sim_pods
-        };
+        /* Simulated kubelets renew their Leases as real ones do: every 10 s, or a quarter of
+         * a shortened grace period so that they are not taken for dead between renewals. */
+        ek_simnodes_options_t so = { .count = sim_nodes,
+                                     .cpu = sim_cpu,
+                                     .memory = sim_memory,
+                                     .pods = sim_pods,
+                                     .lease_ms =
+                                         EK_MAX(100, EK_MIN(10000, node_monitor_grace_ms / 4)) };
         ek_api_client_t *sc = ek_apiserver_client(st->api, "system:node:simulated", sim_groups);
         if (ek_simnodes_start(sc, &so, &st->sim, err) < 0) {
             return ek_error_wrap(err, "start the simulated nodes");
@@ -255,6 +301,7 @@ static int run_server(int nargs, char **argv)
         return 2;
     }
     struct server_state st = { .loop = uv_default_loop() };
+    raise_nofile();
     ek_error_t *err = NULL;
     ek_pki_t *pki = NULL;
     ek_tls_config_t *tls = NULL;

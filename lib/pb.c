@@ -65,7 +65,14 @@ void ek_pb_message(ek_buf_t *b, uint32_t field, ek_buf_t *msg)
 void ek_pb_reader_init(ek_pb_reader_t *r, const void *data, size_t len)
 {
     r->p = data;
-    r->end = r->p + len;
+    r->end = data ? r->p + len : r->p;
+    r->error = NULL;
+}
+
+static int fail(ek_pb_reader_t *r, const char *why)
+{
+    r->error = why;
+    return -1;
 }
 
 static int read_varint(ek_pb_reader_t *r, uint64_t *out)
@@ -85,26 +92,23 @@ static int read_varint(ek_pb_reader_t *r, uint64_t *out)
     return -1;
 }
 
-int ek_pb_next(ek_pb_reader_t *r, ek_pb_field_t *f)
+int ek_pb_next_value(ek_pb_reader_t *r, int wire_type, ek_pb_field_t *f)
 {
     if (r->p >= r->end) {
         return 0;
     }
-    uint64_t key;
-    if (read_varint(r, &key) < 0 || (key >> 3) == 0 || (key >> 3) > 0x1fffffff) {
-        return -1;
-    }
-    memset(f, 0, sizeof(*f));
-    f->number = (uint32_t)(key >> 3);
-    f->wire_type = (int)(key & 7);
-    switch (f->wire_type) {
+    f->wire_type = wire_type;
+    f->varint = 0;
+    f->data = NULL;
+    f->len = 0;
+    switch (wire_type) {
     case EK_PB_VARINT:
-        return read_varint(r, &f->varint) < 0 ? -1 : 1;
+        return read_varint(r, &f->varint) < 0 ? fail(r, "truncated varint") : 1;
     case EK_PB_I64:
     case EK_PB_I32: {
-        size_t n = f->wire_type == EK_PB_I64 ? 8 : 4;
+        size_t n = wire_type == EK_PB_I64 ? 8 : 4;
         if ((size_t)(r->end - r->p) < n) {
-            return -1;
+            return fail(r, "truncated fixed-size value");
         }
         for (size_t i = 0; i < n; i++) {
             f->varint |= (uint64_t)r->p[i] << (8 * i);
@@ -114,8 +118,11 @@ int ek_pb_next(ek_pb_reader_t *r, ek_pb_field_t *f)
     }
     case EK_PB_LEN: {
         uint64_t len;
-        if (read_varint(r, &len) < 0 || len > (uint64_t)(r->end - r->p)) {
-            return -1;
+        if (read_varint(r, &len) < 0) {
+            return fail(r, "truncated length");
+        }
+        if (len > (uint64_t)(r->end - r->p)) {
+            return fail(r, "length-delimited field runs past the end of its message");
         }
         f->data = r->p;
         f->len = (size_t)len;
@@ -123,6 +130,30 @@ int ek_pb_next(ek_pb_reader_t *r, ek_pb_field_t *f)
         return 1;
     }
     default:
-        return -1;
+        return fail(r, "unsupported wire type");
     }
+}
+
+int ek_pb_next(ek_pb_reader_t *r, ek_pb_field_t *f)
+{
+    if (r->p >= r->end) {
+        return 0;
+    }
+    uint64_t key;
+    if (read_varint(r, &key) < 0) {
+        return fail(r, "truncated field tag");
+    }
+    if ((key >> 3) == 0 || (key >> 3) > 0x1fffffff) {
+        return fail(r, "invalid field number");
+    }
+    f->number = (uint32_t)(key >> 3);
+    int wt = (int)(key & 7);
+    if (wt != EK_PB_VARINT && wt != EK_PB_I64 && wt != EK_PB_LEN && wt != EK_PB_I32) {
+        /* 3 and 4 are proto2 groups, which Kubernetes' messages never use; 6 and 7 do not exist. */
+        return fail(r, "unsupported wire type");
+    }
+    if (r->p >= r->end) {
+        return fail(r, "field without a value");
+    }
+    return ek_pb_next_value(r, wt, f);
 }

@@ -26,6 +26,7 @@ void ek_pb_message(ek_buf_t *b, uint32_t field, ek_buf_t *msg);
 /* Reads the fields of one message in order. */
 typedef struct ek_pb_reader {
     const uint8_t *p, *end;
+    const char *error; /* why ek_pb_next last returned -1 (a static string) */
 } ek_pb_reader_t;
 
 typedef struct ek_pb_field {
@@ -37,7 +38,10 @@ typedef struct ek_pb_field {
 } ek_pb_field_t;
 
 void ek_pb_reader_init(ek_pb_reader_t *r, const void *data, size_t len);
-/* 1 = a field was read, 0 = end of message, -1 = malformed input. */
+/* 1 = a field was read, 0 = end of message, -1 = malformed input (r->error says why). */
 int ek_pb_next(ek_pb_reader_t *r, ek_pb_field_t *f);
+/* Reads one untagged value of wire_type into f (the elements of a packed repeated field).
+ * Same returns as ek_pb_next. */
+int ek_pb_next_value(ek_pb_reader_t *r, int wire_type, ek_pb_field_t *f);
 
 #endif

@@ -12,7 +12,360 @@
 
 /* ---- images (node/image) ---- */
 
+/*
+ * The image store: content-addressed metadata blobs (manifests, configs, indexes) under
+ * <root>/blobs/sha256/, every layer unpacked once under <root>/layers/<diffid>/rootfs (an
+ * overlayfs lower directory shared by every image that has that layer), and <root>/index.json
+ * (image records and their names, replaced atomically). Reference counts are derived from
+ * index.json and the container holds (<root>/holds/) at open; garbage collection removes what
+ * neither names nor holds reach. Several processes may share a store (an flock serialises
+ * changes). Unless a comment says otherwise, functions are blocking and run on one thread
+ * (the loop thread in the agent); the asynchronous calls need the store's loop.
+ */
+typedef struct ek_image_store ek_image_store_t;
+
+/* One image as the kubelet needs it. Caller frees with ek_image_info_free. */
+typedef struct ek_image_info {
+    char *id;       /* image id: the config digest, "sha256:<hex>" */
+    char *digest;   /* repo digest: what the name points at (index or manifest) */
+    char *manifest; /* the platform manifest's digest */
+    char *platform; /* "linux/arm64", "linux/arm/v7", ... */
+    char **names;   /* normalised references ("docker.io/library/busybox:latest") */
+    size_t n_names;
+    uint64_t size;  /* bytes of the unpacked layers */
+    json_t *config; /* the config's "config" object: Entrypoint, Cmd, Env, WorkingDir, User,
+                       ExposedPorts, ... ({} when absent); owned */
+    char **layers;  /* unpacked layer directories, lowest first (absolute paths) */
+    size_t n_layers;
+} ek_image_info_t;
+void ek_image_info_free(ek_image_info_t *info);
+EK_DEFINE_CLEANUP(ek_image_info_t, ek_image_info_free)
+/* overlayfs lowerdir= value: the layers topmost first, ':'-separated. Caller frees. */
+char *ek_image_lowerdir(const ek_image_info_t *info);
+
+/* A parsed, normalised Docker reference (pure; see ek_image_ref_parse). */
+typedef struct ek_image_ref {
+    char *domain; /* "docker.io", "registry.local:5000" */
+    char *path;   /* "library/busybox" */
+    char *tag;    /* "latest", or NULL when only a digest was given */
+    char *digest; /* "sha256:<hex>" or NULL */
+    char *name;   /* domain/path */
+    char *full;   /* domain/path[:tag][@digest] */
+} ek_image_ref_t;
+/* Docker's normalisation: "busybox" → docker.io/library/busybox:latest, "index.docker.io" →
+ * docker.io, a tag-less digest reference keeps no tag. Errors name the reference. */
+int ek_image_ref_parse(const char *s, ek_image_ref_t *out, ek_error_t **err);
+void ek_image_ref_free(ek_image_ref_t *r);
+/* The normalised form of s (caller frees), or NULL with err. */
+char *ek_image_ref_normalize(const char *s, ek_error_t **err);
+
+/* The node's platform ("linux/amd64", "linux/arm64", "linux/arm/v7"). Borrowed, static. */
+const char *ek_image_node_platform(void);
+
+typedef struct ek_image_store_options {
+    const char *registries_yaml; /* NULL: /etc/edgek/registries.yaml (missing file = none) */
+    const char *platform;        /* NULL: the node's */
+    uint64_t max_layer_bytes;    /* uncompressed size limit per layer; 0 = 16 GiB */
+    uint64_t max_image_bytes;    /* uncompressed size limit per import/pull; 0 = 64 GiB */
+    bool progress;               /* pulls draw a progress line on stderr */
+} ek_image_store_options_t;
+
+/* Opens (creating if needed) the store in dir, e.g. <data-dir>/agent/images. Removes
+ * leftovers of imports that crashed. Caller closes. opts may be NULL. */
+ek_image_store_t *ek_image_store_open(const char *dir, const ek_image_store_options_t *opts,
+                                      ek_error_t **err);
+void ek_image_store_close(ek_image_store_t *s);
+/* The store's root directory. Borrowed. */
+const char *ek_image_store_dir(const ek_image_store_t *s);
+
+typedef struct ek_image_import_options {
+    const char *platform; /* NULL: the store's; "all": every platform */
+} ek_image_import_options_t;
+/*
+ * Imports an OCI layout or `docker save` archive (.tar, .tar.gz/.tgz, .tar.zst), every image
+ * in it. Blocking (decompresses and unpacks; layers in parallel on a private loop's worker
+ * threads). On success *names (if not NULL) holds the imported references or digests
+ * (caller frees with ek_strlist_free). On failure nothing of the archive is visible.
+ */
+int ek_image_import(ek_image_store_t *s, const char *path, const ek_image_import_options_t *o,
+                    ek_strlist_t *names, ek_error_t **err);
+
+/* Resolves a reference (any form ek_image_ref_parse takes, an image id "sha256:<hex>", or
+ * an unambiguous id prefix of at least 12 hex digits). NULL with a 404-status error when
+ * absent. Caller frees. */
+ek_image_info_t *ek_image_resolve(ek_image_store_t *s, const char *ref, ek_error_t **err);
+/* Every image (one entry per image, all its names), sorted by first name. Caller frees
+ * each and the array. */
+ek_image_info_t **ek_image_list(ek_image_store_t *s, size_t *n, ek_error_t **err);
+/* Removes a name; the image goes when it has no names left and no holds. An image id (or
+ * prefix) removes all its names. A held image fails with status 409. */
+int ek_image_remove(ek_image_store_t *s, const char *ref, ek_error_t **err);
+/* Removes images without names and no holds, then unreferenced layers and blobs. Returns
+ * the bytes freed. */
+int64_t ek_image_prune(ek_image_store_t *s, ek_error_t **err);
+/* Garbage collection only (layers and blobs no image uses). Returns the bytes freed. */
+int64_t ek_image_gc(ek_image_store_t *s, ek_error_t **err);
+
+/* Container holds: while key (a container id) holds an image id, GC, rm and prune keep it.
+ * Holds are files, so they survive an agent restart. Holding again replaces. */
+int ek_image_hold(ek_image_store_t *s, const char *key, const char *image_id, ek_error_t **err);
+int ek_image_release(ek_image_store_t *s, const char *key, ek_error_t **err);
+
+typedef enum {
+    EK_IMAGE_PULL_IF_NOT_PRESENT = 0,
+    EK_IMAGE_PULL_ALWAYS,
+    EK_IMAGE_PULL_NEVER,
+} ek_image_pull_policy_t;
+/* "Always"/"IfNotPresent"/"Never" → policy; Kubernetes' default (Always for :latest or no
+ * tag, else IfNotPresent) when s is NULL or empty. -1 for an unknown value. */
+int ek_image_pull_policy_parse(const char *s, const char *ref);
+
+/* err is borrowed; info is owned by the callback (free it). Called on the loop thread. */
+typedef void (*ek_image_ensure_cb)(ek_image_info_t *info, ek_error_t *err, void *data);
+typedef struct ek_image_pull_options {
+    const char *auth_json; /* kubernetes.io/dockerconfigjson contents (several may be
+                              concatenated as a JSON array), or NULL */
+    uint64_t timeout_ms;   /* stall timeout per request; 0 = 60 s */
+} ek_image_pull_options_t;
+/*
+ * Makes sure ref is in the store (pulling per policy) and reports its record. Asynchronous
+ * on loop (loop thread only): registry I/O on the loop through lib/http, unpacking on worker
+ * threads. Returns -1 (err set) only for immediate failures (bad reference); afterwards cb
+ * runs exactly once. A failed pull leaves nothing behind.
+ */
+int ek_image_ensure(ek_image_store_t *s, uv_loop_t *loop, const char *ref,
+                    ek_image_pull_policy_t policy, const ek_image_pull_options_t *o,
+                    ek_image_ensure_cb cb, void *data, ek_error_t **err);
+/* Blocking pull on a private loop (CLI, tests). Caller frees the result. */
+ek_image_info_t *ek_image_pull(ek_image_store_t *s, const char *ref,
+                               const ek_image_pull_options_t *o, ek_error_t **err);
+
+/*
+ * Air-gap directory (k3s convention): imports every archive in dir (.tar, .tar.gz, .tgz,
+ * .tar.zst, .tzst) now, skipping those already imported unchanged, then watches dir and
+ * imports archives that appear or change (once their size is stable). Imports run on
+ * worker threads; loop thread only. Stop with ek_image_airgap_stop (cb after the last
+ * handle closed; may be NULL).
+ */
+typedef struct ek_image_airgap ek_image_airgap_t;
+ek_image_airgap_t *ek_image_airgap_start(ek_image_store_t *s, uv_loop_t *loop, const char *dir,
+                                         ek_error_t **err);
+/* Imports finished so far, successful or not (for tests). */
+unsigned ek_image_airgap_imports(const ek_image_airgap_t *a);
+void ek_image_airgap_stop(ek_image_airgap_t *a, void (*cb)(void *data), void *data);
+
 /* ---- container runtime and pod shim (node/runtime) ---- */
+/*
+ * Runs pods without containerd or runc. A pod sandbox is one `edgek shim` process plus its
+ * state directory <state_dir>/pods/<uid>/. The shim holds the pod's network, IPC and UTS
+ * namespaces (and, for a shared PID namespace, is the pod's PID 1), forks the containers,
+ * writes their CRI logs, records their exits and runs exec'd processes. The agent talks to a
+ * shim over the unix socket in that directory; shims outlive the agent, and ek_rt_adopt finds
+ * them again after a restart.
+ *
+ * Every call here is synchronous (it may block for the time stated, never on the event loop)
+ * and may be called from any thread, but not concurrently on one pod handle. Strings passed in
+ * specs are borrowed for the duration of the call.
+ */
+#include <sys/types.h>
+
+typedef struct ek_rt ek_rt_t;           /* the agent's side of the runtime: configuration only */
+typedef struct ek_rt_pod ek_rt_pod_t;   /* a handle on one pod sandbox (its shim) */
+typedef struct ek_rt_exec ek_rt_exec_t; /* one exec'd process */
+
+typedef struct ek_rt_config {
+    const char *state_dir;     /* default "/run/edgek/runtime"; pods live in <state_dir>/pods */
+    const char *shim_exe;      /* run as `<shim_exe> shim <pod dir>`; default "/proc/self/exe" */
+    const char *cgroup_root;   /* where the hierarchies are mounted; default "/sys/fs/cgroup" */
+    const char *cgroup_parent; /* our subtree in every hierarchy; default "edgek" */
+    bool cgroup_nested;        /* put cgroup_parent below this process's own cgroups (tests,
+                                  nested agents) instead of below each hierarchy's root */
+} ek_rt_config_t;
+
+typedef enum ek_rt_qos {
+    EK_RT_QOS_BURSTABLE = 0,
+    EK_RT_QOS_GUARANTEED,
+    EK_RT_QOS_BESTEFFORT,
+} ek_rt_qos_t;
+
+/* cgroup limits of a pod or a container; 0 means "not set" for every field. */
+typedef struct ek_rt_resources {
+    int64_t memory_limit;  /* bytes */
+    int64_t cpu_quota_us;  /* CPU time per period */
+    int64_t cpu_period_us; /* default 100000 when a quota is set */
+    int64_t cpu_shares;    /* v1 cpu.shares (2..262144); v2 gets the kubelet's weight mapping */
+    int64_t pids_limit;
+} ek_rt_resources_t;
+
+typedef struct ek_rt_pod_spec {
+    const char *uid; /* required; [A-Za-z0-9._-], names the state and cgroup directories */
+    const char *name, *namespace;
+    const char *hostname; /* UTS hostname (not with host_network) */
+    bool host_network, host_ipc, host_pid;
+    bool share_pid; /* shareProcessNamespace: the shim is the pod's PID 1 */
+    ek_rt_qos_t qos;
+    ek_rt_resources_t resources; /* pod-level cgroup limits */
+    const char *const *sysctls;  /* NULL-terminated "name=value" (namespaced ones only) */
+    int64_t shm_size;            /* bytes of the pod's /dev/shm; default 64 MiB */
+} ek_rt_pod_spec_t;
+
+typedef enum ek_rt_propagation {
+    EK_RT_PROP_PRIVATE = 0,
+    EK_RT_PROP_HOST_TO_CONTAINER, /* rslave */
+    EK_RT_PROP_BIDIRECTIONAL,     /* rshared */
+} ek_rt_propagation_t;
+
+typedef struct ek_rt_mount {
+    const char *destination; /* absolute path inside the container */
+    const char *source;      /* host path for a bind mount; NULL for tmpfs */
+    bool tmpfs;
+    bool readonly;
+    ek_rt_propagation_t propagation;
+    const char *options; /* tmpfs options ("size=16m"); may be NULL */
+} ek_rt_mount_t;
+
+typedef struct ek_rt_container_spec {
+    const char *name; /* DNS label, unique in the pod */
+    /* Root filesystem: overlayfs of layers (lowest first) plus upper/work dirs (default: in the
+     * container's state dir), or the plain directory rootfs_dir when layers is NULL. */
+    const char *const *layers;
+    const char *upper_dir, *work_dir;
+    const char *rootfs_dir;
+    const char *const *args; /* NULL-terminated; args[0] is looked up in the env's PATH */
+    const char *const *env;  /* NULL-terminated "K=V" */
+    const char *cwd;         /* default "/" */
+    /* Identity: run_as_user/group < 0 take the image's user (image_user: "uid[:gid]" or
+     * "name[:group]", resolved in the container's /etc/passwd and /etc/group). */
+    const char *image_user;
+    int64_t run_as_user, run_as_group;
+    bool run_as_non_root;
+    const gid_t *supplemental_groups; /* fsGroup included by the caller */
+    size_t n_supplemental_groups;
+    const char *const *cap_add, *const *cap_drop; /* "NET_ADMIN" or "CAP_NET_ADMIN"; "ALL" */
+    bool privileged;
+    bool no_new_privs; /* allowPrivilegeEscalation: false */
+    bool readonly_rootfs;
+    bool unmasked_proc; /* procMount: Unmasked: none of the default masked/read-only paths */
+    const char *const *masked_paths, *const *readonly_paths; /* NULL: Kubernetes' defaults */
+    const ek_rt_mount_t *mounts;
+    size_t n_mounts;
+    ek_rt_resources_t resources;
+    const char *log_path; /* CRI log file (directories are created); required */
+    int64_t log_max_size; /* rotate past this many bytes; default 10 MiB */
+    int log_max_files;    /* files kept, the live one included; default 5 */
+    int stop_signal;      /* default SIGTERM */
+} ek_rt_container_spec_t; /* every host path in it must be absolute */
+
+typedef enum ek_rt_state {
+    EK_RT_CREATED = 0,
+    EK_RT_RUNNING,
+    EK_RT_EXITED,
+    EK_RT_UNKNOWN, /* the shim is gone: last state recorded on disk is in the other fields */
+} ek_rt_state_t;
+
+typedef struct ek_rt_status {
+    char *name;
+    ek_rt_state_t state;
+    pid_t pid;     /* in the agent's PID namespace; 0 when not running */
+    int exit_code; /* 128+signal when killed by a signal */
+    int signal;    /* the killing signal, 0 for a normal exit */
+    bool oom_killed;
+    int64_t created_ns, started_ns, finished_ns; /* wall clock, ns since the epoch; 0 = not yet */
+    char *reason;  /* "Completed", "Error", "OOMKilled", "StartError"; NULL while not exited */
+    char *message; /* why a start failed; may be NULL */
+} ek_rt_status_t;
+
+/* Frees what a status owns (not the struct itself). */
+void ek_rt_status_clear(ek_rt_status_t *st);
+
+/* A runtime with cfg's settings (copied); finds the cgroup layout. Caller frees with
+ * ek_rt_close, which leaves every shim running. */
+ek_rt_t *ek_rt_open(const ek_rt_config_t *cfg, ek_error_t **err);
+void ek_rt_close(ek_rt_t *rt);
+/* 1 or 2: the cgroup version containers are placed with. */
+int ek_rt_cgroup_version(const ek_rt_t *rt);
+
+/* Creates the pod sandbox: state dir, shim, namespaces, pod cgroup. Blocks until the shim
+ * serves (about a millisecond; at most 10 s). *out is the caller's (ek_rt_pod_close). */
+int ek_rt_pod_create(ek_rt_t *rt, const ek_rt_pod_spec_t *spec, ek_rt_pod_t **out,
+                     ek_error_t **err);
+/* Finds every pod in the state dir after a restart and reconnects to its shim; nothing is
+ * restarted. *pods (caller frees with ek_rt_pods_free) includes pods whose shim is gone
+ * (ek_rt_pod_alive false) so that the caller can remove them. */
+int ek_rt_adopt(ek_rt_t *rt, ek_rt_pod_t ***pods, size_t *n, ek_error_t **err);
+void ek_rt_pods_free(ek_rt_pod_t **pods, size_t n);
+/* Opens the pod with this uid (as adopt does for one). */
+ek_rt_pod_t *ek_rt_pod_open(ek_rt_t *rt, const char *uid, ek_error_t **err);
+/* Frees the handle; the shim and its containers go on. */
+void ek_rt_pod_close(ek_rt_pod_t *pod);
+const char *ek_rt_pod_uid(const ek_rt_pod_t *pod);
+/* A path that pins the pod's network namespace (for the pod network code); NULL with
+ * host_network. Borrowed; valid until ek_rt_pod_remove. */
+const char *ek_rt_pod_netns(const ek_rt_pod_t *pod);
+pid_t ek_rt_pod_shim_pid(const ek_rt_pod_t *pod);
+bool ek_rt_pod_alive(ek_rt_pod_t *pod);
+/* Stops every container (stop signal, SIGKILL after grace_ms); the sandbox stays. Blocks
+ * until all have exited. */
+int ek_rt_pod_stop(ek_rt_pod_t *pod, int64_t grace_ms, ek_error_t **err);
+/* Stops what still runs (SIGKILL), ends the shim, removes the pod's cgroups, unmounts its
+ * namespace and shm pins and deletes its state dir. Also cleans up after a dead shim. Frees
+ * pod, even on failure. */
+int ek_rt_pod_remove(ek_rt_pod_t *pod, ek_error_t **err);
+
+/* Creates a container: cgroup with limits, log file, a process with its mount (and PID)
+ * namespace, root filesystem, identity and capabilities set, waiting to exec. */
+int ek_rt_container_create(ek_rt_pod_t *pod, const ek_rt_container_spec_t *spec, ek_error_t **err);
+/* Execs the created container's process; returns once it runs. A failed exec (missing
+ * program: exit code 127, reason StartError) is an error with the cause. */
+int ek_rt_container_start(ek_rt_pod_t *pod, const char *name, ek_error_t **err);
+int ek_rt_container_kill(ek_rt_pod_t *pod, const char *name, int sig, ek_error_t **err);
+/* Graceful stop: the stop signal, then SIGKILL after grace_ms; blocks until exited. */
+int ek_rt_container_stop(ek_rt_pod_t *pod, const char *name, int64_t grace_ms, ek_error_t **err);
+/* Blocks until the container has exited (timeout_ms < 0: no limit; ETIMEDOUT). */
+int ek_rt_container_wait(ek_rt_pod_t *pod, const char *name, int timeout_ms, ek_rt_status_t *st,
+                         ek_error_t **err);
+int ek_rt_container_status(ek_rt_pod_t *pod, const char *name, ek_rt_status_t *st,
+                           ek_error_t **err);
+/* All containers of the pod; *sts is the caller's (ek_rt_status_clear each, then free). */
+int ek_rt_container_list(ek_rt_pod_t *pod, ek_rt_status_t **sts, size_t *n, ek_error_t **err);
+/* A stream of the pod's container state changes (started, exited, failed to start), for the
+ * kubelet's event loop instead of polling: the returned connection is readable (POLLIN) when
+ * an event waits; read it with ek_rt_events_read; close it when done. */
+int ek_rt_pod_events(ek_rt_pod_t *pod, ek_error_t **err);
+/* Reads one event: the container's new status (blocks unless fd is readable). ECONNRESET
+ * once the shim has gone. */
+int ek_rt_events_read(int fd, ek_rt_status_t *st, ek_error_t **err);
+/* Removes an exited (or never started) container: cgroup, state, writable layer. The log
+ * file stays (the kubelet owns log retention). */
+int ek_rt_container_remove(ek_rt_pod_t *pod, const char *name, ek_error_t **err);
+
+typedef struct ek_rt_exec_spec {
+    const char *const *args;            /* NULL-terminated */
+    const char *const *env;             /* added to the container's environment; may be NULL */
+    const char *cwd;                    /* default: the container's */
+    int stdin_fd, stdout_fd, stderr_fd; /* -1: /dev/null; the caller keeps its own fds */
+} ek_rt_exec_spec_t;
+
+/* Runs a process in a running container's namespaces, cgroup, identity and capabilities.
+ * Returns once it runs; *out is the caller's (ek_rt_exec_free). */
+int ek_rt_exec_start(ek_rt_pod_t *pod, const char *container, const ek_rt_exec_spec_t *spec,
+                     ek_rt_exec_t **out, ek_error_t **err);
+/* Readable (POLLIN) once the process has exited: for an event loop. Borrowed. */
+int ek_rt_exec_fd(const ek_rt_exec_t *ex);
+pid_t ek_rt_exec_pid(const ek_rt_exec_t *ex);
+/* Waits for the exit (timeout_ms < 0: no limit; ETIMEDOUT); *exit_code is 128+signal when
+ * killed by one. */
+int ek_rt_exec_wait(ek_rt_exec_t *ex, int timeout_ms, int *exit_code, ek_error_t **err);
+int ek_rt_exec_kill(ek_rt_exec_t *ex, int sig, ek_error_t **err);
+void ek_rt_exec_free(ek_rt_exec_t *ex);
+/* Runs args to completion with stdout and stderr captured together (at most 1 MiB kept):
+ * for exec probes and `kubectl exec` without a terminal. Killed after timeout_ms (> 0), then
+ * ETIMEDOUT. *output is the caller's. */
+int ek_rt_exec_sync(ek_rt_pod_t *pod, const char *container, const char *const *args,
+                    int timeout_ms, char **output, int *exit_code, ek_error_t **err);
+
+/* The shim process: `edgek shim <pod dir>` (hidden). Returns the exit status. */
+int ek_rt_shim_main(const char *pod_dir);
 
 /* ---- kubelet (node/) ---- */
 

@@ -35,8 +35,7 @@ static void ignore(int status, json_t *body, const ek_error_t *err, void *data)
     EK_UNUSED(body);
     EK_UNUSED(data);
     if (err && status != 409 && status != 404) {
-        EK_LOG(EK_DEBUG, "simnodes", "call failed status=%d err=\"%s\"", status,
-               ek_error_msg(err));
+        EK_LOG(EK_DEBUG, "simnodes", "call failed status=%d err=\"%s\"", status, ek_error_msg(err));
     }
 }
 
@@ -59,23 +58,22 @@ static json_t *node_object(ek_simnodes_t *s, const char *name, int i)
     for (size_t k = 0; k < EK_ARRAY_SIZE(types); k++) {
         json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", types[k][0],
                                                "status", types[k][1], "reason", types[k][2],
-                                               "message", "simulated node", "lastHeartbeatTime",
-                                               ts, "lastTransitionTime", ts));
+                                               "message", "simulated node", "lastHeartbeatTime", ts,
+                                               "lastTransitionTime", ts));
     }
     json_t *cap = json_pack("{s:s,s:s,s:s,s:s}", "cpu", s->opts.cpu, "memory", s->opts.memory,
                             "pods", s->opts.pods, "ephemeral-storage", "100Gi");
     return json_pack(
         "{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s,s:s},s:{s:s}},s:{},"
-        "s:{s:O,s:O,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}}}",
+        "s:{s:O,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}}}",
         "apiVersion", "v1", "kind", "Node", "metadata", "name", name, "labels",
-        "kubernetes.io/hostname", name, "kubernetes.io/os", "linux", "kubernetes.io/arch",
-        "amd64", "node.kubernetes.io/instance-type", "edgek-simulated", "annotations",
-        "edgek.io/simulated", "true", "spec", "status", "capacity", cap, "allocatable", cap,
-        "conditions", conds, "addresses", "type", "InternalIP", "address", ip, "type",
-        "Hostname", "address", name, "nodeInfo", "kubeletVersion", "v1.32.4-edgek-simulated",
-        "kubeProxyVersion", "", "containerRuntimeVersion", "simulated://none", "osImage",
-        "simulated", "kernelVersion", "simulated", "operatingSystem", "linux", "architecture",
-        "amd64", "machineID", name);
+        "kubernetes.io/hostname", name, "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64",
+        "node.kubernetes.io/instance-type", "edgek-simulated", "annotations", "edgek.io/simulated",
+        "true", "spec", "status", "capacity", cap, "allocatable", cap, "conditions", conds,
+        "addresses", "type", "InternalIP", "address", ip, "type", "Hostname", "address", name,
+        "nodeInfo", "kubeletVersion", "v1.32.4-edgek-simulated", "kubeProxyVersion", "",
+        "containerRuntimeVersion", "simulated://none", "osImage", "simulated", "kernelVersion",
+        "simulated", "operatingSystem", "linux", "architecture", "amd64", "machineID", name);
 }
 
 static void renew_lease(ek_simnodes_t *s, const char *name)
@@ -85,13 +83,13 @@ static void renew_lease(ek_simnodes_t *s, const char *name)
     ek_wall_now(&now);
     char micro[28];
     ek_time_rfc3339_micro(&now, micro);
-    json_t *patch = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s}}", "apiVersion",
-                              "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", name,
-                              "namespace", "kube-node-lease", "spec", "holderIdentity", name,
-                              "leaseDurationSeconds", 40, "renewTime", micro);
+    json_t *patch =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s}}", "apiVersion", "coordination.k8s.io/v1",
+                  "kind", "Lease", "metadata", "name", name, "namespace", "kube-node-lease", "spec",
+                  "holderIdentity", name, "leaseDurationSeconds", 40, "renewTime", micro);
     /* Server-side apply: creates the Lease the first time, renews it afterwards. */
-    ek_api_patch(s->client, leases, "kube-node-lease", name, EK_SUB_NONE, "apply:simnodes",
-                 patch, ignore, NULL);
+    ek_api_patch(s->client, leases, "kube-node-lease", name, EK_SUB_NONE, "apply:simnodes", patch,
+                 ignore, NULL);
     json_decref(patch);
 }
 
@@ -121,8 +119,7 @@ static void refresh_ready(ek_simnodes_t *s, const char *name)
     size_t i;
     json_t *c;
     bool ready = false;
-    json_array_foreach(ek_json_path(node, "status", "conditions", NULL), i, c)
-    {
+    json_array_foreach (ek_json_path(node, "status", "conditions", NULL), i, c) {
         ready = ready || (ek_streq(ek_json_str(c, "type", NULL), "Ready") &&
                           ek_streq(ek_json_str(c, "status", NULL), "True"));
     }
@@ -131,12 +128,11 @@ static void refresh_ready(ek_simnodes_t *s, const char *name)
     }
     char ts[21];
     ek_time_rfc3339(time(NULL), ts);
-    json_t *patch = json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:s,s:s}]}}", "status", "conditions",
-                              "type", "Ready", "status", "True", "reason", "KubeletReady",
-                              "message", "simulated node", "lastHeartbeatTime", ts,
-                              "lastTransitionTime", ts);
-    ek_api_patch(s->client, R("", "nodes"), NULL, name, EK_SUB_STATUS, "strategic", patch,
-                 ignore, NULL);
+    json_t *patch = json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:s,s:s}]}}", "status", "conditions", "type",
+                              "Ready", "status", "True", "reason", "KubeletReady", "message",
+                              "simulated node", "lastHeartbeatTime", ts, "lastTransitionTime", ts);
+    ek_api_patch(s->client, R("", "nodes"), NULL, name, EK_SUB_STATUS, "strategic", patch, ignore,
+                 NULL);
     json_decref(patch);
 }
 
@@ -166,27 +162,24 @@ static json_t *running_status(const json_t *pod, const char *node_ip)
     json_t *statuses = json_array();
     size_t i;
     json_t *c;
-    json_array_foreach(ek_json_path(pod, "spec", "containers", NULL), i, c)
-    {
-        json_array_append_new(
-            statuses, json_pack("{s:s,s:b,s:b,s:i,s:{s:{s:s}},s:s,s:s,s:s}", "name",
-                                ek_json_str(c, "name", NULL), "ready", 1, "started", 1,
-                                "restartCount", 0, "state", "running", "startedAt", ts, "image",
-                                ek_json_str(c, "image", NULL) ?: "", "imageID", "simulated",
-                                "containerID", "simulated://none"));
+    json_array_foreach (ek_json_path(pod, "spec", "containers", NULL), i, c) {
+        json_array_append_new(statuses,
+                              json_pack("{s:s,s:b,s:b,s:i,s:{s:{s:s}},s:s,s:s,s:s}", "name",
+                                        ek_json_str(c, "name", NULL), "ready", 1, "started", 1,
+                                        "restartCount", 0, "state", "running", "startedAt", ts,
+                                        "image", ek_json_str(c, "image", NULL) ?: "", "imageID",
+                                        "simulated", "containerID", "simulated://none"));
     }
     json_t *conds = json_array();
-    const char *types[] = { "PodReadyToStartContainers", "Initialized", "Ready",
-                            "ContainersReady", "PodScheduled" };
+    const char *types[] = { "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
+                            "PodScheduled" };
     for (size_t k = 0; k < EK_ARRAY_SIZE(types); k++) {
         json_array_append_new(conds, json_pack("{s:s,s:s,s:n,s:s}", "type", types[k], "status",
-                                               "True", "lastProbeTime", "lastTransitionTime",
-                                               ts));
+                                               "True", "lastProbeTime", "lastTransitionTime", ts));
     }
-    return json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s,s:[{s:s}],s:s,s:o,s:s,s:s}", "phase",
-                     "Running", "conditions", conds, "hostIP", node_ip, "hostIPs", "ip",
-                     node_ip, "podIP", ip, "podIPs", "ip", ip, "startTime", ts,
-                     "containerStatuses", statuses, "qosClass",
+    return json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s,s:[{s:s}],s:s,s:o,s:s,s:s}", "phase", "Running",
+                     "conditions", conds, "hostIP", node_ip, "hostIPs", "ip", node_ip, "podIP", ip,
+                     "podIPs", "ip", ip, "startTime", ts, "containerStatuses", statuses, "qosClass",
                      ek_json_str(pod, "status", "qosClass", NULL) ?: "BestEffort", "message",
                      "simulated by edgek: no containers run on this node");
 }
@@ -203,22 +196,21 @@ static void on_pod(json_t *old, json_t *pod, void *data)
     const char *name = ek_json_str(pod, "metadata", "name", NULL);
     const char *uid = ek_json_str(pod, "metadata", "uid", NULL);
     if (ek_json_str(pod, "metadata", "deletionTimestamp", NULL)) {
-        json_t *opts = json_pack("{s:i,s:{s:s}}", "gracePeriodSeconds", 0, "preconditions", "uid",
-                                 uid);
+        json_t *opts =
+            json_pack("{s:i,s:{s:s}}", "gracePeriodSeconds", 0, "preconditions", "uid", uid);
         ek_api_delete(s->client, R("", "pods"), ns, name, opts, ignore, NULL);
         json_decref(opts);
         return;
     }
-    if (ek_map_get(&s->marked, uid) || ek_streq(ek_json_str(pod, "status", "phase", NULL),
-                                                "Running")) {
+    if (ek_map_get(&s->marked, uid) ||
+        ek_streq(ek_json_str(pod, "status", "phase", NULL), "Running")) {
         return;
     }
     json_t *nodeobj = ek_informer_get(s->nodes, NULL, node);
     const char *node_ip = NULL;
     size_t i;
     json_t *a;
-    json_array_foreach(ek_json_path(nodeobj, "status", "addresses", NULL), i, a)
-    {
+    json_array_foreach (ek_json_path(nodeobj, "status", "addresses", NULL), i, a) {
         if (ek_streq(ek_json_str(a, "type", NULL), "InternalIP")) {
             node_ip = ek_json_str(a, "address", NULL);
         }

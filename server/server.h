@@ -165,8 +165,13 @@ typedef struct ek_controllers ek_controllers_t;
 
 typedef struct ek_controllers_options {
     int64_t node_monitor_grace_ms; /* heartbeat age before a node is NotReady; default 40000 */
-    int64_t pod_eviction_ms;       /* default toleration of unreachable/not-ready: 300000 */
+    int64_t pod_eviction_ms;       /* default toleration of unreachable/not-ready: 300000 (the
+                                      API server writes it into new pods; eviction follows
+                                      each pod's own tolerations) */
     int64_t gc_interval_ms;        /* resync of the garbage collector; default 30000 */
+    const char *cluster_cidr; /* node pod ranges (/24 each) come from it; default 10.42.0.0/16 */
+    const char *root_ca_pem;  /* published as kube-root-ca.crt in every namespace
+                                 (copied; NULL: nothing is published) */
 } ek_controllers_options_t;
 
 /* Starts every controller on client's loop (informers first, syncs once they have listed).
@@ -231,7 +236,10 @@ typedef struct ek_apiserver_options {
     int64_t volatile_flush_ms;
     size_t watch_window; /* events kept per resource for watches from the past */
     int64_t event_ttl_s; /* default 3600 */
-    bool kv_no_sync;     /* benchmarks only */
+    /* tolerationSeconds of the not-ready/unreachable NoExecute tolerations that the
+     * DefaultTolerationSeconds admission adds to new pods; default 300 */
+    int64_t default_toleration_s;
+    bool kv_no_sync; /* benchmarks only */
 } ek_apiserver_options_t;
 
 /* Opens the store, loads the cache, creates first-start objects and starts serving HTTPS

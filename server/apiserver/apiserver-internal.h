@@ -65,9 +65,13 @@ typedef struct bucket {
 } bucket_t;
 
 typedef struct store {
+    /* Called after each event is applied to the cache (CRDs register their resources). */
+    void (*hook)(bucket_t *b, const event_t *ev, void *data);
+    void *hook_data;
     ek_kv_t *kv;
     ek_kv_watch_t *kv_watch;
     ek_map_t buckets; /* prefix → bucket_t* */
+    ek_map_t pending; /* key → the last write this server made to it, awaiting its event */
     int64_t rev;      /* newest revision applied to the cache */
     size_t ring_cap;
 } store_t;
@@ -81,6 +85,18 @@ obj_t *store_get(store_t *s, const ek_resource_t *r, const char *ns, const char 
 /* Objects of r (in namespace ns, or all when ns is NULL), sorted by key. Caller frees the
  * array (entries borrowed). */
 obj_t **store_list(store_t *s, const ek_resource_t *r, const char *ns, size_t *n);
+/* The cached object of a store record if the cache holds that very revision, else NULL.
+ * Borrowed. */
+obj_t *store_find_entry(store_t *s, const ek_kv_entry_t *e);
+/*
+ * A write to key is about to be submitted with these bytes, serialised from obj: when its
+ * event arrives, the cache publishes obj (referenced here; nobody may change it any more)
+ * instead of parsing the bytes back. store_forget drops the expectation of a write that
+ * failed (no event comes); it is a no-op once the event consumed it or a later write to the
+ * same key replaced it.
+ */
+void store_expect(store_t *s, const char *key, json_t *obj, const char *bytes, size_t len);
+void store_forget(store_t *s, const char *key, const json_t *obj);
 /* Parses a stored value into a published object (rev set). NULL on garbage. */
 obj_t *obj_from_entry(const ek_kv_entry_t *e);
 
@@ -219,6 +235,15 @@ void filter_free(filter_t *f);
 /* Bodies (decode.c). */
 json_t *decode_body(apireq_t *r, const char *want_json_ct, ek_error_t **err);
 int check_type_meta(apireq_t *r, json_t *obj, ek_error_t **err);
+/*
+ * Server-side field validation of a create/update body against res's schema, no I/O: mode
+ * "Strict" refuses unknown fields (400), "Warn" (NULL) and "Ignore" drop them from obj; a
+ * field of the wrong type is a 400 in every mode. The unknown fields' paths are added to
+ * unknown (caller frees). check_fields runs it for a request and turns Warn's unknown fields
+ * into warnings.
+ */
+int schema_check_fields(const ek_resource_t *res, json_t *obj, const char *mode,
+                        ek_strlist_t *unknown, ek_error_t **err);
 int check_fields(apireq_t *r, json_t *obj, ek_error_t **err);
 
 /* Per-kind write rules (strategy.c). */
@@ -287,6 +312,9 @@ typedef struct authz_attrs {
     const char *path; /* non-resource requests */
 } authz_attrs_t;
 bool authz_allowed(ek_apiserver_t *s, const user_t *u, const authz_attrs_t *a, char **reason);
+/* What u may do in namespace ns (cluster-wide grants included), as a SelfSubjectRulesReview
+ * status: {resourceRules, nonResourceRules, incomplete}. Caller owns it. */
+json_t *authz_rules(ek_apiserver_t *s, const user_t *u, const char *ns);
 
 /* ---- the server ---- */
 
@@ -319,6 +347,19 @@ metrics_t *metrics_new(void);
 void metrics_free(metrics_t *m);
 void metrics_observe(metrics_t *m, const apireq_t *r);
 void metrics_watch_delta(metrics_t *m, int delta);
+
+/* CustomResourceDefinitions (crd.c). */
+void crd_load_all(ek_apiserver_t *s);
+void crd_store_hook(bucket_t *b, const event_t *ev, void *data);
+/* Extra create/update checks of a CRD object (structural schemas); -1 after answering. */
+int crd_admit(apireq_t *r, json_t *crd);
+/* Prunes/defaults/validates a custom resource object; -1 after answering. */
+int custom_admit(apireq_t *r, json_t *obj);
+/* Unknown fields of a custom resource under fieldValidation (Strict → error). */
+int custom_check_fields(apireq_t *r, json_t *obj, ek_error_t **err);
+/* Table columns of a custom resource: Name, its printer columns (or Age). */
+json_t *custom_table(const ek_resource_t *res, obj_t **objs, size_t n, const char *include,
+                     bool with_columns, int64_t rev);
 
 /* Bootstrap objects at first start (bootstrap.c). */
 void bootstrap_run(ek_apiserver_t *s);

@@ -122,7 +122,7 @@ void handle_token_request(apireq_t *r)
         return;
     }
     ek_error_t *err = NULL;
-    ek_auto(json_t) tr = r->body_len ? ek_json_parse(r->body, r->body_len, &err) : json_object();
+    ek_auto(json_t) tr = r->body_len ? decode_body(r, NULL, &err) : json_object();
     if (!tr) {
         send_error(r, r->rt.res, r->rt.name, err);
         ek_error_free(err);

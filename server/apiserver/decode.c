@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Request bodies to objects: media types (JSON, YAML; protobuf is refused with 415 until it
- * is supported), size limits, apiVersion/kind checks, and server-side field validation
- * (fieldValidation=Strict|Warn|Ignore) against the kind's schema. Unknown fields of built-in
- * kinds are dropped, as decoding into Kubernetes' typed structs drops them.
+ * Request bodies to objects: media types (JSON, YAML, and Kubernetes protobuf for the built-in
+ * kinds, turned into the JSON the same request would carry by api/protobuf.c), size limits,
+ * apiVersion/kind checks, and server-side field validation (fieldValidation=Strict|Warn|Ignore)
+ * against the kind's schema. Unknown fields of built-in kinds are dropped, as decoding into
+ * Kubernetes' typed structs drops them.
  */
 #include <stdio.h>
 
@@ -17,6 +18,31 @@ static bool media_is(const char *ct, const char *type)
     return strncasecmp(ct, type, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/*
+ * Kubernetes has no protobuf form for custom resources and neither has edgek; built-in kinds
+ * decode by their schema. The envelope names the body's kind, which for subresources
+ * (pods/eviction, serviceaccounts/token) differs from the resource's; check_type_meta and the
+ * handlers judge it as they judge a JSON body's.
+ */
+static json_t *decode_protobuf(apireq_t *r, ek_error_t **err)
+{
+    const ek_resource_t *res = r->rt.res;
+    if (res && (res->flags & EK_RES_CUSTOM)) {
+        char q[160];
+        ek_error_status(err, 415,
+                        "the body of the request was in an unknown format - accepted media "
+                        "types include: application/json, application/yaml (protobuf is not "
+                        "supported for custom resources such as %s)",
+                        resource_qualified(res, q));
+        return NULL;
+    }
+    char av[128] = "";
+    if (res) {
+        ek_resource_api_version(res, av);
+    }
+    return ek_protobuf_decode(r->body, r->body_len, av, res ? res->kind : "", 0, err);
+}
+
 json_t *decode_body(apireq_t *r, const char *want_json_ct, ek_error_t **err)
 {
     const char *ct = apireq_header(r, "Content-Type");
@@ -28,13 +54,7 @@ json_t *decode_body(apireq_t *r, const char *want_json_ct, ek_error_t **err)
         return NULL;
     }
     if (media_is(ct, "application/vnd.kubernetes.protobuf")) {
-        char q[160];
-        ek_error_status(err, 415,
-                        "the body of the request was in an unknown format - accepted media "
-                        "types include: application/json, application/yaml (protobuf bodies "
-                        "for %s are not supported yet)",
-                        r->rt.res ? resource_qualified(r->rt.res, q) : "this resource");
-        return NULL;
+        return decode_protobuf(r, err);
     }
     bool yaml = media_is(ct, "application/yaml") || media_is(ct, "application/apply-patch+yaml");
     if (!yaml && !media_is(ct, "application/json") &&
@@ -96,9 +116,8 @@ int check_type_meta(apireq_t *r, json_t *obj, ek_error_t **err)
 
 struct field_check {
     ek_buf_t unknown; /* `unknown field "x"`, ... */
-    size_t n_unknown;
+    ek_strlist_t *unknown_paths;
     ek_buf_t type_error; /* first decode error */
-    json_t *unknown_paths;
 };
 
 static void field_issue(ek_schema_issue_kind_t kind, const char *path, const char *detail,
@@ -106,89 +125,59 @@ static void field_issue(ek_schema_issue_kind_t kind, const char *path, const cha
 {
     struct field_check *fc = data;
     if (kind == EK_SCHEMA_UNKNOWN_FIELD) {
-        ek_buf_printf(&fc->unknown, "%sunknown field \"%s\"", fc->n_unknown ? ", " : "", path);
-        fc->n_unknown++;
-        json_array_append_new(fc->unknown_paths, json_string(path));
+        ek_buf_printf(&fc->unknown, "%sunknown field \"%s\"", fc->unknown_paths->n ? ", " : "",
+                      path);
+        ek_strlist_add(fc->unknown_paths, path);
     } else if (kind == EK_SCHEMA_WRONG_TYPE && fc->type_error.len == 0) {
         ek_buf_puts(&fc->type_error, detail);
     }
     /* Enum and required problems are validation errors (422), reported by ek_validate. */
 }
 
-/* Removes the field at a checker path ("spec.template.spec.containers[0].x"). */
-static void remove_path(json_t *obj, const char *path)
+int schema_check_fields(const ek_resource_t *res, json_t *obj, const char *mode,
+                        ek_strlist_t *unknown, ek_error_t **err)
 {
-    json_t *cur = obj;
-    ek_autofree char *copy = ek_xstrdup(path);
-    char *p = copy;
-    while (cur && *p) {
-        char *dot = strpbrk(p, ".[");
-        if (!dot) {
-            json_object_del(cur, p);
-            return;
-        }
-        char sep = *dot;
-        *dot = '\0';
-        if (*p) {
-            cur = json_object_get(cur, p);
-        }
-        p = dot + 1;
-        if (sep == '[') {
-            char *close = strchr(p, ']');
-            if (!close) {
-                return;
-            }
-            *close = '\0';
-            if (json_is_array(cur)) {
-                cur = json_array_get(cur, (size_t)atol(p));
-            } else {
-                cur = json_object_get(cur, p);
-            }
-            p = close + 1;
-            if (*p == '.') {
-                p++;
-            } else if (*p == '\0') {
-                return;
-            }
-        }
-    }
-}
-
-int check_fields(apireq_t *r, json_t *obj, ek_error_t **err)
-{
-    const ek_resource_t *res = r->rt.res;
     const ek_schema_type_t *t = res->schema_type ? ek_schema_type(res->schema_type) : NULL;
     if (!t) {
         return 0;
     }
-    struct field_check fc = { EK_BUF_INIT, 0, EK_BUF_INIT, json_array() };
-    ek_schema_check(t, obj, field_issue, &fc);
+    mode = mode ? mode : "Warn";
+    bool strict = strcmp(mode, "Strict") == 0;
+    struct field_check fc = { EK_BUF_INIT, unknown, EK_BUF_INIT };
+    /* Strict refuses the body whole; otherwise unknown fields go, as typed decoding drops them. */
+    if (strict) {
+        ek_schema_check(t, obj, field_issue, &fc);
+    } else {
+        ek_schema_check_drop(t, obj, field_issue, &fc);
+    }
     int rc = 0;
-    const char *mode = r->p.field_validation ? r->p.field_validation : "Warn";
     if (fc.type_error.len) {
         rc = ek_error_status(err, 400, "%s in version \"%s\" cannot be handled as a %s: json: %s",
                              res->kind, res->version, res->kind, fc.type_error.data);
-    } else if (fc.n_unknown && strcmp(mode, "Strict") == 0) {
+    } else if (unknown->n && strict) {
         rc = ek_error_status(err, 400,
                              "%s in version \"%s\" cannot be handled as a %s: strict decoding "
                              "error: %s",
                              res->kind, res->version, res->kind, fc.unknown.data);
-    } else if (fc.n_unknown) {
-        if (strcmp(mode, "Warn") == 0) {
-            size_t i;
-            json_t *p;
-            json_array_foreach (fc.unknown_paths, i, p) {
-                apireq_warn(r, "unknown field \"%s\"", json_string_value(p));
-            }
-        }
-        size_t i;
-        json_t *p;
-        json_array_foreach (fc.unknown_paths, i, p) {
-            remove_path(obj, json_string_value(p));
-        }
     }
     ek_buf_free(&fc.unknown);
     ek_buf_free(&fc.type_error);
-    json_decref(fc.unknown_paths);
+    return rc;
+}
+
+int check_fields(apireq_t *r, json_t *obj, ek_error_t **err)
+{
+    if (r->rt.res->flags & EK_RES_CUSTOM) {
+        return custom_check_fields(r, obj, err);
+    }
+    ek_strlist_t unknown = { 0 };
+    int rc = schema_check_fields(r->rt.res, obj, r->p.field_validation, &unknown, err);
+    const char *mode = r->p.field_validation ? r->p.field_validation : "Warn";
+    if (rc == 0 && strcmp(mode, "Warn") == 0) {
+        for (size_t i = 0; i < unknown.n; i++) {
+            apireq_warn(r, "unknown field \"%s\"", unknown.v[i]);
+        }
+    }
+    ek_strlist_free(&unknown);
     return rc;
 }

@@ -37,7 +37,7 @@ static int parse_opts(apireq_t *r, delete_opts_t *o, ek_error_t **err)
     if (r->body_len == 0) {
         return 0;
     }
-    ek_auto(json_t) body = ek_json_parse(r->body, r->body_len, err);
+    ek_auto(json_t) body = decode_body(r, NULL, err);
     if (!body) {
         return -1;
     }

@@ -299,6 +299,7 @@ static void build_gv_doc(ek_apiserver_t *s, const char *name, ek_buf_t *out)
             json_t *ts = json_deep_copy(json_object_get(r->custom, "openapi"));
             add_gvk(ts, r);
             json_object_set_new(schemas, oname, ts);
+            json_array_append_new(pending, json_string("ObjectMeta"));
         } else {
             continue;
         }

@@ -2,7 +2,8 @@
 /*
  * Authorization: RBAC evaluated from the cached Roles, ClusterRoles and their bindings, as
  * Kubernetes' RBAC authorizer does. Members of system:masters may do everything (the admin
- * kubeconfig's group). Rules are read per request; the cache makes that cheap.
+ * kubeconfig's group). Rules are read per request; the cache makes that cheap. The same
+ * bindings answer SelfSubjectRulesReview (`kubectl auth can-i --list`).
  */
 #include <stdio.h>
 
@@ -190,4 +191,65 @@ bool authz_allowed(ek_apiserver_t *s, const user_t *u, const authz_attrs_t *a, c
         return true;
     }
     return false;
+}
+
+/* Splits one PolicyRule into the review's resource and non-resource rule lists. */
+static void add_rule(json_t *status, const json_t *rule)
+{
+    json_t *verbs = json_object_get(rule, "verbs");
+    json_t *urls = json_object_get(rule, "nonResourceURLs");
+    if (json_array_size(urls)) {
+        json_array_append_new(json_object_get(status, "nonResourceRules"),
+                              json_pack("{s:O,s:O}", "verbs", verbs, "nonResourceURLs", urls));
+    }
+    json_t *resources = json_object_get(rule, "resources");
+    if (json_array_size(resources)) {
+        json_t *r = json_pack("{s:O,s:O}", "verbs", verbs, "resources", resources);
+        json_t *groups = json_object_get(rule, "apiGroups");
+        json_t *names = json_object_get(rule, "resourceNames");
+        json_object_set(r, "apiGroups", groups ? groups : json_array());
+        if (json_array_size(names)) {
+            json_object_set(r, "resourceNames", names);
+        }
+        json_array_append_new(json_object_get(status, "resourceRules"), r);
+    }
+}
+
+static void add_binding_rules(ek_apiserver_t *s, const user_t *u, const char *plural,
+                              const char *ns, json_t *status)
+{
+    const ek_resource_t *res = ek_resource_find("rbac.authorization.k8s.io", "v1", plural);
+    size_t n;
+    ek_autofree obj_t **bs = store_list(&s->store, res, ns, &n);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *b = bs[i]->json;
+        const char *bns = ek_json_str(b, "metadata", "namespace", NULL);
+        bool match = false;
+        size_t k;
+        json_t *subj;
+        json_array_foreach (json_object_get(b, "subjects"), k, subj) {
+            match = match || subject_matches(subj, u, bns ? bns : "");
+        }
+        const char *rkind = ek_json_str(b, "roleRef", "kind", NULL);
+        const char *rname = ek_json_str(b, "roleRef", "name", NULL);
+        if (!match || !rkind || !rname) {
+            continue;
+        }
+        json_t *rule;
+        json_array_foreach (role_rules(s, rkind, rname, bns), k, rule) {
+            add_rule(status, rule);
+        }
+    }
+}
+
+json_t *authz_rules(ek_apiserver_t *s, const user_t *u, const char *ns)
+{
+    json_t *status =
+        json_pack("{s:[],s:[],s:b}", "resourceRules", "nonResourceRules", "incomplete", 0);
+    /* system:masters shows up through the cluster-admin binding, as in Kubernetes. */
+    add_binding_rules(s, u, "clusterrolebindings", NULL, status);
+    if (ns && *ns) {
+        add_binding_rules(s, u, "rolebindings", ns, status);
+    }
+    return status;
 }

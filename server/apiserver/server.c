@@ -203,6 +203,9 @@ static void set_defaults(ek_apiserver_options_t *o)
     if (!o->volatile_flush_ms) {
         o->volatile_flush_ms = 60000;
     }
+    if (!o->default_toleration_s) {
+        o->default_toleration_s = 300;
+    }
 }
 
 int ek_apiserver_start(uv_loop_t *loop, const ek_apiserver_options_t *opts, ek_pki_t *pki,
@@ -233,6 +236,9 @@ int ek_apiserver_start(uv_loop_t *loop, const ek_apiserver_options_t *opts, ek_p
     if (store_open(&s->store, s->kv, s->opts.watch_window, err) < 0) {
         goto fail;
     }
+    s->store.hook = crd_store_hook;
+    s->store.hook_data = s;
+    crd_load_all(s);
     ek_http_server_options_t ho = {
         .host = s->opts.bind_address,
         .port = s->opts.port,

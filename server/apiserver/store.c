@@ -31,9 +31,18 @@ void obj_unref(obj_t *o)
 const char *obj_bytes(obj_t *o, size_t *len)
 {
     if (!o->bytes) {
-        ek_buf_t b = EK_BUF_INIT;
-        ek_json_dump_buf(o->json, &b);
-        o->bytes = ek_buf_steal(&b, &o->len);
+        /*
+         * The text lives as long as the object, so it gets an allocation of its own size: a
+         * buffer grown by doubling would waste up to half, and trimming it in place leaves a
+         * free fragment beside every cached object (which made each later malloc slower).
+         * The scratch buffer keeps its capacity; loop thread only.
+         */
+        static ek_buf_t scratch = EK_BUF_INIT;
+        ek_buf_reset(&scratch);
+        ek_json_dump_buf(o->json, &scratch);
+        o->len = scratch.len;
+        o->bytes = ek_xmalloc(o->len + 1);
+        memcpy(o->bytes, scratch.data, o->len + 1);
     }
     if (len) {
         *len = o->len;
@@ -41,13 +50,9 @@ const char *obj_bytes(obj_t *o, size_t *len)
     return o->bytes;
 }
 
-obj_t *obj_from_entry(const ek_kv_entry_t *e)
+/* Publishes j (taken) as the object of record e. */
+static obj_t *obj_wrap(const ek_kv_entry_t *e, json_t *j)
 {
-    json_t *j = json_loadb(e->value, e->value_len, 0, NULL);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return NULL;
-    }
     char rv[24];
     snprintf(rv, sizeof(rv), "%lld", (long long)e->mod_rev);
     ek_json_set_str(ek_json_obj_ensure(j, "metadata"), "resourceVersion", rv);
@@ -57,6 +62,68 @@ obj_t *obj_from_entry(const ek_kv_entry_t *e)
     o->json = j;
     o->rev = e->mod_rev;
     o->create_rev = e->create_rev;
+    return o;
+}
+
+obj_t *obj_from_entry(const ek_kv_entry_t *e)
+{
+    json_t *j = json_loadb(e->value, e->value_len, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return obj_wrap(e, j);
+}
+
+/* ---- writes this server made, awaiting their events ---- */
+
+typedef struct pending {
+    json_t *json; /* the object as written, without resourceVersion */
+    char *bytes;  /* exactly the bytes written */
+    size_t len;
+} pending_t;
+
+static void pending_free(pending_t *p)
+{
+    if (p) {
+        json_decref(p->json);
+        free(p->bytes);
+        free(p);
+    }
+}
+
+void store_expect(store_t *s, const char *key, json_t *obj, const char *bytes, size_t len)
+{
+    pending_t *p = ek_new(pending_t);
+    p->json = json_incref(obj);
+    p->bytes = ek_xmalloc(len);
+    memcpy(p->bytes, bytes, len);
+    p->len = len;
+    pending_free(ek_map_put(&s->pending, key, p));
+}
+
+void store_forget(store_t *s, const char *key, const json_t *obj)
+{
+    pending_t *p = ek_map_get(&s->pending, key);
+    if (p && p->json == obj) {
+        pending_free(ek_map_del(&s->pending, key));
+    }
+}
+
+/*
+ * The object of a new record: the writer's own object when the record holds exactly the bytes
+ * it expected (parsing them back would give the same tree), else the record parsed.
+ */
+static obj_t *obj_for_event(store_t *s, const ek_kv_event_t *kev)
+{
+    const ek_kv_entry_t *e = kev->entry;
+    pending_t *p = kev->type != EK_KV_DELETED ? ek_map_get(&s->pending, e->key) : NULL;
+    if (!p || p->len != e->value_len || memcmp(p->bytes, e->value, p->len) != 0) {
+        return obj_from_entry(e);
+    }
+    ek_map_del(&s->pending, e->key);
+    obj_t *o = obj_wrap(e, ek_steal(&p->json));
+    pending_free(p);
     return o;
 }
 
@@ -116,7 +183,7 @@ static void on_kv_event(const ek_kv_event_t *kev, void *data)
         return;
     }
     bucket_t *b = bucket_for_prefix(s, prefix);
-    obj_t *o = obj_from_entry(kev->entry);
+    obj_t *o = obj_for_event(s, kev);
     if (!o) {
         EK_LOG(EK_WARN, "apiserver", "ignoring undecodable object key=%s", kev->entry->key);
         return;
@@ -133,6 +200,9 @@ static void on_kv_event(const ek_kv_event_t *kev, void *data)
     event_t ev = { kev->type, kev->rev, o, prev };
     ring_push(b, &ev);
     s->rev = kev->rev;
+    if (s->hook) {
+        s->hook(b, &ev, s->hook_data);
+    }
     watchers_dispatch(b, &ev);
     obj_unref(prev);
     obj_unref(o);
@@ -178,6 +248,14 @@ obj_t *store_get(store_t *s, const ek_resource_t *r, const char *ns, const char 
     bucket_t *b = store_bucket(s, r);
     ek_autofree char *key = ek_resource_key(r, ns ? ns : "", name);
     return ek_map_get(&b->objs, key);
+}
+
+obj_t *store_find_entry(store_t *s, const ek_kv_entry_t *e)
+{
+    ek_autofree char *prefix = prefix_of(e->key);
+    bucket_t *b = prefix ? ek_map_get(&s->buckets, prefix) : NULL;
+    obj_t *o = b ? ek_map_get(&b->objs, e->key) : NULL;
+    return o && o->rev == e->mod_rev ? o : NULL;
 }
 
 static int cmp_obj_key(const void *a, const void *b)
@@ -239,4 +317,9 @@ void store_close(store_t *s)
         bucket_free(v);
     }
     ek_map_free(&s->buckets);
+    it = 0;
+    while (ek_map_next(&s->pending, &it, &k, &v)) {
+        pending_free(v);
+    }
+    ek_map_free(&s->pending);
 }

@@ -301,6 +301,50 @@ static int prepare_service(ek_apiserver_t *s, json_t *obj, const json_t *old, ek
     return rc;
 }
 
+/* ---- DefaultTolerationSeconds admission ---- */
+
+/* Does a toleration cover key's NoExecute taint? (An empty key with Exists covers all.) */
+static bool tolerates_no_execute(const json_t *tols, const char *key)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach (tols, i, t) {
+        const char *k = ek_json_str(t, "key", NULL);
+        const char *effect = ek_json_str(t, "effect", NULL);
+        if ((!k || !*k || strcmp(k, key) == 0) &&
+            (!effect || !*effect || strcmp(effect, "NoExecute") == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* As kube-apiserver's DefaultTolerationSeconds plugin: a new pod tolerates its node being
+ * not-ready or unreachable for a while (then the taint eviction controller evicts it), unless
+ * it already says how long it tolerates that. */
+static void default_tolerations(ek_apiserver_t *s, json_t *spec)
+{
+    static const char *const keys[] = { "node.kubernetes.io/not-ready",
+                                        "node.kubernetes.io/unreachable" };
+    json_t *tols = json_object_get(spec, "tolerations");
+    bool need[2];
+    for (size_t i = 0; i < 2; i++) {
+        need[i] = !tolerates_no_execute(tols, keys[i]);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (!need[i]) {
+            continue;
+        }
+        if (!json_is_array(tols)) {
+            tols = json_array();
+            json_object_set_new(spec, "tolerations", tols);
+        }
+        json_array_append_new(tols, json_pack("{s:s,s:s,s:s,s:I}", "key", keys[i], "operator",
+                                              "Exists", "effect", "NoExecute", "tolerationSeconds",
+                                              (json_int_t)s->opts.default_toleration_s));
+    }
+}
+
 /* ---- hooks ---- */
 
 int strategy_prepare_create(ek_apiserver_t *s, const ek_resource_t *res, json_t *obj,
@@ -315,6 +359,7 @@ int strategy_prepare_create(ek_apiserver_t *s, const ek_resource_t *res, json_t 
         if (!ek_json_str(spec, "serviceAccountName", NULL)) {
             ek_json_set_str(spec, "serviceAccountName", "default");
         }
+        default_tolerations(s, spec);
         json_t *st = ek_json_obj_ensure(obj, "status");
         ek_json_set_str(st, "phase", "Pending");
         ek_json_set_str(st, "qosClass", pod_qos_class(obj));
@@ -331,6 +376,17 @@ int strategy_prepare_create(ek_apiserver_t *s, const ek_resource_t *res, json_t 
     }
     if (is(res, "", "Service")) {
         return prepare_service(s, obj, NULL, err);
+    }
+    if (is(res, "apiextensions.k8s.io", "CustomResourceDefinition")) {
+        /* Objects of a CRD are deleted before the CRD itself (crd.c). */
+        json_t *md = ek_json_obj_ensure(obj, "metadata");
+        json_t *fins = json_object_get(md, "finalizers");
+        if (!json_is_array(fins)) {
+            fins = json_array();
+            json_object_set_new(md, "finalizers", fins);
+        }
+        json_array_append_new(fins, json_string("customresourcecleanup.apiextensions.k8s.io"));
+        return 0;
     }
     if (is(res, "batch", "Job")) {
         /* The generated selector and pod labels come from the uid set just before. */

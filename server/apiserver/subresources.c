@@ -67,7 +67,7 @@ void handle_scale_update(apireq_t *r, json_t *patch)
         scale = patch_document(r, view, patch, &err);
         json_decref(patch);
     } else {
-        scale = ek_json_parse(r->body, r->body_len, &err);
+        scale = decode_body(r, NULL, &err);
     }
     if (!scale) {
         send_error(r, res, r->rt.name, err);
@@ -114,7 +114,7 @@ static void handle_binding(apireq_t *r)
 {
     const ek_resource_t *pods = r->rt.res;
     ek_error_t *err = NULL;
-    ek_auto(json_t) b = ek_json_parse(r->body, r->body_len, &err);
+    ek_auto(json_t) b = decode_body(r, NULL, &err);
     if (!b) {
         send_error(r, pods, r->rt.name, err);
         ek_error_free(err);
@@ -183,7 +183,7 @@ static void handle_eviction(apireq_t *r)
     /* Eviction deletes the pod gracefully; disruption budgets are checked by the policy code
      * when PodDisruptionBudgets are enforced. */
     ek_error_t *err = NULL;
-    ek_auto(json_t) ev = ek_json_parse(r->body, r->body_len, &err);
+    ek_auto(json_t) ev = decode_body(r, NULL, &err);
     if (!ev) {
         send_error(r, r->rt.res, r->rt.name, err);
         ek_error_free(err);
@@ -282,6 +282,13 @@ void handle_virtual(apireq_t *r)
         }
         review_access(r, body, &u);
         user_clear(&u);
+        return;
+    }
+    if (strcmp(res->kind, "SelfSubjectRulesReview") == 0) {
+        /* kubectl auth can-i --list */
+        const char *ns = ek_json_str(body, "spec", "namespace", NULL);
+        json_object_set_new(body, "status", authz_rules(r->srv, &r->user, ns));
+        apireq_respond_json(r, 201, body);
         return;
     }
     if (strcmp(res->kind, "SelfSubjectReview") == 0) {

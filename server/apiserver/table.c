@@ -70,6 +70,9 @@ static json_t *row_object(const json_t *obj, const char *include)
 json_t *table_build(const ek_resource_t *res, obj_t **objs, size_t n, const char *include_object,
                     bool with_columns, int64_t rev)
 {
+    if (res->flags & EK_RES_CUSTOM) {
+        return custom_table(res, objs, n, include_object, with_columns, rev);
+    }
     const ek_printer_t *pr = ek_printer_for(res->group, res->kind);
     json_t *t = json_object();
     ek_json_set_str(t, "kind", "Table");

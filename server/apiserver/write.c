@@ -26,11 +26,41 @@ static void now_rfc3339(char buf[static 21])
 
 typedef struct write_ctx {
     apireq_t *r;
+    ek_apiserver_t *srv; /* outlives r, which the answer frees */
     bool system;
+    bool applied; /* server-side apply: managedFields already computed */
     int ok_status;
     json_t *patch; /* PATCH: the decoded patch, for retries on conflict */
     int attempts;
+    char *key;              /* of the submitted write the cache expects, or NULL */
+    const json_t *expected; /* its object (identity only) */
 } write_ctx_t;
+
+static write_ctx_t *ctx_new(apireq_t *r, int ok_status)
+{
+    write_ctx_t *c = ek_new(write_ctx_t);
+    c->r = r;
+    c->srv = r->srv;
+    c->ok_status = ok_status;
+    return c;
+}
+
+static void forget_expected(write_ctx_t *c)
+{
+    if (c->key) {
+        store_forget(&c->srv->store, c->key, c->expected);
+        free(c->key);
+        c->key = NULL;
+        c->expected = NULL;
+    }
+}
+
+static void ctx_free(write_ctx_t *c)
+{
+    forget_expected(c);
+    json_decref(c->patch);
+    free(c);
+}
 
 void answer_object(apireq_t *r, int status, const json_t *obj)
 {
@@ -54,7 +84,14 @@ void answer_object(apireq_t *r, int status, const json_t *obj)
 
 void answer_entry(apireq_t *r, int status, const ek_kv_entry_t *e)
 {
-    obj_t *o = obj_from_entry(e);
+    /* The store's watch published this revision to the cache before the write's callback:
+     * answer with that object and its JSON text (serialised once, shared with watchers and
+     * later reads) rather than parsing and serialising the record again. A deleted record is
+     * no longer cached and is parsed. */
+    obj_t *o = obj_ref(store_find_entry(&r->srv->store, e));
+    if (!o) {
+        o = obj_from_entry(e);
+    }
     if (!o) {
         send_status(r, 500, "InternalError", NULL, NULL,
                     "Internal error occurred: stored object "
@@ -97,6 +134,7 @@ static void on_written(int64_t rev, const ek_kv_entry_t *entry, const ek_error_t
                         "%s \"%s\" already exists", resource_qualified(r->rt.res, q),
                         r->rt.name ? r->rt.name : "");
         } else if (err->status == 409 && c->patch && ++c->attempts < PATCH_RETRIES) {
+            forget_expected(c);
             retry_patch(c);
             return;
         } else if (err->status == 409) {
@@ -109,8 +147,7 @@ static void on_written(int64_t rev, const ek_kv_entry_t *entry, const ek_error_t
     } else {
         answer_entry(r, c->ok_status, entry);
     }
-    json_decref(c->patch);
-    free(c);
+    ctx_free(c);
 }
 
 static char *serialize_for_store(json_t *obj)
@@ -120,9 +157,149 @@ static char *serialize_for_store(json_t *obj)
     return ek_json_dumps(obj);
 }
 
+/*
+ * The bytes to store for obj (caller frees). The cache is told to expect them, so that it
+ * publishes obj itself instead of parsing the record back: obj must not change any more.
+ */
+static char *expect_write(write_ctx_t *c, const char *key, json_t *obj, size_t *len)
+{
+    char *bytes = serialize_for_store(obj);
+    *len = strlen(bytes);
+    forget_expected(c);
+    c->key = ek_xstrdup(key);
+    c->expected = obj;
+    store_expect(&c->srv->store, key, obj, bytes, *len);
+    return bytes;
+}
+
 static void respond_object(apireq_t *r, int status, json_t *obj)
 {
     answer_object(r, status, obj);
+}
+
+/* ---- managed fields ---- */
+
+/* The fieldManager parameter, or what kube-apiserver takes from the User-Agent. */
+static const char *field_manager(apireq_t *r, char buf[static 129])
+{
+    if (r->p.field_manager && *r->p.field_manager) {
+        return r->p.field_manager;
+    }
+    return ek_ssa_manager_from_user_agent(apireq_header(r, "User-Agent"), buf);
+}
+
+typedef struct ssa_req {
+    ek_ssa_op_t op;
+    ek_ssa_schema_t sc;
+    char manager[129];
+    char api_version[128];
+    char now[21];
+} ssa_req_t;
+
+static void ssa_req_init(apireq_t *r, ssa_req_t *q)
+{
+    const ek_resource_t *res = r->rt.res;
+    q->sc = ek_ssa_schema_for(res);
+    q->op.manager = field_manager(r, q->manager);
+    q->op.api_version = ek_resource_api_version(res, q->api_version);
+    q->op.subresource = r->rt.sub == EK_SUB_NONE ? "" : ek_subresource_name(r->rt.sub);
+    if (r->answer == ANSWER_SCALE) {
+        /* The scale handler writes the workload itself; the entry still says "scale". */
+        q->op.subresource = "scale";
+    }
+    now_rfc3339(q->now);
+    q->op.now = q->now;
+    if (r->rt.sub == EK_SUB_STATUS) {
+        q->op.track = EK_SSA_TRACK_STATUS_ONLY;
+    } else {
+        q->op.track = (res->flags & EK_RES_STATUS) ? EK_SSA_TRACK_NO_STATUS : EK_SSA_TRACK_ALL;
+    }
+    q->op.force = r->p.force;
+}
+
+/*
+ * An Update operation's managedFields, set on obj. kube-apiserver tracks the object as
+ * decoded, defaults included, before the registry's strategy fills in what it allocates
+ * (cluster IPs, job selectors): so the fields are computed on a defaulted copy of obj as it
+ * is before the strategy runs.
+ */
+static void track_fields(apireq_t *r, json_t *obj, const json_t *old)
+{
+    const ek_resource_t *res = r->rt.res;
+    ssa_req_t q = { 0 };
+    ssa_req_init(r, &q);
+    ek_auto(json_t) view = json_deep_copy(obj);
+    if (r->rt.sub == EK_SUB_NONE && (res->flags & EK_RES_CUSTOM)) {
+        const json_t *schema = ek_json_path(res->custom, "schema", NULL);
+        if (schema) {
+            ek_jsonschema_default(schema, view);
+        }
+    } else if (r->rt.sub == EK_SUB_NONE) {
+        ek_defaults_apply(res, view);
+    }
+    ek_ssa_update(&q.sc, old, view, &q.op);
+    json_t *mf = ek_json_path(view, "metadata", "managedFields", NULL);
+    json_t *md = ek_json_obj_ensure(obj, "metadata");
+    if (mf) {
+        json_object_set(md, "managedFields", mf);
+    } else {
+        json_object_del(md, "managedFields");
+    }
+}
+
+/* PatchOptions validation of an apply: a field manager is required. */
+static int check_apply_options(apireq_t *r)
+{
+    const char *fm = r->p.field_manager;
+    const char *detail = NULL, *reason = NULL;
+    if (!fm || !*fm) {
+        reason = "FieldValueRequired";
+        detail = "Required value: is required for apply patch";
+    } else if (strlen(fm) > 128) {
+        reason = "FieldValueTooLong";
+        detail = "Too long: may not be more than 128 bytes";
+    }
+    if (!detail) {
+        return 0;
+    }
+    ek_autofree char *msg =
+        ek_xasprintf("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: %s", detail);
+    ek_auto(json_t) st = json_pack(
+        "{s:s,s:s,s:{},s:s,s:s,s:s,s:{s:s,s:s,s:s,s:[{s:s,s:s,s:s}]},s:i}", "kind", "Status",
+        "apiVersion", "v1", "metadata", "status", "Failure", "message", msg, "reason", "Invalid",
+        "details", "name", "", "group", "meta.k8s.io", "kind", "PatchOptions", "causes", "reason",
+        reason, "message", detail, "field", "fieldManager", "code", 422);
+    apireq_respond_json(r, 422, st);
+    return -1;
+}
+
+/* An apply conflict's Status, as NewApplyConflict builds it (causes taken). */
+static void send_apply_conflict(apireq_t *r, const char *msg, json_t *causes)
+{
+    ek_auto(json_t) st =
+        json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:{s:o},s:i}", "kind", "Status", "apiVersion", "v1",
+                  "metadata", "status", "Failure", "message", msg, "reason", "Conflict", "details",
+                  "causes", causes ? causes : json_array(), "code", 409);
+    apireq_respond_json(r, 409, st);
+}
+
+/* Server-side apply of config over live (NULL: a create); on failure the answer is sent. */
+static json_t *apply_config(apireq_t *r, const json_t *live, const json_t *config)
+{
+    ssa_req_t q = { 0 };
+    ssa_req_init(r, &q);
+    ek_error_t *err = NULL;
+    json_t *causes = NULL;
+    json_t *obj = ek_ssa_apply(&q.sc, live, config, &q.op, &causes, &err);
+    if (!obj && err && err->status == 409) {
+        send_apply_conflict(r, ek_error_msg(err), causes);
+        causes = NULL;
+    } else if (!obj) {
+        send_error(r, r->rt.res, r->rt.name, err);
+    }
+    json_decref(causes);
+    ek_error_free(err);
+    return obj;
 }
 
 /* ---- shared preparation ---- */
@@ -131,8 +308,12 @@ static void respond_object(apireq_t *r, int status, json_t *obj)
 static int admit(apireq_t *r, json_t *obj, const json_t *old)
 {
     const ek_resource_t *res = r->rt.res;
-    if (!(res->flags & EK_RES_CUSTOM)) {
-        ek_defaults_apply(res, obj);
+    if (res->flags & EK_RES_CUSTOM) {
+        return custom_admit(r, obj);
+    }
+    ek_defaults_apply(res, obj);
+    if (!strcmp(res->group, "apiextensions.k8s.io") && crd_admit(r, obj) < 0) {
+        return -1;
     }
     ek_field_errors_t errs = { 0 };
     ek_validate(res, obj, old, &errs);
@@ -234,6 +415,7 @@ void handle_create(apireq_t *r)
     if (res->namespaced && check_namespace(r, name) < 0) {
         return;
     }
+    track_fields(r, obj, NULL);
     if (strategy_prepare_create(r->srv, res, obj, &err) < 0) {
         send_error(r, res, name, err);
         ek_error_free(err);
@@ -249,11 +431,10 @@ void handle_create(apireq_t *r)
     free(r->rt.name);
     r->rt.name = ek_xstrdup(name);
     ek_autofree char *key = ek_resource_key(res, r->rt.ns, name);
-    ek_autofree char *bytes = serialize_for_store(obj);
-    write_ctx_t *c = ek_new(write_ctx_t);
-    c->r = r;
-    c->ok_status = 201;
-    ek_kv_create(r->srv->kv, key, bytes, strlen(bytes), res->ttl_s, 0, on_written, c);
+    write_ctx_t *c = ctx_new(r, 201);
+    size_t len;
+    ek_autofree char *bytes = expect_write(c, key, obj, &len);
+    ek_kv_create(r->srv->kv, key, bytes, len, res->ttl_s, 0, on_written, c);
 }
 
 /* ---- update ---- */
@@ -291,10 +472,21 @@ static int merge_update(apireq_t *r, json_t *obj, const json_t *old, ek_error_t 
         return 0;
     }
     if (r->rt.sub == EK_SUB_STATUS || r->rt.sub == EK_SUB_APPROVAL) {
-        /* Status writes change the status and nothing else. */
+        /* Status writes change the status and nothing else, except that apps/v1 workloads'
+         * status strategies keep only spec and labels: their controllers write revision
+         * annotations with the status (deployment.kubernetes.io/revision). */
         json_t *status = json_object_get(obj, "status");
         json_t *merged = json_deep_copy(old);
         json_object_set_new(merged, "status", status ? json_incref(status) : json_object());
+        if (ek_streq(res->group, "apps") && r->rt.sub == EK_SUB_STATUS) {
+            json_t *ann = json_object_get(md, "annotations");
+            json_t *mmd = ek_json_obj_ensure(merged, "metadata");
+            if (ann) {
+                json_object_set(mmd, "annotations", ann);
+            } else {
+                json_object_del(mmd, "annotations");
+            }
+        }
         ek_autofree char *rv = ek_json_str(md, "resourceVersion", NULL)
                                    ? ek_xstrdup(ek_json_str(md, "resourceVersion", NULL))
                                    : NULL;
@@ -333,7 +525,8 @@ static int merge_update(apireq_t *r, json_t *obj, const json_t *old, ek_error_t 
     if ((res->flags & EK_RES_STATUS) && r->rt.sub == EK_SUB_NONE) {
         json_t *st = json_object_get(old, "status");
         if (st) {
-            json_object_set(obj, "status", st);
+            /* A copy: defaulting and the strategy edit obj, and old is published (immutable). */
+            json_object_set_new(obj, "status", json_deep_copy(st));
         } else {
             json_object_del(obj, "status");
         }
@@ -367,9 +560,15 @@ static bool unchanged(const json_t *obj, const json_t *old)
     return json_equal(a, b);
 }
 
-/* Being deleted and nothing left to wait for? (Pods are removed by their kubelet instead.) */
+/* Being deleted and nothing left to wait for? (Pods are removed by their kubelet instead; a
+ * namespace also waits for its spec.finalizers, which the namespace controller removes through
+ * the finalize subresource once the namespace is empty.) */
 static bool finalized(const ek_resource_t *res, const json_t *obj)
 {
+    if (!*res->group && strcmp(res->plural, "namespaces") == 0 &&
+        json_array_size(ek_json_path(obj, "spec", "finalizers", NULL)) > 0) {
+        return false;
+    }
     return ek_json_str(obj, "metadata", "deletionTimestamp", NULL) &&
            json_array_size(ek_json_path(obj, "metadata", "finalizers", NULL)) == 0 &&
            !(res->flags & EK_RES_GRACEFUL);
@@ -381,18 +580,20 @@ static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
     bool system = c->system;
     const ek_resource_t *res = r->rt.res;
     ek_error_t *err = NULL;
+    /* System writes (deletion marks, bindings) keep the stored managedFields as they are. */
+    if (!system && !c->applied) {
+        track_fields(r, obj, old->json);
+    }
     if (strategy_prepare_update(r->srv, res, obj, old->json, &err) < 0) {
         send_error(r, res, r->rt.name, err);
         ek_error_free(err);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     /* System writes (deletion marks, bindings) are not user updates: no update validation,
      * as kube-apiserver's delete and binding paths do not run it either. */
     if (!system && admit(r, obj, old->json) < 0) {
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     if (r->p.dry_run || unchanged(obj, old->json)) {
@@ -401,8 +602,7 @@ static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
                             ek_json_str(old->json, "metadata", "resourceVersion", NULL));
         }
         respond_object(r, 200, obj);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     ek_autofree char *key = ek_resource_key(res, r->rt.ns, r->rt.name);
@@ -412,8 +612,9 @@ static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
         return;
     }
     int flags = strategy_is_heartbeat(res, obj, old->json) ? EK_KV_VOLATILE : 0;
-    ek_autofree char *bytes = serialize_for_store(obj);
-    ek_kv_update(r->srv->kv, key, bytes, strlen(bytes), old->rev, res->ttl_s, flags, on_written, c);
+    size_t len;
+    ek_autofree char *bytes = expect_write(c, key, obj, &len);
+    ek_kv_update(r->srv->kv, key, bytes, len, old->rev, res->ttl_s, flags, on_written, c);
 }
 
 /* Checks a client-given resourceVersion against the stored one. */
@@ -454,9 +655,7 @@ void handle_update(apireq_t *r)
         ek_error_free(err);
         return;
     }
-    write_ctx_t *c = ek_new(write_ctx_t);
-    c->r = r;
-    c->ok_status = 200;
+    write_ctx_t *c = ctx_new(r, 200);
     write_update(r, obj, old, c);
 }
 
@@ -480,6 +679,8 @@ static json_t *apply_patch(apireq_t *r, const json_t *cur, const json_t *patch, 
     if (ek_has_prefix(ct, "application/merge-patch+json")) {
         return ek_patch_merge(cur, patch, err);
     }
+    /* Apply reaches here only for subresource views (scale): merged like a strategic merge
+     * patch, without field ownership. Objects are applied by apply_config. */
     if (ek_has_prefix(ct, "application/strategic-merge-patch+json") ||
         ek_has_prefix(ct, "application/apply-patch+yaml")) {
         if (res->flags & EK_RES_NO_SMP) {
@@ -508,32 +709,47 @@ static void run_patch(write_ctx_t *c)
     if (!old) {
         const char *ct = apireq_header(r, "Content-Type");
         if (ct && ek_has_prefix(ct, "application/apply-patch+yaml")) {
-            json_decref(c->patch);
-            free(c);
+            ctx_free(c);
             apply_create(r);
             return;
         }
         send_not_found(r, res, r->rt.name);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     ek_error_t *err = NULL;
-    json_t *patched = apply_patch(r, old->json, c->patch, &err);
+    const char *ct = apireq_header(r, "Content-Type");
+    json_t *patched;
+    if (ct && ek_has_prefix(ct, "application/apply-patch+yaml")) {
+        if (check_type_meta(r, c->patch, &err) < 0) {
+            send_error(r, res, r->rt.name, err);
+            ek_error_free(err);
+            json_decref(c->patch);
+            free(c);
+            return;
+        }
+        if (!(patched = apply_config(r, old->json, c->patch))) {
+            json_decref(c->patch);
+            free(c);
+            return;
+        }
+        c->applied = true;
+    } else {
+        patched = apply_patch(r, old->json, c->patch, &err);
+    }
     if (!patched || check_fields(r, patched, &err) < 0) {
         send_error(r, res, r->rt.name, err);
         ek_error_free(err);
         json_decref(patched);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
-    const char *prv = ek_json_str(c->patch, "metadata", "resourceVersion", NULL);
+    /* A resourceVersion the patch sets (any patch type) is a precondition. */
+    const char *prv = ek_json_str(patched, "metadata", "resourceVersion", NULL);
     if (prv && *prv && strtoll(prv, NULL, 10) != old->rev) {
         send_conflict(r, r->rt.name);
         json_decref(patched);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     json_object_del(ek_json_obj_ensure(patched, "metadata"), "resourceVersion");
@@ -541,8 +757,7 @@ static void run_patch(write_ctx_t *c)
         send_error(r, res, r->rt.name, err);
         ek_error_free(err);
         json_decref(patched);
-        json_decref(c->patch);
-        free(c);
+        ctx_free(c);
         return;
     }
     write_update(r, patched, old, c);
@@ -560,6 +775,9 @@ void handle_patch(apireq_t *r)
     const char *ct = apireq_header(r, "Content-Type");
     json_t *patch;
     if (ct && ek_has_prefix(ct, "application/apply-patch+yaml")) {
+        if (check_apply_options(r) < 0) {
+            return;
+        }
         patch = ek_yaml_to_json(r->body, r->body_len, &err);
     } else {
         patch = ek_json_parse(r->body, r->body_len, &err);
@@ -574,9 +792,7 @@ void handle_patch(apireq_t *r)
         handle_scale_update(r, patch);
         return;
     }
-    write_ctx_t *c = ek_new(write_ctx_t);
-    c->r = r;
-    c->ok_status = 200;
+    write_ctx_t *c = ctx_new(r, 200);
     c->patch = patch;
     run_patch(c);
 }
@@ -585,10 +801,18 @@ void handle_patch(apireq_t *r)
 void apply_create(apireq_t *r)
 {
     ek_error_t *err = NULL;
-    ek_auto(json_t) obj = ek_yaml_to_json(r->body, r->body_len, &err);
+    ek_auto(json_t) config = ek_yaml_to_json(r->body, r->body_len, &err);
     const ek_resource_t *res = r->rt.res;
-    if (!obj || check_type_meta(r, obj, &err) < 0 || check_fields(r, obj, &err) < 0 ||
-        prepare_create_meta(r, obj, &err) < 0) {
+    if (!config || check_type_meta(r, config, &err) < 0 || check_fields(r, config, &err) < 0) {
+        send_error(r, res, r->rt.name, err);
+        ek_error_free(err);
+        return;
+    }
+    ek_auto(json_t) obj = apply_config(r, NULL, config);
+    if (!obj) {
+        return;
+    }
+    if (prepare_create_meta(r, obj, &err) < 0) {
         send_error(r, res, r->rt.name, err);
         ek_error_free(err);
         return;
@@ -615,21 +839,18 @@ void apply_create(apireq_t *r)
         return;
     }
     ek_autofree char *key = ek_resource_key(res, r->rt.ns, r->rt.name);
-    ek_autofree char *bytes = serialize_for_store(obj);
-    write_ctx_t *c = ek_new(write_ctx_t);
-    c->r = r;
-    c->ok_status = 201;
-    ek_kv_create(r->srv->kv, key, bytes, strlen(bytes), res->ttl_s, 0, on_written, c);
+    write_ctx_t *c = ctx_new(r, 201);
+    size_t len;
+    ek_autofree char *bytes = expect_write(c, key, obj, &len);
+    ek_kv_create(r->srv->kv, key, bytes, len, res->ttl_s, 0, on_written, c);
 }
 
 /* Writes a server-built object over old with the answer path of an update: validated like
  * one (scale), or as a system write without update validation (deletion marks, binding). */
 void write_object(apireq_t *r, json_t *obj, obj_t *old, bool system)
 {
-    write_ctx_t *c = ek_new(write_ctx_t);
-    c->r = r;
+    write_ctx_t *c = ctx_new(r, 200);
     c->system = system;
-    c->ok_status = 200;
     write_update(r, obj, old, c);
 }
 

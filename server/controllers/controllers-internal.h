@@ -81,6 +81,16 @@ bool pod_is_ready(const json_t *pod);
 /* Ready for at least min_ready_s as of now. */
 bool pod_is_available(const json_t *pod, int64_t min_ready_s, time_t now);
 
+/* A namespace that exists and is not being deleted. */
+bool ns_is_active(const json_t *ns);
+/* The condition of that type in a conditions array, or NULL. Borrowed. */
+json_t *find_condition(const json_t *conds, const char *type);
+/* Sets a condition in conds (an array, changed in place) as Kubernetes' condition helpers do:
+ * lastTransitionTime moves to now only when the status changes. Returns whether anything
+ * changed. reason/message may be NULL (removed). */
+bool set_condition(json_t *conds, const char *type, const char *status, const char *reason,
+                   const char *message, const char *now);
+
 /* A counter of outstanding async API calls for one sync: the sync ends when it reaches 0. */
 typedef struct pending {
     ctrl_t *ctrl;
@@ -99,7 +109,124 @@ void pending_add(pending_t *p);
 /* Call once after issuing every call: ends the sync when nothing is outstanding. */
 void pending_arm(pending_t *p);
 
+/* ---- Deployments (deployment_util.c, podhash.c): pure helpers, unit-tested ---- */
+
+#define POD_TEMPLATE_HASH_LABEL "pod-template-hash"
+
+/* intstr.GetScaledValueFromIntOrPercent: an integer, or "N%" of total rounded up or down;
+ * absent is 0. -1 for anything else. */
+int intstr_scaled(const json_t *v, int total, bool round_up, int *out);
+/* ResolveFenceposts of a Deployment's rollingUpdate (both zero → one unavailable). */
+void deploy_fenceposts(const json_t *d, int32_t *surge, int32_t *unavail);
+/* MaxSurge / MaxUnavailable: 0 unless RollingUpdate; unavailable capped at spec.replicas. */
+int32_t deploy_max_surge(const json_t *d);
+int32_t deploy_max_unavailable(const json_t *d);
+/* NewRSNewReplicas: the new ReplicaSet's size given the sum of every ReplicaSet's
+ * spec.replicas (all_replicas) and its own (new_replicas). */
+int32_t deploy_new_rs_replicas(const json_t *d, int32_t all_replicas, int32_t new_replicas);
+
+/* One active ReplicaSet in proportional scaling, sorted as Kubernetes sorts them. */
+typedef struct prop_rs {
+    int32_t replicas;       /* spec.replicas */
+    int32_t max_annotation; /* deployment.kubernetes.io/max-replicas, 0 if absent */
+    int32_t new_size;       /* out */
+} prop_rs_t;
+int32_t deploy_proportion(const prop_rs_t *rs, int32_t desired, int32_t max_surge,
+                          int32_t status_replicas, int32_t to_add, int32_t added);
+/* Sets new_size of each: the deployment's allowed size (desired + surge) shared in
+ * proportion, leftovers to v[0]. status_replicas: the deployment's status.replicas. */
+void deploy_scale_proportionally(prop_rs_t *v, size_t n, int32_t desired, int32_t max_surge,
+                                 int32_t status_replicas);
+/* The revision-history annotation after appending old_rev, within limit characters, or NULL
+ * when it cannot fit. Caller frees. */
+char *deploy_revision_history(const char *history, const char *old_rev, size_t limit);
+/* apimachinery's semantic equality on JSON: absent, null and Go zero values are equal. */
+bool json_semantic_equal(const json_t *a, const json_t *b);
+/* EqualIgnoreHash: pod templates equal apart from the pod-template-hash label. */
+bool template_equal_ignore_hash(const json_t *a, const json_t *b);
+/* controller.ComputeHash: FNV-32a of the template as Kubernetes prints it (go-spew over the
+ * Go types of k8s.io/api 1.32), plus the collision count, in the safe-encoding alphabet.
+ * collision may be NULL. Caller frees. */
+char *pod_template_hash(const json_t *tmpl, const json_t *collision);
+/* The text the hash is taken over (for tests). Caller frees. */
+char *pod_template_spew(const json_t *tmpl);
+/* ---- Services and their pods (endpointutil.c) ---- */
+
+/* The Service's selector (a non-empty map) matches the pod, in the same namespace. */
+bool svc_selects(const json_t *svc, const json_t *pod);
+/* The endpoint controllers manage this Service: it has a selector and is not ExternalName. */
+bool svc_managed(const json_t *svc);
+bool svc_is_headless(const json_t *svc);
+/* The Service's primary IP family is IPv6 (spec.ipFamilies[0], else its cluster IP). */
+bool svc_wants_ipv6(const json_t *svc);
+/* Kubernetes' ShouldPodBeInEndpoints: not terminal, has an address, and not terminating
+ * unless include_terminating. */
+bool pod_in_endpoints(const json_t *pod, bool include_terminating);
+/* The pod's address of that family, or NULL. Borrowed. */
+const char *pod_ip_of_family(const json_t *pod, bool v6);
+/* Kubernetes' FindPort: the port number a Service port's targetPort means for this pod (a
+ * name is looked up in its containers' ports with the same protocol), or -1. */
+int pod_find_port(const json_t *pod, const json_t *svc_port);
+/* The pod's hostname goes into the Service's endpoints (spec.subdomain names the Service). */
+bool pod_sets_hostname(const json_t *pod, const json_t *svc);
+/* {kind: Pod, namespace, name, uid}. Caller owns. */
+json_t *pod_target_ref(const json_t *pod);
+/* Calls fn for every Service in svcs that selects pod. */
+void each_service_of_pod(ek_informer_t *svcs, const json_t *pod,
+                         void (*fn)(json_t *svc, void *data), void *data);
+/* The pods (borrowed from the informer) the Service selects; caller frees the array. */
+json_t **pods_of_service(ek_informer_t *pods, const json_t *svc, size_t *n);
+
+/* ---- pure decisions, unit-tested (tests/unit/server_controllers.c) ---- */
+
+/* The namespace deletion conditions for what a pass found: remaining ("plural.group" → count),
+ * finalizers (finalizer → count), failures (array of messages). Updates conds in place. */
+bool ns_deletion_conditions(json_t *conds, const json_t *remaining, const json_t *finalizers,
+                            const json_t *failures, const char *now);
+
+/* The Endpoints subsets of a Service for these pods (all in its namespace, selected by it),
+ * repacked and sorted as Kubernetes' RepackSubsets. Caller owns. */
+json_t *endpoints_subsets(const json_t *svc, json_t *const *pods, size_t n);
+
+/* The EndpointSlice content of a Service for these pods: an array of {ports, endpoints} groups
+ * (one per distinct set of resolved ports, sorted), endpoints sorted by pod name. nodes (may
+ * be NULL) gives zones. Caller owns. */
+json_t *endpointslice_groups(const json_t *svc, json_t *const *pods, size_t n,
+                             ek_informer_t *nodes);
+
+/* What the garbage collector does with an object, from the state of its owners (counts of
+ * solid ones, gone ones and ones deleting their dependents in foreground), whether it has
+ * dependents (and one of them deletes its own in foreground) and its own finalizers. */
+enum {
+    GC_KEEP,
+    GC_REMOVE_REFS, /* drop the references to gone and waiting owners */
+    GC_DELETE_BACKGROUND,
+    GC_DELETE_FOREGROUND,
+    GC_DELETE_ORPHAN,
+    GC_UNBLOCK_DELETE_FOREGROUND, /* unblock the waiting owners, then delete in foreground */
+};
+int gc_decide(int solid, int dangling, int waiting, bool has_dependents,
+              bool dependent_deleting_dependents, bool orphan_fin, bool fg_fin);
+
+/* How long until a pod on a node with these taints is evicted, as the taint eviction
+ * controller decides from its tolerations: 0 at once (a NoExecute taint is not tolerated, or
+ * only for <= 0 s), -1 never (no NoExecute taint, or tolerated without a limit), else the
+ * shortest tolerationSeconds of the tolerations used, in ms. */
+int64_t eviction_delay_ms(const json_t *taints, const json_t *tolerations);
+/* A zone's state from its ready and not-ready node counts: 1 normal, 2 partially disrupted
+ * (> 2 not ready and at least 55 %), 3 fully disrupted (none ready). */
+int zone_state(int ready, int not_ready);
+
 /* The controllers. */
 void replicaset_controller_start(ctrl_manager_t *m);
+void nodeipam_controller_start(ctrl_manager_t *m);
+void deployment_controller_start(ctrl_manager_t *m);
+void endpoints_controller_start(ctrl_manager_t *m);
+void endpointslice_controller_start(ctrl_manager_t *m);
+void gc_controller_start(ctrl_manager_t *m);
+void namespace_controller_start(ctrl_manager_t *m);
+void serviceaccount_controller_start(ctrl_manager_t *m);
+void rootca_controller_start(ctrl_manager_t *m);
+void nodelifecycle_controller_start(ctrl_manager_t *m);
 
 #endif

@@ -84,6 +84,15 @@ int ek_controllers_start(ek_api_client_t *client, const ek_controllers_options_t
     }
     m->events = ek_event_recorder_new(client, "controller-manager", NULL);
     replicaset_controller_start(m);
+    nodeipam_controller_start(m);
+    deployment_controller_start(m);
+    endpoints_controller_start(m);
+    endpointslice_controller_start(m);
+    gc_controller_start(m);
+    namespace_controller_start(m);
+    serviceaccount_controller_start(m);
+    rootca_controller_start(m);
+    nodelifecycle_controller_start(m);
     size_t it = 0;
     const char *k;
     void *v;

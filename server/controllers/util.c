@@ -148,3 +148,49 @@ void pending_call_done(int status, json_t *body, const ek_error_t *err, void *da
     }
     pending_release(p);
 }
+
+bool ns_is_active(const json_t *ns)
+{
+    return ns && !ek_json_str(ns, "metadata", "deletionTimestamp", NULL) &&
+           !ek_streq(ek_json_str(ns, "status", "phase", NULL), "Terminating");
+}
+
+json_t *find_condition(const json_t *conds, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (conds, i, c) {
+        if (ek_streq(ek_json_str(c, "type", NULL), type)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+bool set_condition(json_t *conds, const char *type, const char *status, const char *reason,
+                   const char *message, const char *now)
+{
+    json_t *c = find_condition(conds, type);
+    if (!c) {
+        c = json_pack("{s:s,s:s,s:s}", "type", type, "status", status, "lastTransitionTime", now);
+        json_array_append_new(conds, c);
+    } else if (ek_streq(ek_json_str(c, "status", NULL), status) &&
+               ek_streq(ek_json_str(c, "reason", NULL), reason) &&
+               ek_streq(ek_json_str(c, "message", NULL), message)) {
+        return false;
+    } else if (!ek_streq(ek_json_str(c, "status", NULL), status)) {
+        ek_json_set_str(c, "status", status);
+        ek_json_set_str(c, "lastTransitionTime", now);
+    }
+    if (reason) {
+        ek_json_set_str(c, "reason", reason);
+    } else {
+        json_object_del(c, "reason");
+    }
+    if (message) {
+        ek_json_set_str(c, "message", message);
+    } else {
+        json_object_del(c, "message");
+    }
+    return true;
+}

@@ -38,6 +38,7 @@ struct ctrl {
     uv_idle_t idle;
     uv_timer_t timer;
     bool idle_on;
+    int closed; /* handles closed so far, of two */
 };
 
 static void push(ctrl_t *c, const char *key)
@@ -275,10 +276,12 @@ const char *ctrl_name(const ctrl_t *c)
     return c->name;
 }
 
+/* Freed with the second of its two handles: libuv runs close callbacks in no promised order
+ * (newest first, in practice), so neither handle may assume it is the last. */
 static void on_closed(uv_handle_t *h)
 {
     ctrl_t *c = h->data;
-    if (h == (uv_handle_t *)&c->timer) {
+    if (++c->closed == 2) {
         free(c);
     }
 }
@@ -301,6 +304,6 @@ void ctrl_free(ctrl_t *c)
     }
     ek_map_free(&c->items);
     free(c->name);
-    uv_close((uv_handle_t *)&c->idle, NULL);
+    uv_close((uv_handle_t *)&c->idle, on_closed);
     uv_close((uv_handle_t *)&c->timer, on_closed);
 }

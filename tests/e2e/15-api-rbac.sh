@@ -7,13 +7,12 @@
 e2e_init
 e2e_start_server --disable-agent
 
-printf 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: reader\n' | k create -f - >/dev/null
-# kubectl 1.27 sends the TokenRequest as JSON.
-token=$(KUBECTL=kubectl.1.27 k create token reader)
+k create serviceaccount reader >/dev/null
+token=$(k create token reader)
 [ -n "$token" ] || e2e_fail "no token"
 port=$(sed -n 's/.*server: https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$E2E_KUBECONFIG")
 as_reader() {
-	"$KUBECTL_DIR/${READER_KUBECTL:-kubectl.1.32}" --kubeconfig /dev/null --server "https://127.0.0.1:$port" \
+	"$KUBECTL_DIR/kubectl.1.32" --kubeconfig /dev/null --server "https://127.0.0.1:$port" \
 		--certificate-authority "$E2E_DATA/server/tls/server-ca.crt" --token "$token" "$@" </dev/null
 }
 
@@ -21,8 +20,7 @@ as_reader() {
 expect_contains "$(as_reader api-resources)" "deployments" "discovery as a plain user"
 out=$(expect_fail as_reader get pods)
 expect_contains "$out" 'pods is forbidden: User "system:serviceaccount:default:reader" cannot list resource "pods" in API group "" in the namespace "default"' "403"
-# `auth can-i` (JSON with kubectl 1.27; 1.32 sends protobuf).
-expect_eq "$(READER_KUBECTL=kubectl.1.27 as_reader auth can-i list pods 2>&1 || true)" "no" "can-i before"
+expect_eq "$(as_reader auth can-i list pods 2>&1 || true)" "no" "can-i before"
 
 cat <<'Y' | k create -f - >/dev/null
 apiVersion: rbac.authorization.k8s.io/v1
@@ -32,8 +30,8 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
 subjects: [{kind: ServiceAccount, name: reader, namespace: default}]
 Y
 expect_contains "$(as_reader get pods 2>&1)" "No resources found" "allowed after binding"
-expect_eq "$(READER_KUBECTL=kubectl.1.27 as_reader auth can-i list pods)" "yes" "can-i after"
-expect_eq "$(READER_KUBECTL=kubectl.1.27 as_reader auth can-i delete pods 2>&1 || true)" "no" "view cannot delete"
+expect_eq "$(as_reader auth can-i list pods)" "yes" "can-i after"
+expect_eq "$(as_reader auth can-i delete pods 2>&1 || true)" "no" "view cannot delete"
 out=$(expect_fail as_reader -n kube-system get pods)
 expect_contains "$out" 'in the namespace "kube-system"' "binding is per namespace"
 

@@ -148,10 +148,8 @@ expect_fail() {
 	printf '%s' "$out"
 }
 
-# Creates objects from manifests (JSON bodies), not through kubectl's typed `create`
-# subcommands: those send protobuf with kubectl 1.32.
 mkns() {
-	printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$1" | k create -f - >/dev/null
+	k create namespace "$1" >/dev/null
 }
 
 # mkcm [-n NS] NAME KEY=VALUE...
@@ -163,8 +161,7 @@ mkcm() {
 	fi
 	local name=$1
 	shift
-	{
-		printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n' "$name"
-		for kv in "$@"; do printf '  %s: "%s"\n' "${kv%%=*}" "${kv#*=}"; done
-	} | k "${ns[@]}" create -f - >/dev/null
+	local lits=()
+	for kv in "$@"; do lits+=(--from-literal="$kv"); done
+	k "${ns[@]}" create configmap "$name" "${lits[@]}" >/dev/null
 }

@@ -264,3 +264,39 @@ TEST(quantity_from_int64)
         }
     }
 }
+
+TEST(quantity_round_up)
+{
+    static const struct {
+        const char *in;
+        int scale;
+        const char *out;
+        bool exact;
+    } cases[] = {
+        /* Coarse enough already: the kept spelling stays, as Quantity.RoundUp keeps q.s. */
+        { "+4", -3, "+4", true },
+        { "100m", -3, "100m", true },
+        { "1Gi", -3, "1Gi", true },
+        { "0", 0, "0", true },
+        /* Finer: rounded away from zero, printed canonically. */
+        { "1500u", -3, "2m", false },
+        { "0.0001", -3, "1m", false },
+        { "1.0000000001", -3, "1001m", false },
+        { "-1.5", 0, "-2", false },
+        { "-0.1", 0, "-1", false },
+        { "999.9", 0, "1k", false },
+        { "9.99", 0, "10", false },
+        { "1n", 3, "1k", false },
+        { "0.5Gi", -3, "512Mi", true },
+    };
+    for (size_t i = 0; i < EK_ARRAY_SIZE(cases); i++) {
+        ek_quantity_t q = Q(cases[i].in);
+        bool exact = ek_quantity_round_up(&q, cases[i].scale);
+        char buf[EK_QUANTITY_STRLEN];
+        ek_quantity_format(&q, buf);
+        if (exact != cases[i].exact || strcmp(buf, cases[i].out) != 0) {
+            ek__test_fail(__FILE__, __LINE__, "round_up(%s, %d) = %s exact=%d, want %s exact=%d",
+                          cases[i].in, cases[i].scale, buf, exact, cases[i].out, cases[i].exact);
+        }
+    }
+}

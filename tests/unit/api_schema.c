@@ -79,3 +79,28 @@ TEST(schema_enums_accept_empty_and_check_list_elements)
     ASSERT_CONTAINS(is.text.data, "enum accessModes[1]: supported values:");
     ek_buf_free(&is.text);
 }
+
+TEST(schema_check_drop_removes_exactly_the_unknown_fields)
+{
+    ek_error_t *err = NULL;
+    ASSERT_OK(ek_schema_load(&err), &err);
+    /* Names that read like paths must not take known fields with them. */
+    const char *doc = "{\"metadata\":{\"name\":\"x\",\"labels\":{\"a.b/c\":\"d\"}},"
+                      "\"metadata.name\":1,\"spec[0]\":2,\"spec\":{\"containers\":[{\"name\":"
+                      "\"c\",\"image\":\"i\",\"extra\":{\"deep\":1}}],\"bogus.x\":3}}";
+    ek_auto(json_t) obj = ek_json_parse(doc, strlen(doc), &err);
+    ASSERT_NOT_NULL(obj);
+    struct issues is = { EK_BUF_INIT };
+    ASSERT_EQ(ek_schema_check_drop(ek_schema_type("Pod"), obj, collect, &is), 4);
+    ASSERT_CONTAINS(is.text.data, "unknown metadata.name\n");
+    ASSERT_CONTAINS(is.text.data, "unknown spec[0]\n");
+    ASSERT_CONTAINS(is.text.data, "unknown spec.containers[0].extra\n");
+    ASSERT_CONTAINS(is.text.data, "unknown spec.bogus.x\n");
+    ek_buf_free(&is.text);
+    ek_autofree char *got = ek_json_dumps(obj);
+    ASSERT_STREQ(got, "{\"metadata\":{\"name\":\"x\",\"labels\":{\"a.b/c\":\"d\"}},\"spec\":"
+                      "{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}");
+    struct issues again = { EK_BUF_INIT };
+    ASSERT_EQ(ek_schema_check(ek_schema_type("Pod"), obj, collect, &again), 0);
+    ek_buf_free(&again.text);
+}
