@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# The scheduler on three simulated nodes, judged by what kubectl shows: nodeSelector, required
-# and preferred node affinity, taints and tolerations, pod anti-affinity, spreading of a
+# The scheduler on three simulated nodes, judged by what kubectl shows: nodeSelector (matched,
+# unmatched until a node is labelled), required and preferred node affinity, taints and tolerations, pod anti-affinity, spreading of a
 # ReplicaSet; pods that fit nowhere stay Pending with kube-scheduler's exact FailedScheduling
 # message (events, describe, the PodScheduled condition) and get scheduled once a node is
 # untainted or added; pods naming another scheduler are left alone.
@@ -47,6 +47,19 @@ wait_for 20 running_on sel sim-0 || e2e_fail "nodeSelector pod on [$(node_of sel
 wait_for 20 running_on req sim-2 || e2e_fail "node affinity pod on [$(node_of req)], want sim-2"
 out=$(k get events --field-selector involvedObject.name=sel -o jsonpath='{.items[*].message}')
 expect_contains "$out" "Successfully assigned default/sel to sim-0" "Scheduled event"
+
+# A nodeSelector no node matches: Pending with kube-scheduler's message (condition and event);
+# labelling a node to match lets the scheduler retry and place it there.
+pod nvme 'nodeSelector: {disk: nvme}'
+want="0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+wait_for 20 has_msg nvme "$want" || e2e_fail "unmatched nodeSelector: [$(cond_msg nvme)]"
+expect_eq "$(k get pod nvme -o jsonpath='{.status.phase}')" Pending "unmatched pod phase"
+out=$(k get events --field-selector involvedObject.name=nvme,reason=FailedScheduling \
+	-o jsonpath='{.items[0].type} {.items[0].message}')
+expect_eq "$out" "Warning $want" "FailedScheduling event for the unmatched pod"
+k label node sim-1 disk=nvme >/dev/null
+wait_for 20 running_on nvme sim-1 || e2e_fail "relabelled node did not take nvme: [$(node_of nvme)]"
+k delete pod nvme --wait=false >/dev/null
 
 # Preferred affinity wins when the node can take the pod.
 for i in 1 2; do
