@@ -3,7 +3,8 @@
  * Objects every cluster has from its first start, created only when missing (so a user's
  * changes survive restarts): the namespaces default, kube-system, kube-public and
  * kube-node-lease; the `kubernetes` Service (first address of the service CIDR, port 443 → the
- * API port) with its Endpoints and EndpointSlice; the default RBAC roles and bindings; and the
+ * API port) with its Endpoints and EndpointSlice; `kube-dns` in kube-system at the cluster DNS
+ * address (no selector: every agent serves DNS); the default RBAC roles and bindings; and the
  * system priority classes. The server reports ready once these writes are durable.
  */
 #include <arpa/inet.h>
@@ -233,6 +234,21 @@ void bootstrap_run(ek_apiserver_t *s)
                      "endpointslice-controller.k8s.io", "addressType", "IPv4", "endpoints",
                      "addresses", addr, "conditions", "ready", 1, "serving", 1, "terminating", 0,
                      "ports", "name", "https", "port", port, "protocol", "TCP"));
+    /* kube-dns, as clients expect it. No selector: every agent answers DNS itself and its
+     * proxy steers this address to the node's own DNS server, so no query leaves the node. */
+    if (s->opts.cluster_dns && *s->opts.cluster_dns) {
+        ensure(b, "", "services", "kube-system",
+               json_pack("{s:{s:s,s:{s:s,s:s,s:s}},s:{s:s,s:s,s:[s],s:s,s:[s],s:s,s:s,"
+                         "s:[{s:s,s:s,s:i,s:i},{s:s,s:s,s:i,s:i}]}}",
+                         "metadata", "name", "kube-dns", "labels", "k8s-app", "kube-dns",
+                         "kubernetes.io/cluster-service", "true", "kubernetes.io/name", "edgek-dns",
+                         "spec", "type", "ClusterIP", "clusterIP", s->opts.cluster_dns,
+                         "clusterIPs", s->opts.cluster_dns, "sessionAffinity", "None",
+                         "ipFamilies", "IPv4", "ipFamilyPolicy", "SingleStack",
+                         "internalTrafficPolicy", "Cluster", "ports", "name", "dns", "protocol",
+                         "UDP", "port", 53, "targetPort", 53, "name", "dns-tcp", "protocol", "TCP",
+                         "port", 53, "targetPort", 53));
+    }
     for (size_t i = 0; i < EK_ARRAY_SIZE(cluster_roles); i++) {
         ensure(b, "rbac.authorization.k8s.io", "clusterroles", NULL, parse(cluster_roles[i]));
     }

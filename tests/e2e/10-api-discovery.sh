@@ -32,6 +32,9 @@ for ns in default kube-system kube-public kube-node-lease; do
 	expect_contains "$out" "namespace/$ns" "default namespaces"
 done
 expect_contains "$(k get svc kubernetes)" "10.43.0.1" "kubernetes service"
+expect_contains "$(k -n kube-system get svc kube-dns)" "10.43.0.10   <none>        53/UDP,53/TCP" "kube-dns service"
+expect_contains "$(k create svc clusterip taken --tcp=80 --clusterip=10.43.0.10 2>&1 || true)" \
+	"provided IP is already allocated" "the DNS address is taken"
 expect_contains "$(k get endpoints kubernetes)" "127.0.0.1:" "kubernetes endpoints"
 
 # No anonymous access: a client without credentials gets 401.

@@ -20,13 +20,15 @@ RECORDS=$E2E_DIR/records.yaml
 cp "$E2E_ROOT/tests/e2e/dns/records.yaml" "$RECORDS"
 
 ip addr add 127.0.0.53/8 dev lo 2>/dev/null || true
-UP_PID=$(bg dnsmasq dnsmasq --keep-in-foreground --no-resolv --no-hosts --user=root \
+bg dnsmasq dnsmasq --keep-in-foreground --no-resolv --no-hosts --user=root \
 	--pid-file= --listen-address=127.0.0.1 --port=5300 --bind-interfaces --log-facility=- \
 	--local=/example/ --address=/outside.example/192.0.2.10 \
 	--host-record=www.example,192.0.2.80 --host-record=mail.example,192.0.2.25 \
-	--local-ttl=300 --log-queries)
-DNS_PID=$(bg edgek-dns "$EDGEK" dns-test --records "$RECORDS" --listen "$DNS:53" \
-	--upstream 127.0.0.1:5300 --cluster-dns 10.43.0.10 --upstream-timeout-ms 500)
+	--local-ttl=300 --log-queries
+UP_PID=$BG_PID
+bg edgek-dns "$EDGEK" dns-test --records "$RECORDS" --listen "$DNS:53" \
+	--upstream 127.0.0.1:5300 --cluster-dns 10.43.0.10 --upstream-timeout-ms 500
+DNS_PID=$BG_PID
 wait_for 10 dig +time=1 +tries=1 @127.0.0.1 -p 5300 www.example || e2e_fail "dnsmasq did not start"
 wait_for 10 grep -q '^ready' "$E2E_DIR/edgek-dns.log" || e2e_fail "dns-test did not start"
 

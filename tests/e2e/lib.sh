@@ -84,21 +84,23 @@ e2e_skip() {
 	exit 77
 }
 
-# Starts a background process whose PID the cleanup will end: bg NAME CMD...
+# Starts a background process whose PID the cleanup will end: bg NAME CMD... (its PID is left
+# in BG_PID; call it directly, not in $(...), or the cleanup never learns the PID).
 bg() {
 	local name=$1
 	shift
 	"$@" >"$E2E_DIR/$name.log" 2>&1 &
-	E2E_PIDS+=($!)
-	echo $!
+	BG_PID=$!
+	E2E_PIDS+=("$BG_PID")
 }
 
 e2e_start_server() {
 	E2E_DATA=${E2E_DATA:-$E2E_DIR/data}
 	E2E_KUBECONFIG=$E2E_DIR/kubeconfig.yaml
 	export KUBECONFIG=$E2E_KUBECONFIG
-	SERVER_PID=$(bg server "$EDGEK" server --data-dir "$E2E_DATA" \
-		--write-kubeconfig "$E2E_KUBECONFIG" --bind-address 127.0.0.1 "$@")
+	bg server "$EDGEK" server --data-dir "$E2E_DATA" \
+		--write-kubeconfig "$E2E_KUBECONFIG" --bind-address 127.0.0.1 "$@"
+	SERVER_PID=$BG_PID
 	wait_for 30 test -f "$E2E_KUBECONFIG" || e2e_fail "server wrote no kubeconfig"
 	wait_for 30 k get --raw /readyz || e2e_fail "server never became ready"
 }

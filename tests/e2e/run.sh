@@ -20,6 +20,17 @@ done
 
 out=$(mktemp -d /tmp/ek-e2e-run-XXXXXX)
 trap 'rm -rf "$out"' EXIT
+
+# Tests run in private network namespaces, so npm packages they need are installed here, in the
+# host's namespace, first (a failure leaves the log for the test's skip message).
+for t in "${tests[@]}"; do
+	case "$t" in *client-node*)
+		if command -v npm >/dev/null && [ ! -d js/node_modules/@kubernetes/client-node ]; then
+			(cd js && npm ci --no-audit --no-fund >npm.log 2>&1) || true
+		fi
+		;;
+	esac
+done
 echo "TAP version 13"
 echo "1..${#tests[@]}"
 failed=0
