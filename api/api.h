@@ -269,10 +269,10 @@ typedef struct ek_schema_ty {
 
 /* Longest protobuf number path of a field: pb=N or pb=N.M (inside an inlined embedded message). */
 #define EK_SCHEMA_PB_DEPTH 3
-#define EK_SF_ATOMIC      0x100 /* list, map or object owned as a whole by server-side apply */
-#define EK_SF_ZERO                                                     \
+#define EK_SF_ATOMIC       0x100 /* list, map or object owned as a whole by server-side apply */
+#define EK_SF_ZERO                                                      \
     0x200 /* present in the Go zero value (a non-pointer struct, a list \
-          * without omitempty): server-side apply's view of a new object */
+           * without omitempty): server-side apply's view of a new object */
 
 typedef struct ek_schema_field {
     const char *name;
