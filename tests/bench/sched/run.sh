@@ -83,10 +83,13 @@ start_server drain --disable-scheduler
 bench create drain >"$dir/create.out"
 stop_server
 start_server drain
-bench drain drain >"$dir/drain.out"
+# The restarted server also runs the Endpoints and EndpointSlice controllers over ten Services of
+# PODS/10 pods each; on a loaded machine that can outlast bench_sched's 10 minutes. The end to
+# end figures above still stand, so a failed drain is reported, not fatal.
+bench drain drain >"$dir/drain.out" || echo "bench-sched: the scheduling-alone phase failed (see above)" >&2
 stop_server
 build/bench/sched cycles - - "$NODES" "$PODS" >"$dir/cycles.out"
-drained=$(grep "scheduler queue drained" "$dir/drain.log" | tail -1)
+drained=$(grep "scheduler queue drained" "$dir/drain.log" | tail -1 || true)
 
 kind=$(val workload_kind "$dir/e2e.out")
 e2e_rate=$(val e2e_bound_per_s "$dir/e2e.out")
@@ -95,10 +98,11 @@ e2e_last=$(val e2e_last_bound_s "$dir/e2e.out")
 d100=$(val deploy100_ready_s "$dir/e2e.out")
 rss_kb=$(val "rss_kb_$PODS" "$dir/e2e.out")
 rss_mb=$(awk -v k="$rss_kb" 'BEGIN { printf "%.0f", k / 1024 }')
-rss2_mb=$(awk -v k="$(val rss_kb "$dir/drain.out")" 'BEGIN { printf "%.0f", k / 1024 }')
+rss2_mb=$(awk -v k="$(val rss_kb "$dir/drain.out")" 'BEGIN { if (k == "") print "?"; else printf "%.0f", k / 1024 }')
 own_rate=$(sed -n 's/.*per_s=\([0-9]*\).*/\1/p' <<<"$drained")
 own_ms=$(sed -n 's/.* ms=\([0-9]*\).*/\1/p' <<<"$drained")
 drain_rate=$(val drain_bound_per_s "$dir/drain.out")
+drain_rate=${drain_rate:-?}
 e2e_cpu=$(val e2e_server_cpu_s "$dir/e2e.out")
 e2e_per_cpu=$(awk -v n="$PODS" -v c="$e2e_cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "?" }')
 cyc_rate=$(val cycles_per_cpu_s "$dir/cycles.out")
