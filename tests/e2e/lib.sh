@@ -34,6 +34,9 @@ e2e_init() {
 	ip link set lo up
 	E2E_DIR=$(mktemp -d "/tmp/ek-e2e-$E2E_NAME-XXXXXX")
 	export E2E_DIR
+	# Every test's server is https://127.0.0.1:6443 (in its own network namespace): kubectl's
+	# discovery cache, keyed by host and port, must not be shared between tests running at once.
+	export KUBECACHEDIR=$E2E_DIR/kube-cache
 	trap e2e_cleanup EXIT
 	# A command failing under `set -e` names itself instead of ending the test silently.
 	set -o errtrace
