@@ -652,6 +652,8 @@ typedef struct ek_informer_handlers {
     void (*on_add)(json_t *obj, void *data);
     void (*on_update)(json_t *old_obj, json_t *new_obj, void *data);
     void (*on_delete)(json_t *obj, void *data);
+    /* Once, after the first list's adds (at once for a set added to a synced informer). */
+    void (*on_synced)(void *data);
 } ek_informer_handlers_t;
 
 ek_informer_t *ek_informer_new(ek_api_client_t *c, const ek_resource_t *r, const char *ns,

@@ -216,11 +216,23 @@ static void cache_remove(ek_informer_t *inf, const char *key)
     }
 }
 
+/* The first list is in the cache: every set's on_synced, once. */
+static void notify_synced(ek_informer_t *inf)
+{
+    inf->refs++;
+    for (size_t i = 0; i < inf->n_hs && !inf->stopping; i++) {
+        if (inf->hs[i].h.on_synced) {
+            inf->hs[i].h.on_synced(inf->hs[i].data);
+        }
+    }
+    inf_unref(inf);
+}
+
 void ek_informer_add_handlers(ek_informer_t *inf, const ek_informer_handlers_t *h, void *data)
 {
     inf->hs = ek_xrealloc(inf->hs, (inf->n_hs + 1) * sizeof(hset_t));
     inf->hs[inf->n_hs++] = (hset_t){ *h, data };
-    if (!inf->synced || !h->on_add) {
+    if (!inf->synced || (!h->on_add && !h->on_synced)) {
         return; /* the first list will add everything for every set */
     }
     /* A late set starts from the cache as it is now (its handlers must not change it). */
@@ -228,8 +240,11 @@ void ek_informer_add_handlers(ek_informer_t *inf, const ek_informer_handlers_t *
     size_t it = 0;
     const char *k;
     void *v;
-    while (!inf->stopping && ek_map_next(&inf->cache, &it, &k, &v)) {
+    while (!inf->stopping && h->on_add && ek_map_next(&inf->cache, &it, &k, &v)) {
         h->on_add(v, data);
+    }
+    if (!inf->stopping && h->on_synced) {
+        h->on_synced(data);
     }
     inf_unref(inf);
 }
@@ -346,7 +361,11 @@ static void on_list_page(int status, json_t *body, const ek_error_t *err, void *
         } else {
             list_apply(inf);
             set_rv(inf, inf->list_rv);
+            bool first = !inf->synced;
             inf->synced = true;
+            if (first) {
+                notify_synced(inf);
+            }
             if (!inf->stopping) {
                 start_watch(inf);
             }

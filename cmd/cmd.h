@@ -25,6 +25,99 @@ extern const ek_cmd_t ek_cmd_podnet;
 extern const ek_cmd_t ek_cmd_shim;
 extern const ek_cmd_t ek_cmd_image;
 extern const ek_cmd_t ek_cmd_dns_test;
+extern const ek_cmd_t ek_cmd_proxy_test;
+extern const ek_cmd_t ek_cmd_agent;
+
+/* Flags of the node an agent runs, shared by `edgek server` (its local agent) and `edgek
+ * agent` (cmd/agent.c). */
+struct ek_cmd_agent_flags {
+    ek_strlist_t node_labels;
+    char *resolv_conf, *runtime_dir, *pod_log_dir, *cgroup_parent;
+    bool cgroup_nested;
+    int kubelet_port, pod_max_pids, max_pods;
+    bool disable_kube_proxy;
+    char *proxy_metrics_addr;
+};
+extern struct ek_cmd_agent_flags ek_cmd_agent_flags;
+#define EK_CMD_AGENT_FLAGS                                                                 \
+    { "node-label",                                                                        \
+      0,                                                                                   \
+      EK_FLAG_LIST,                                                                        \
+      &ek_cmd_agent_flags.node_labels,                                                     \
+      NULL,                                                                                \
+      "KEY=VALUE",                                                                         \
+      "a label of this node (repeatable)" },                                               \
+        { "resolv-conf",                                                                   \
+          0,                                                                               \
+          EK_FLAG_STRING,                                                                  \
+          &ek_cmd_agent_flags.resolv_conf,                                                 \
+          NULL,                                                                            \
+          "FILE",                                                                          \
+          "resolv.conf for pods with dnsPolicy Default (default: the host's)" },           \
+        { "runtime-dir",                                                                   \
+          0,                                                                               \
+          EK_FLAG_STRING,                                                                  \
+          &ek_cmd_agent_flags.runtime_dir,                                                 \
+          NULL,                                                                            \
+          "DIR",                                                                           \
+          "state of the pod shims, on tmpfs (default /run/edgek)" },                       \
+        { "pod-log-dir",                                                                   \
+          0,                                                                               \
+          EK_FLAG_STRING,                                                                  \
+          &ek_cmd_agent_flags.pod_log_dir,                                                 \
+          NULL,                                                                            \
+          "DIR",                                                                           \
+          "container logs (default /var/log/pods)" },                                      \
+        { "cgroup-parent",                                                                 \
+          0,                                                                               \
+          EK_FLAG_STRING,                                                                  \
+          &ek_cmd_agent_flags.cgroup_parent,                                               \
+          NULL,                                                                            \
+          "NAME",                                                                          \
+          "cgroup holding every pod (default edgek)" },                                    \
+        { "cgroup-nested",                                                                 \
+          0,                                                                               \
+          EK_FLAG_BOOL,                                                                    \
+          &ek_cmd_agent_flags.cgroup_nested,                                               \
+          NULL,                                                                            \
+          NULL,                                                                            \
+          "put --cgroup-parent below this process's own cgroups (tests, nested agents)" }, \
+        { "kubelet-port",                                                                  \
+          0,                                                                               \
+          EK_FLAG_INT,                                                                     \
+          &ek_cmd_agent_flags.kubelet_port,                                                \
+          NULL,                                                                            \
+          "PORT",                                                                          \
+          "the kubelet's HTTPS port (default 10250)" },                                    \
+        { "pod-max-pids",                                                                  \
+          0,                                                                               \
+          EK_FLAG_INT,                                                                     \
+          &ek_cmd_agent_flags.pod_max_pids,                                                \
+          NULL,                                                                            \
+          "N",                                                                             \
+          "process limit of each pod (default: none)" },                                   \
+    {                                                                                      \
+        "max-pods", 0, EK_FLAG_INT, &ek_cmd_agent_flags.max_pods, NULL, "N",               \
+            "pods this node takes (default 110)"                                           \
+    }
+/* The service proxy's flags, next to EK_CMD_AGENT_FLAGS in the same tables. */
+#define EK_CMD_PROXY_FLAGS                                                                        \
+    { "disable-kube-proxy",                                                                       \
+      0,                                                                                          \
+      EK_FLAG_BOOL,                                                                               \
+      &ek_cmd_agent_flags.disable_kube_proxy,                                                     \
+      NULL,                                                                                       \
+      NULL,                                                                                       \
+      "do not run the service proxy (table ip edgek-proxy)" },                                    \
+    {                                                                                             \
+        "proxy-metrics-bind-address", 0, EK_FLAG_STRING, &ek_cmd_agent_flags.proxy_metrics_addr,  \
+            NULL, "IP:PORT", "the service proxy's /metrics (default 127.0.0.1:10249; empty: off)" \
+    }
+struct ek_agent_options;
+/* Fills the node flags into o (the rest of o is the caller's). */
+void ek_cmd_agent_options(struct ek_agent_options *o);
+/* Libuv's worker threads: enough for a burst of pods starting (set before the first use). */
+void ek_cmd_worker_threads(void);
 
 /* Prints "edgek: <msg>" on stderr for a failed command, frees err, returns 1. */
 int ek_cmd_fail(ek_error_t *err);

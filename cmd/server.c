@@ -30,7 +30,7 @@ static char *service_cidr = "10.43.0.0/16";
 static char *cluster_dns = "10.43.0.10";
 static char *cluster_domain = "cluster.local";
 static char *node_port_range = "30000-32767";
-static int64_t volatile_flush_ms = 60000;
+static int64_t volatile_flush_ms = 300000;
 static int64_t node_monitor_grace_ms = 40000;
 static int64_t pod_eviction_ms = 300000;
 static int sim_nodes;
@@ -68,7 +68,9 @@ static const ek_flag_t server_flags[] = {
     { "service-node-port-range", 0, EK_FLAG_STRING, &node_port_range, NULL, "RANGE",
       "NodePort range (default 30000-32767)" },
     { "volatile-flush", 0, EK_FLAG_DURATION, &volatile_flush_ms, NULL, "DURATION",
-      "longest delay before heartbeat-only writes reach the disk (default 60s)" },
+      "longest delay before heartbeat-only writes reach the disk (default 5m)" },
+    EK_CMD_AGENT_FLAGS,
+    EK_CMD_PROXY_FLAGS,
     { "node-monitor-grace-period", 0, EK_FLAG_DURATION, &node_monitor_grace_ms, NULL, "DURATION",
       "how long a node may go without a heartbeat before it is marked NotReady (default 40s)" },
     { "pod-eviction-timeout", 0, EK_FLAG_DURATION, &pod_eviction_ms, NULL, "DURATION",
@@ -91,6 +93,7 @@ struct server_state {
     ek_controllers_t *ctrls;
     ek_scheduler_t *sched;
     ek_simnodes_t *sim;
+    ek_agent_t *agent;
     uv_signal_t sigint, sigterm;
     int stopping;
 };
@@ -121,8 +124,8 @@ static void on_sched_stopped(void *data)
     }
 }
 
-/* Shutdown runs in order: simulated nodes, scheduler, controllers, then the API server they
- * talk to. */
+/* Shutdown runs in order: the local agent, simulated nodes, scheduler, controllers, then the API
+ * server they talk to. */
 static void on_sim_stopped(void *data)
 {
     struct server_state *st = data;
@@ -134,6 +137,18 @@ static void on_sim_stopped(void *data)
     }
 }
 
+static void on_agent_stopped(void *data)
+{
+    struct server_state *st = data;
+    st->agent = NULL;
+    if (st->sim) {
+        ek_simnodes_stop(st->sim, on_sim_stopped, st);
+    } else {
+        on_sim_stopped(st);
+    }
+}
+
+/* Shutdown: the local agent first (its pods keep running), then the rest. */
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct server_state *st = h->data;
@@ -142,10 +157,10 @@ static void on_signal(uv_signal_t *h, int signum)
         exit(1);
     }
     EK_LOG(EK_INFO, "server", "stopping signal=%d", signum);
-    if (st->sim) {
-        ek_simnodes_stop(st->sim, on_sim_stopped, st);
+    if (st->agent) {
+        ek_agent_stop(st->agent, on_agent_stopped, st);
     } else {
-        on_sim_stopped(st);
+        on_agent_stopped(st);
     }
 }
 
@@ -166,6 +181,53 @@ static int parse_range(const char *s, int *lo, int *hi, ek_error_t **err)
         return ek_error_make(err, 0, "--service-node-port-range: `%s` is not a port range", s);
     }
     return 0;
+}
+
+/* The node's name: --node-name, else the host name in lower case. Caller frees. */
+static char *local_node_name(void)
+{
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    char *name = ek_xstrdup(node_name && *node_name ? node_name : host);
+    for (char *p = name; *p; p++) {
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    }
+    return name;
+}
+
+/* The local agent talks to the API server in-process as its node, with a serving certificate
+ * from the cluster CA. Until node authorization exists it is also in system:masters. */
+static int start_agent(struct server_state *st, ek_pki_t *pki, ek_error_t **err)
+{
+    ek_autofree char *name = local_node_name();
+    ek_autofree char *user = ek_xasprintf("system:node:%s", name);
+    ek_autofree char *cert = NULL, *key = NULL;
+    const char *sans[16] = { name, "localhost", "127.0.0.1" };
+    size_t n = 3;
+    for (size_t i = 0; i < node_ips.n && n < EK_ARRAY_SIZE(sans); i++) {
+        sans[n++] = node_ips.v[i];
+    }
+    if (ek_pki_issue_serving_cert(pki, name, sans, n, 0, &cert, &key, err) < 0) {
+        return -1;
+    }
+    static const char *const groups[] = { "system:nodes", "system:masters", NULL };
+    ek_api_client_t *client = ek_apiserver_client(st->api, user, groups);
+    ek_agent_options_t o = {
+        .data_dir = data_dir,
+        .node_name = name,
+        .node_ips = (const char *const *)node_ips.v,
+        .n_node_ips = node_ips.n,
+        .control_plane = true,
+        .cluster_cidr = cluster_cidr,
+        .cluster_dns = cluster_dns,
+        .cluster_domain = cluster_domain,
+        .service_cidr = service_cidr,
+        .serving_cert_pem = cert,
+        .serving_key_pem = key,
+        .client_ca_pem = ek_pki_ca_cert_pem(pki),
+    };
+    ek_cmd_agent_options(&o);
+    return ek_agent_start(client, &o, &st->agent, err);
 }
 
 /*
@@ -200,11 +262,6 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
     if (parse_mode(kubeconfig_mode, &mode, err) < 0 ||
         parse_range(node_port_range, &lo, &hi, err) < 0) {
         return -1;
-    }
-    if (!disable_agent) {
-        return ek_error_make(err, 0,
-                             "the local agent is not available in this build yet: run "
-                             "`edgek server --disable-agent` for the control plane alone");
     }
     ek_autofree char *tls_dir = ek_xasprintf("%s/server/tls", data_dir);
     ek_pki_options_t po = {
@@ -282,6 +339,9 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
             return ek_error_wrap(err, "start the simulated nodes");
         }
     }
+    if (!disable_agent && start_agent(st, *pki_out, err) < 0) {
+        return ek_error_wrap(err, "start the local agent");
+    }
     const char *host = strcmp(bind_address, "0.0.0.0") == 0 || strcmp(bind_address, "::") == 0
                            ? "127.0.0.1"
                            : bind_address;
@@ -300,6 +360,7 @@ static int run_server(int nargs, char **argv)
         fprintf(stderr, "edgek server: takes no arguments\n");
         return 2;
     }
+    ek_cmd_worker_threads();
     struct server_state st = { .loop = uv_default_loop() };
     raise_nofile();
     ek_error_t *err = NULL;
@@ -308,6 +369,9 @@ static int run_server(int nargs, char **argv)
     int rc = 0;
     if (start(&st, &pki, &tls, &err) < 0) {
         rc = ek_cmd_fail(err);
+        if (st.agent) {
+            ek_agent_stop(st.agent, NULL, NULL);
+        }
         if (st.api) {
             ek_apiserver_close(st.api, NULL, NULL);
         }
@@ -331,7 +395,7 @@ static int run_server(int nargs, char **argv)
 
 const ek_cmd_t ek_cmd_server = {
     .name = "server",
-    .summary = "run the control plane (API server on SQLite) and, later, a local node",
+    .summary = "run the control plane (API server on SQLite, controllers) and a local node",
     .usage = "",
     .flags = server_flags,
     .run = run_server,

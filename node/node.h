@@ -364,10 +364,85 @@ void ek_rt_exec_free(ek_rt_exec_t *ex);
 int ek_rt_exec_sync(ek_rt_pod_t *pod, const char *container, const char *const *args,
                     int timeout_ms, char **output, int *exit_code, ek_error_t **err);
 
+/* Resource usage of a cgroup (node/runtime/stats.c). */
+typedef struct ek_rt_usage {
+    uint64_t cpu_ns;             /* CPU time used since the cgroup was made */
+    uint64_t memory_usage;       /* bytes charged */
+    uint64_t memory_working_set; /* usage minus inactive file pages (what the kubelet reports) */
+} ek_rt_usage_t;
+/* The pod's cgroup (container NULL) or one container's (its runtime name). Blocking (file
+ * reads); any thread. */
+int ek_rt_usage(ek_rt_pod_t *pod, const char *container, ek_rt_usage_t *out, ek_error_t **err);
+/* The whole node from /proc/stat and /proc/meminfo (working set: MemTotal - MemAvailable). */
+int ek_rt_node_usage(ek_rt_usage_t *out, uint64_t *memory_total, ek_error_t **err);
+
 /* The shim process: `edgek shim <pod dir>` (hidden). Returns the exit status. */
 int ek_rt_shim_main(const char *pod_dir);
 
 /* ---- kubelet (node/) ---- */
+
+/*
+ * The agent: a kubelet driving the image store, the runtime and the pod network for one
+ * node (node/agent.c, node/kubelet*.c). It registers the node's Node (capacity, addresses,
+ * labels, images) and renews its Lease, runs the pods bound to the node as real containers
+ * (one shim each; shims outlive the agent and a new agent adopts them), reports their status
+ * and events, and serves the kubelet's HTTPS endpoint (container logs) to the API server.
+ * Loop thread only; everything that blocks (runtime calls, netlink, volume files, image
+ * unpacking) runs on libuv's worker threads and reports back to the loop.
+ */
+typedef struct ek_agent ek_agent_t;
+
+typedef struct ek_agent_options {
+    const char *data_dir;        /* <data-dir>: images and air-gap archives in agent/images, IPAM in
+                                    agent/ipam, pod volumes and files in agent/pods */
+    const char *node_name;       /* default: the host name, lowercased */
+    const char *const *node_ips; /* InternalIP addresses; none: the first global IPv4 address
+                                    of an up interface that is not ours, else 127.0.0.1 */
+    size_t n_node_ips;
+    const char *const *node_labels; /* extra "key=value" labels (--node-label) */
+    size_t n_node_labels;
+    bool control_plane;         /* a server's local agent: node-role labels */
+    const char *cluster_cidr;   /* default 10.42.0.0/16 */
+    const char *cluster_dns;    /* pods' nameserver for dnsPolicy ClusterFirst; 10.43.0.10 */
+    const char *cluster_domain; /* default cluster.local */
+    const char *resolv_conf;    /* the host resolv.conf pods with dnsPolicy Default get; default
+                                   /etc/resolv.conf, or systemd-resolved's upstream file when
+                                   that one only names a loopback stub */
+    const char *runtime_dir;    /* shim state (tmpfs); default /run/edgek: <dir>/runtime */
+    const char *pod_log_dir;    /* CRI logs; default /var/log/pods */
+    const char *cgroup_parent;  /* default "edgek" */
+    bool cgroup_nested;         /* cgroup_parent below this process's own cgroups (tests) */
+    int kubelet_port;           /* HTTPS port of the kubelet endpoint; 0: 10250, -1: any free */
+    const char *serving_cert_pem, *serving_key_pem; /* its certificate (leaf + chain) and key */
+    const char *client_ca_pem; /* clients of that endpoint must hold a certificate from this CA
+                                  with organization system:masters (the API server's) */
+    int64_t pod_max_pids;      /* pids limit of each pod's cgroup; 0 = none */
+    int max_pods;              /* capacity "pods"; default 110 */
+    int64_t lease_ms;          /* Lease renewal period; default 10000 */
+    /* the service proxy (net/proxy) */
+    bool disable_proxy;             /* --disable-kube-proxy */
+    const char *service_cidr;       /* default 10.43.0.0/16 */
+    const char *proxy_metrics_addr; /* IP:PORT of its /metrics; NULL: 127.0.0.1:10249; "": off */
+} ek_agent_options_t;
+
+/* Starts the agent on client's loop; takes ownership of client (also on failure). Strings in
+ * opts are copied. Fails only on local problems (image store, runtime, kubelet port). */
+int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *opts, ek_agent_t **out,
+                   ek_error_t **err);
+/* Stops the agent: informers, timers, the endpoint, then the client; pods and their shims keep
+ * running. cb (may be NULL) runs once everything is closed and freed. */
+void ek_agent_stop(ek_agent_t *a, void (*cb)(void *data), void *data);
+/* This node's name. Borrowed. */
+const char *ek_agent_node_name(const ek_agent_t *a);
+/* The kubelet endpoint's port (the one bound; 0 when it is off). */
+int ek_agent_kubelet_port(const ek_agent_t *a);
+/* What the agent shares with the node services started next to the kubelet (see
+ * start_node_services in node/kubelet.c): its API client (its identity, its loop) and its
+ * informers, already started, so a service adds handlers instead of watching again. resource
+ * is "pods" (this node's), "services", "configmaps", "secrets" or "nodes" (this node only);
+ * NULL for anything else. Borrowed; valid until ek_agent_stop. */
+ek_api_client_t *ek_agent_client(const ek_agent_t *a);
+ek_informer_t *ek_agent_informer(const ek_agent_t *a, const char *resource);
 
 /*
  * Simulated nodes (node/sim.c), for tests and scale benchmarks — never the default. Each

@@ -299,8 +299,8 @@ int ek_simnodes_start(ek_api_client_t *client, const ek_simnodes_options_t *opts
     }
     s->nodes = ek_informer_new(client, R("", "nodes"), NULL, NULL, NULL, 0);
     s->pods = ek_informer_new(client, R("", "pods"), NULL, NULL, NULL, 0);
-    static const ek_informer_handlers_t nh = { on_node_add, on_node_change, NULL };
-    static const ek_informer_handlers_t ph = { on_pod_add, on_pod, on_pod_delete };
+    static const ek_informer_handlers_t nh = { on_node_add, on_node_change, NULL, NULL };
+    static const ek_informer_handlers_t ph = { on_pod_add, on_pod, on_pod_delete, NULL };
     ek_informer_add_handlers(s->nodes, &nh, s);
     ek_informer_add_handlers(s->pods, &ph, s);
     ek_informer_start(s->nodes);

@@ -11,5 +11,5 @@ fi
 echo "edgek: starting a single-node cluster; stop it with Ctrl-C"
 echo "edgek: kubeconfig: /etc/edgek/edgek.yaml — try:"
 echo "         kubectl --kubeconfig /etc/edgek/edgek.yaml get nodes"
-# The local agent (kubelet) is not built yet: run the control plane alone for now.
-exec ./edgek server --disable-agent ${EDGEK_RUN_FLAGS:-}
+# The server runs a local agent too: pods scheduled to this node run as real containers.
+exec ./edgek server ${EDGEK_RUN_FLAGS:-}

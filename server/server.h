@@ -77,6 +77,14 @@ int ek_pki_issue_client_cert(ek_pki_t *pki, const char *cn, const char *const *o
                              int days, char **cert_pem, char **key_pem, ek_error_t **err);
 
 /*
+ * Issues a serving certificate (serverAuth) for a fresh P-256 key: CN=cn, SANs from sans (IP
+ * addresses and DNS names mixed; at least one). For kubelet endpoints. days 0 = the PKI's leaf
+ * validity. *cert_pem (leaf, then the CA) and *key_pem: caller frees.
+ */
+int ek_pki_issue_serving_cert(ek_pki_t *pki, const char *cn, const char *const *sans, size_t n_sans,
+                              int days, char **cert_pem, char **key_pem, ek_error_t **err);
+
+/*
  * What a CSR may become. The signer decides, the CSR only proposes: its self-signature must
  * verify, its subject must hold exactly one CN (equal to cn when cn is set) and exactly the
  * O values in orgs (any order; none when n_orgs is 0) and nothing else, or it is refused

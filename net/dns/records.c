@@ -593,7 +593,7 @@ static void upsert_logged(ek_dns_t *d, const json_t *obj,
         ek_dns_##kind##_delete(data, obj);                                                     \
     }                                                                                          \
     const ek_informer_handlers_t ek_dns_##kind##_handlers = { kind##_on_add, kind##_on_update, \
-                                                              kind##_on_delete };
+                                                              kind##_on_delete, NULL };
 
 DNS_HANDLERS(namespace)
 DNS_HANDLERS(service)

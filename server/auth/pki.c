@@ -1216,6 +1216,40 @@ int ek_pki_issue_client_cert(ek_pki_t *pki, const char *cn, const char *const *o
     return 0;
 }
 
+int ek_pki_issue_serving_cert(ek_pki_t *pki, const char *cn, const char *const *sans, size_t n_sans,
+                              int days, char **cert_pem, char **key_pem, ek_error_t **err)
+{
+    if (check_identity(cn, NULL, 0, err) < 0) {
+        return -1;
+    }
+    struct san_list l = { 0 };
+    for (size_t i = 0; i < n_sans; i++) {
+        if (san_add_name(&l, sans[i], err) < 0) {
+            san_list_free(&l);
+            return ek_error_wrap(err, "serving certificate for `%s`", cn);
+        }
+    }
+    san_sort(&l);
+    auto_pk key;
+    mbedtls_pk_init(&key);
+    if (gen_key(pki, &key, err) < 0) {
+        san_list_free(&l);
+        return -1;
+    }
+    struct cert_spec spec = {
+        .kind = KIND_SERVER, .cn = cn, .sans = &l, .days = days > 0 ? days : pki->leaf_days
+    };
+    ek_autofree char *leaf = issue(pki, &spec, &key, err);
+    san_list_free(&l);
+    char *kp = leaf ? key_to_pem(&key, err) : NULL;
+    if (!kp) {
+        return ek_error_wrap(err, "serving certificate for `%s`", cn);
+    }
+    *cert_pem = chain_pem(pki, leaf);
+    *key_pem = kp;
+    return 0;
+}
+
 /* mbedtls 2.28 parses a CSR without checking its self-signature; this is that check, and
  * it refuses digests weaker than SHA-256. */
 static bool csr_self_signed(mbedtls_x509_csr *csr)

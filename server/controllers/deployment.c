@@ -1467,9 +1467,9 @@ void deployment_controller_start(ctrl_manager_t *m)
     s->rss = mgr_informer(m, "apps", "v1", "replicasets");
     s->pods = mgr_informer(m, "", "v1", "pods");
     s->c = ctrl_new(m, "deployment", sync_deployment, s, 5);
-    static const ek_informer_handlers_t dep_h = { on_dep_add, on_dep_update, on_dep_add };
-    static const ek_informer_handlers_t rs_h = { on_rs_add, on_rs_update, on_rs_delete };
-    static const ek_informer_handlers_t pod_h = { NULL, NULL, on_pod_delete };
+    static const ek_informer_handlers_t dep_h = { on_dep_add, on_dep_update, on_dep_add, NULL };
+    static const ek_informer_handlers_t rs_h = { on_rs_add, on_rs_update, on_rs_delete, NULL };
+    static const ek_informer_handlers_t pod_h = { NULL, NULL, on_pod_delete, NULL };
     ek_informer_add_handlers(s->deps, &dep_h, s);
     ek_informer_add_handlers(s->rss, &rs_h, s);
     ek_informer_add_handlers(s->pods, &pod_h, s);

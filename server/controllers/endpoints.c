@@ -423,9 +423,9 @@ void endpoints_controller_start(ctrl_manager_t *m)
     s->pods = mgr_informer(m, "", "v1", "pods");
     s->eps = mgr_informer(m, "", "v1", "endpoints");
     s->c = ctrl_new(m, "endpoints", sync_svc, s, 5);
-    static const ek_informer_handlers_t svc_h = { enqueue_svc, on_svc_update, enqueue_svc };
-    static const ek_informer_handlers_t pod_h = { on_pod_add, on_pod_update, on_pod_add };
-    static const ek_informer_handlers_t ep_h = { on_ep_add, NULL, on_ep_delete };
+    static const ek_informer_handlers_t svc_h = { enqueue_svc, on_svc_update, enqueue_svc, NULL };
+    static const ek_informer_handlers_t pod_h = { on_pod_add, on_pod_update, on_pod_add, NULL };
+    static const ek_informer_handlers_t ep_h = { on_ep_add, NULL, on_ep_delete, NULL };
     ek_informer_add_handlers(s->svcs, &svc_h, s);
     ek_informer_add_handlers(s->pods, &pod_h, s);
     ek_informer_add_handlers(s->eps, &ep_h, s);

@@ -534,9 +534,9 @@ void endpointslice_controller_start(ctrl_manager_t *m)
     s->slices = mgr_informer(m, "discovery.k8s.io", "v1", "endpointslices");
     s->nodes = mgr_informer(m, "", "v1", "nodes");
     s->c = ctrl_new(m, "endpointslice", sync_svc, s, 5);
-    static const ek_informer_handlers_t svc_h = { enqueue_svc, on_svc_update, enqueue_svc };
-    static const ek_informer_handlers_t pod_h = { on_pod_add, on_pod_update, on_pod_add };
-    static const ek_informer_handlers_t slice_h = { NULL, on_slice_update, on_slice };
+    static const ek_informer_handlers_t svc_h = { enqueue_svc, on_svc_update, enqueue_svc, NULL };
+    static const ek_informer_handlers_t pod_h = { on_pod_add, on_pod_update, on_pod_add, NULL };
+    static const ek_informer_handlers_t slice_h = { NULL, on_slice_update, on_slice, NULL };
     ek_informer_add_handlers(s->svcs, &svc_h, s);
     ek_informer_add_handlers(s->pods, &pod_h, s);
     ek_informer_add_handlers(s->slices, &slice_h, s);

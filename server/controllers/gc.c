@@ -723,7 +723,7 @@ void gc_controller_start(ctrl_manager_t *m)
     g->del = ctrl_new(m, "garbagecollector", sync_delete, g, 20);
     g->orphan = ctrl_new(m, "garbagecollector-orphan", sync_orphan, g, 5);
     g->resync = ctrl_new(m, "garbagecollector-resync", sync_resync, g, 1);
-    static const ek_informer_handlers_t h = { on_add, on_update, on_delete };
+    static const ek_informer_handlers_t h = { on_add, on_update, on_delete, NULL };
     for (size_t i = 0; i < EK_ARRAY_SIZE(watched); i++) {
         g->w[i].g = g;
         g->w[i].res = res_of(watched[i][0], "v1", watched[i][1]);

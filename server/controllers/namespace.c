@@ -356,7 +356,7 @@ void namespace_controller_start(ctrl_manager_t *m)
     s->ns_res = res_of("", "v1", "namespaces");
     s->ns = mgr_informer(m, "", "v1", "namespaces");
     s->c = ctrl_new(m, "namespace", sync_ns, s, 4);
-    static const ek_informer_handlers_t h = { on_ns_add, on_ns_update, on_ns_delete };
+    static const ek_informer_handlers_t h = { on_ns_add, on_ns_update, on_ns_delete, NULL };
     ek_informer_add_handlers(s->ns, &h, s);
     mgr_own(m, s, nsc_free);
 }

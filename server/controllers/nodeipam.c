@@ -137,7 +137,7 @@ void nodeipam_controller_start(ctrl_manager_t *m)
     s->base = ntohl(a.s_addr) & (0xffffffffu << (32 - bits));
     s->nodes = mgr_informer(m, "", "v1", "nodes");
     s->c = ctrl_new(m, "nodeipam", sync_node, s, 1);
-    static const ek_informer_handlers_t h = { on_node, on_node_update, on_node_delete };
+    static const ek_informer_handlers_t h = { on_node, on_node_update, on_node_delete, NULL };
     ek_informer_add_handlers(s->nodes, &h, s);
     mgr_own(m, s, ipam_free);
 }

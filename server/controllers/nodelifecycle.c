@@ -704,8 +704,9 @@ void nodelifecycle_controller_start(ctrl_manager_t *m)
     s->monitor = ctrl_new(m, "nodelifecycle-monitor", sync_monitor, s, 1);
     s->nodes_c = ctrl_new(m, "nodelifecycle", sync_node, s, 4);
     s->evict = ctrl_new(m, "taint-eviction", sync_pod, s, 8);
-    static const ek_informer_handlers_t node_h = { on_node_add, on_node_update, on_node_delete };
-    static const ek_informer_handlers_t pod_h = { on_pod_add, on_pod_update, on_pod_delete };
+    static const ek_informer_handlers_t node_h = { on_node_add, on_node_update, on_node_delete,
+                                                   NULL };
+    static const ek_informer_handlers_t pod_h = { on_pod_add, on_pod_update, on_pod_delete, NULL };
     ek_informer_add_handlers(s->nodes, &node_h, s);
     ek_informer_add_handlers(s->pods, &pod_h, s);
     ctrl_enqueue(s->monitor, "all");

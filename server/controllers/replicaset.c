@@ -592,8 +592,8 @@ void replicaset_controller_start(ctrl_manager_t *m)
     s->rs = mgr_informer(m, "apps", "v1", "replicasets");
     s->pods = mgr_informer(m, "", "v1", "pods");
     s->c = ctrl_new(m, "replicaset", sync_rs, s, 5);
-    static const ek_informer_handlers_t rs_h = { on_rs_add, on_rs_update, on_rs_delete };
-    static const ek_informer_handlers_t pod_h = { on_pod_add, on_pod_update, on_pod_delete };
+    static const ek_informer_handlers_t rs_h = { on_rs_add, on_rs_update, on_rs_delete, NULL };
+    static const ek_informer_handlers_t pod_h = { on_pod_add, on_pod_update, on_pod_delete, NULL };
     ek_informer_add_handlers(s->rs, &rs_h, s);
     ek_informer_add_handlers(s->pods, &pod_h, s);
     mgr_own(m, s, rsc_free);

@@ -105,8 +105,8 @@ void rootca_controller_start(ctrl_manager_t *m)
     s->ns = mgr_informer(m, "", "v1", "namespaces");
     s->cm = mgr_informer(m, "", "v1", "configmaps");
     s->c = ctrl_new(m, "root-ca-cert-publisher", sync_ns, s, 2);
-    static const ek_informer_handlers_t ns_h = { on_ns_add, on_ns_update, NULL };
-    static const ek_informer_handlers_t cm_h = { NULL, on_cm_update, on_cm };
+    static const ek_informer_handlers_t ns_h = { on_ns_add, on_ns_update, NULL, NULL };
+    static const ek_informer_handlers_t cm_h = { NULL, on_cm_update, on_cm, NULL };
     ek_informer_add_handlers(s->ns, &ns_h, s);
     ek_informer_add_handlers(s->cm, &cm_h, s);
     mgr_own(m, s, rootca_free);

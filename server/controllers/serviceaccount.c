@@ -57,8 +57,8 @@ void serviceaccount_controller_start(ctrl_manager_t *m)
     s->ns = mgr_informer(m, "", "v1", "namespaces");
     s->sa = mgr_informer(m, "", "v1", "serviceaccounts");
     s->c = ctrl_new(m, "serviceaccount", sync_ns, s, 2);
-    static const ek_informer_handlers_t ns_h = { on_ns_add, on_ns_update, NULL };
-    static const ek_informer_handlers_t sa_h = { NULL, NULL, on_sa_delete };
+    static const ek_informer_handlers_t ns_h = { on_ns_add, on_ns_update, NULL, NULL };
+    static const ek_informer_handlers_t sa_h = { NULL, NULL, on_sa_delete, NULL };
     ek_informer_add_handlers(s->ns, &ns_h, s);
     ek_informer_add_handlers(s->sa, &sa_h, s);
     mgr_own(m, s, free);

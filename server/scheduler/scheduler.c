@@ -610,9 +610,10 @@ int ek_scheduler_start(ek_api_client_t *client, const ek_scheduler_options_t *op
     sched_queue_init(&s->queue, (uint64_t)s->opts.initial_backoff_ms,
                      (uint64_t)s->opts.max_backoff_ms);
     s->events = ek_event_recorder_new(client, s->name, NULL);
-    static const ek_informer_handlers_t pod_h = { on_pod_add, on_pod_update, on_pod_delete };
-    static const ek_informer_handlers_t node_h = { on_node_add, on_node_update, on_node_delete };
-    static const ek_informer_handlers_t ns_h = { on_ns_add, on_ns_update, NULL };
+    static const ek_informer_handlers_t pod_h = { on_pod_add, on_pod_update, on_pod_delete, NULL };
+    static const ek_informer_handlers_t node_h = { on_node_add, on_node_update, on_node_delete,
+                                                   NULL };
+    static const ek_informer_handlers_t ns_h = { on_ns_add, on_ns_update, NULL, NULL };
     /* Finished pods hold no resources: kube-scheduler's informer leaves them out too. */
     /* Only the fields scheduling reads are kept: a pod's status, env, volumes and the like
      * would otherwise stay in memory for every pod in the cluster. */

@@ -12,6 +12,8 @@
 #   e2e_fail MSG                 dump logs and fail;  e2e_skip REASON  skip (exit 77)
 #   expect_eq A B MSG / expect_contains HAY NEEDLE MSG / expect_fail CMD...
 #   wait_for TIMEOUT_S CMD...    retry CMD until it succeeds or the timeout passes
+#   e2e_node_init                node flags ($E2E_NODE_FLAGS: runtime state, logs, cgroups in the
+#                                test's own places) and a busybox image archive ($E2E_IMAGE)
 set -euo pipefail
 
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -59,6 +61,8 @@ e2e_cleanup() {
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
 		e2e_dump_logs
 	fi
+	# Pod shims outlive their agent by design: a test that ran pods ends them here.
+	[ -n "${E2E_CGROUP:-}" ] && e2e_node_cleanup
 	# Unmount anything the test mounted under its work dir before removing it.
 	if [ -n "${E2E_DIR:-}" ] && [ -d "$E2E_DIR" ]; then
 		{ grep -o " $E2E_DIR[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do
@@ -169,4 +173,41 @@ mkcm() {
 	local lits=()
 	for kv in "$@"; do lits+=(--from-literal="$kv"); done
 	k "${ns[@]}" create configmap "$name" "${lits[@]}" >/dev/null
+}
+
+# ---- nodes: pods run as real containers ----
+
+# Sets E2E_NODE_FLAGS (shim state and pod logs under $E2E_DIR, cgroups in a parent of the
+# test's own below this process's cgroups) and builds $E2E_IMAGE, busybox:e2e as an OCI archive.
+e2e_node_init() {
+	E2E_CGROUP=edgek-e2e-$$
+	E2E_NODE_FLAGS=(--runtime-dir "$E2E_DIR/run" --pod-log-dir "$E2E_DIR/logs"
+		--cgroup-parent "$E2E_CGROUP" --cgroup-nested)
+	E2E_IMAGE=$E2E_DIR/busybox.tar
+	"$E2E_ROOT/tests/fixtures/mkimage.sh" oci "$E2E_IMAGE" docker.io/library/busybox:e2e
+}
+
+# Ends every shim (their containers die with them) and removes the test's cgroups.
+e2e_node_cleanup() {
+	local f d p
+	trap - ERR
+	for f in "$E2E_DIR"/run/runtime/pods/*/shim.pid; do
+		[ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
+	done
+	sleep 0.2
+	find /sys/fs/cgroup -maxdepth 6 -type d -name "$E2E_CGROUP" 2>/dev/null | while read -r c; do
+		find "$c" -depth -type d | while read -r d; do
+			for _ in $(seq 30); do
+				for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+				rmdir "$d" 2>/dev/null && break
+				sleep 0.1
+			done
+			[ -d "$d" ] && echo "cgroup left: $d ($(cat "$d/cgroup.procs" 2>/dev/null | xargs))" >&2
+		done
+	done
+}
+
+# Prints a jsonpath of a pod: podjp NAME JSONPATH
+podjp() {
+	k get pod "$1" -o jsonpath="$2"
 }

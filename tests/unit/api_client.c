@@ -971,7 +971,7 @@ static void seen_delete(json_t *obj, void *data)
     }
 }
 
-static const ek_informer_handlers_t seen_handlers = { seen_add, seen_update, seen_delete };
+static const ek_informer_handlers_t seen_handlers = { seen_add, seen_update, seen_delete, NULL };
 
 static void wait_for(sfx_t *f, const int *counter, int n)
 {
@@ -1080,7 +1080,7 @@ TEST(api_client_informer_free_in_handler)
     create_cm(&f, c, "f2", "x", "v");
     ek_informer_t *inf = ek_informer_new(c, cm_res(), "default", NULL, NULL, 0);
     ek_informer_t *handle = inf;
-    ek_informer_handlers_t h = { informer_free_in_handler_add, NULL, NULL };
+    ek_informer_handlers_t h = { informer_free_in_handler_add, NULL, NULL, NULL };
     seen_t s = { 0 };
     ek_informer_add_handlers(inf, &h, &handle);
     ek_informer_add_handlers(inf, &seen_handlers, &s);

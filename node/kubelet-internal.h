@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to the kubelet (node/agent.c, node/kubelet*.c): the agent's state, one record per
+ * pod and per container, the worker jobs that carry blocking work off the loop, and the pure
+ * pieces (environment, command lines, status, resolv.conf, resources) that the unit tests
+ * call directly. Everything except a job's run function is loop-thread only.
+ *
+ * A pod's containers are runtime containers named "<base>.<attempt>": base is the container's
+ * name (shortened with a hash when long), attempt counts from 0 and is the container's
+ * restartCount. The kubelet keeps the newest instance and the one before it (for
+ * `logs --previous` and lastState), as the real kubelet's garbage collection does, so after a
+ * restart the runtime alone tells it every container's restart count and last state.
+ */
+#ifndef EK_NODE_KUBELET_INTERNAL_H
+#define EK_NODE_KUBELET_INTERNAL_H
+
+#include <uv.h>
+
+#include "net/net.h"
+#include "node/node.h"
+
+#define EK__KL_BACKOFF_INITIAL_MS 10000
+#define EK__KL_BACKOFF_MAX_MS     300000
+#define EK__KL_STATUS_REPORT_MS   300000 /* heartbeat-only Node status at least this often */
+
+typedef struct ek_agent ek_kubelet_t;
+typedef struct kl_pod kl_pod_t;
+typedef struct kl_job kl_job_t;
+typedef struct kl_logreq kl_logreq_t;
+
+/* ---- pure helpers (kubelet_env.c, kubelet_spec.c, kubelet_status.c, kubelet_dns.c) ---- */
+
+/* Kubernetes' $(VAR) expansion (third_party/forked/golang/expansion): $(NAME) becomes
+ * lookup(NAME) when that is not NULL and stays as written otherwise, $$ is one $, anything else
+ * is copied. Caller frees. */
+typedef const char *(*ek__kl_lookup_fn)(const char *name, void *data);
+char *ek__kl_expand(const char *in, ek__kl_lookup_fn lookup, void *data);
+
+/* Where env and volume sources come from (informer caches in the kubelet, JSON in tests).
+ * Each returns the object or NULL; borrowed. */
+typedef struct ek__kl_sources {
+    json_t *(*configmap)(const char *ns, const char *name, void *data);
+    json_t *(*secret)(const char *ns, const char *name, void *data);
+    /* Services of ns that feed Docker-link variables (enableServiceLinks), plus
+     * default/kubernetes; NULL-terminated array of borrowed objects (caller frees the array). */
+    json_t **(*services)(const char *ns, void *data);
+    void *data;
+    /* Node facts for fieldRef / resourceFieldRef. */
+    const char *node_name;
+    const char *host_ip;
+    const char *pod_ip;
+    int64_t node_cpu_milli; /* allocatable: resourceFieldRef's default without a limit */
+    int64_t node_memory;
+} ek__kl_sources_t;
+
+/* One environment variable; an ordered list of them. */
+typedef struct ek__kl_env {
+    char **names, **values;
+    size_t n;
+} ek__kl_env_t;
+void ek__kl_env_set(ek__kl_env_t *e, const char *name, const char *value);
+const char *ek__kl_env_get(const ek__kl_env_t *e, const char *name);
+void ek__kl_env_free(ek__kl_env_t *e);
+
+/*
+ * The container's environment as the kubelet builds it (makeEnvironmentVariables): envFrom
+ * (prefixed keys; invalid names skipped and listed in *skipped, caller frees), then env
+ * ($(VAR) expansion of values against what came before and the service variables, valueFrom
+ * configMapKeyRef/secretKeyRef/fieldRef/resourceFieldRef), then the service variables not
+ * already set. Errors read as the kubelet's (`configmap "x" not found`, `couldn't find key k
+ * in ConfigMap ns/x`) and become CreateContainerConfigError.
+ */
+int ek__kl_make_env(const json_t *pod, const json_t *ctr, const ek__kl_sources_t *src,
+                    ek__kl_env_t *out, char **skipped, ek_error_t **err);
+/* The value of a fieldRef path of the pod (metadata.name, metadata.labels['x'], status.podIP,
+ * ...); caller frees; NULL with err for an unsupported path. */
+char *ek__kl_field_ref(const json_t *pod, const char *path, const ek__kl_sources_t *src,
+                       ek_error_t **err);
+/* A resourceFieldRef value (limits.cpu, requests.memory, ... with divisor) of container cname;
+ * caller frees. */
+char *ek__kl_resource_ref(const json_t *pod, const char *cname, const json_t *ref,
+                          const ek__kl_sources_t *src, ek_error_t **err);
+
+/*
+ * The process to run: command/args of the container merged with the image's Entrypoint/Cmd
+ * as Kubernetes does (command replaces Entrypoint and drops Cmd; args alone replace Cmd), each
+ * word $(VAR)-expanded against env. Returns a NULL-terminated list (caller frees each and the
+ * list); an empty result is an error ("no command specified").
+ */
+char **ek__kl_command(const json_t *ctr, const json_t *image_config, const ek__kl_env_t *env,
+                      ek_error_t **err);
+/* Image Env first, then the container's (later names replace earlier ones), as "K=V" strings
+ * (NULL-terminated; caller frees each and the list). hostname adds HOSTNAME as containerd does. */
+char **ek__kl_env_strings(const json_t *image_config, const ek__kl_env_t *env,
+                          const char *hostname);
+
+/* Resources → cgroup limits as the kubelet maps them. */
+void ek__kl_container_resources(const json_t *ctr, ek_rt_resources_t *out);
+void ek__kl_pod_resources(const json_t *pod, int64_t pids_limit, ek_rt_resources_t *out);
+/* "Guaranteed", "Burstable" or "BestEffort" computed from the spec (as the API server does). */
+const char *ek__kl_qos_class(const json_t *pod);
+
+/* resolv.conf for the pod per dnsPolicy and dnsConfig. host_resolv is the host file's text.
+ * Caller frees. */
+char *ek__kl_resolv_conf(const json_t *pod, const char *host_resolv, const char *cluster_dns,
+                         const char *cluster_domain);
+/* The pod's /etc/hosts (kubelet-managed), /etc/hostname content and hostname. Caller frees. */
+char *ek__kl_hosts_file(const json_t *pod, const char *pod_ip, const char *cluster_domain,
+                        const char *host_hosts);
+char *ek__kl_pod_hostname(const json_t *pod, const char *node_hostname);
+
+/* What the status builder knows about one container (spec order: init containers first). */
+typedef enum {
+    EK__KL_NONE = 0, /* never created */
+    EK__KL_WAITING,  /* reason/message say why */
+    EK__KL_RUNNING,
+    EK__KL_TERMINATED, /* ended, not to be restarted (or not yet decided) */
+} ek__kl_cstate_t;
+
+typedef struct ek__kl_term {
+    int exit_code, signal;
+    const char *reason, *message;
+    int64_t started_ns, finished_ns;
+    const char *container_id;
+} ek__kl_term_t;
+
+typedef struct ek__kl_cview {
+    const char *name;
+    bool init, sidecar;
+    ek__kl_cstate_t state;
+    const char *reason, *message; /* EK__KL_WAITING */
+    int64_t started_ns;           /* EK__KL_RUNNING */
+    ek__kl_term_t term;           /* EK__KL_TERMINATED */
+    bool has_last;
+    ek__kl_term_t last;
+    int restart_count;
+    bool ready;
+    const char *image, *image_id, *container_id;
+} ek__kl_cview_t;
+
+typedef struct ek__kl_pview {
+    const json_t *pod; /* spec and the previous status (lastTransitionTime, startTime) */
+    ek__kl_cview_t *c; /* init containers, then containers, in spec order */
+    size_t n;
+    bool sandbox_ready; /* PodReadyToStartContainers */
+    bool terminal;      /* nothing will be started again (deleted or finished) */
+    const char *pod_ip, *host_ip;
+    const char *start_time; /* RFC 3339 */
+    const char *now;        /* RFC 3339: transition times */
+    const json_t *prev;     /* the status last written, if newer than pod's; may be NULL */
+} ek__kl_pview_t;
+
+/* The pod phase (kubelet's getPhase). */
+const char *ek__kl_phase(const ek__kl_pview_t *v);
+/* The whole PodStatus object. Caller owns. */
+json_t *ek__kl_pod_status(const ek__kl_pview_t *v);
+
+/* "edgek://<64 hex>": a stable container id for pod uid, runtime name. buf >= 80 bytes. */
+const char *ek__kl_container_id(const char *uid, const char *rt_name, char *buf);
+
+/* ---- the agent ---- */
+
+typedef struct kl_ctr {
+    char *name;
+    char *base; /* runtime base name: <base>.<attempt> */
+    bool init, sidecar;
+    int attempt; /* newest runtime instance; -1: none yet */
+    ek_rt_status_t cur;
+    bool have_prev;
+    int prev_attempt;
+    ek_rt_status_t prev;
+    char *cur_msg, *prev_msg; /* termination messages (file or log tail) */
+    char *reason, *message;   /* waiting reason shown instead of cur's state, or NULL */
+    ek_image_info_t *image;   /* resolved for the spec's image */
+    char *image_ref;          /* which spec image `image` is for */
+    bool pulling;
+    int64_t pull_backoff_ms, pull_retry_at, pull_updated;
+    int64_t backoff_ms, backoff_updated; /* crash loop back-off (flowcontrol.Backoff) */
+} kl_ctr_t;
+
+struct kl_pod {
+    ek_kubelet_t *kl;
+    char *uid, *ns, *name;
+    json_t *obj;     /* newest object from the informer */
+    bool gone;       /* deleted from the API */
+    ek_rt_pod_t *rt; /* sandbox, once created or adopted */
+    bool rt_dead;    /* its shim went away */
+    char *ip;
+    kl_ctr_t *c; /* init containers, then containers */
+    size_t nc;
+    bool busy, dirty; /* a job runs; sync again after it */
+    int ev_fd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int64_t wake_at; /* wall ms the timer is set for, 0 = none */
+    int handles;     /* open uv handles; freed when 0 after close */
+    bool freeing;
+    /* volumes */
+    char *vol_applied; /* hash of the volume plan on disk */
+    char *vol_error;
+    int64_t vol_retry_at;
+    json_t *tokens; /* projected service account tokens: "vol/path" → {token, refresh} */
+    int calls;      /* token requests and the final delete in flight */
+    int pulls;      /* image pulls in flight */
+    bool closing;
+    /* lifecycle */
+    char *start_time;
+    bool initialized; /* init containers done once: sidecar restarts no longer block */
+    bool terminal;    /* finished: nothing restarts */
+    bool frozen;      /* terminal before this agent started: its API status is final */
+    bool killing, sigkilled;
+    int64_t kill_deadline;
+    bool torn_down;
+    bool logs_removed;
+    bool delete_sent;
+    int64_t sandbox_retry_at, sandbox_backoff;
+    char *sandbox_error;
+    /* status */
+    json_t *sent; /* last status written */
+    bool status_busy, status_again;
+};
+
+struct kl_job {
+    uv_work_t work;
+    kl_pod_t *pod; /* NULL for agent-wide jobs */
+    ek_kubelet_t *kl;
+    void (*run)(kl_job_t *j);  /* worker thread */
+    void (*done)(kl_job_t *j); /* loop thread; frees the job */
+    ek_error_t *err;
+};
+
+struct ek_agent {
+    uv_loop_t *loop;
+    ek_api_client_t *client;
+    /* options, copied */
+    char *data_dir, *node_name, *node_ip, *hostname;
+    ek_strlist_t node_ips, node_labels;
+    bool control_plane;
+    char *cluster_cidr, *cluster_dns, *cluster_domain;
+    char *host_resolv, *host_hosts; /* contents */
+    char *pods_dir, *log_dir;
+    int64_t pod_max_pids, lease_ms;
+    int max_pods;
+    /* parts */
+    ek_image_store_t *images;
+    ek_image_airgap_t *airgap;
+    ek_rt_t *rt;
+    ek_podnet_t *net;
+    uv_mutex_t net_mu;
+    char *pod_cidr;
+    bool net_ready, net_busy;
+    char *net_error;
+    ek_informer_t *pods, *cms, *secrets, *node, *services;
+    ek_event_recorder_t *rec;
+    ek_map_t by_uid; /* uid → kl_pod_t */
+    bool adopted, adopting;
+    int jobs;  /* in flight */
+    int calls; /* API calls whose callbacks reach kubelet memory */
+    /* node */
+    uv_timer_t lease_timer;
+    bool lease_on;
+    bool registered, registering;
+    json_t *node_sent;
+    int64_t node_sent_at;
+    bool node_busy;
+    int64_t cpu_milli, memory, storage; /* capacity */
+    /* kubelet endpoint */
+    ek_tls_config_t *tls;
+    ek_http_server_t *http;
+    int port;
+    kl_logreq_t *logs;         /* streams in progress */
+    struct kl_stream *streams; /* exec, attach, port-forward sessions (kubelet_exec.c) */
+    /* the service proxy (kubelet_proxy.c) */
+    ek_proxy_t *proxy;
+    ek_informer_t *slices;
+    int proxy_lists; /* informers (services, slices) that have listed */
+    ek_http_server_t *proxy_http;
+    /* stopping */
+    bool stopping;
+    int closing; /* handles and parts still closing */
+    void (*stop_cb)(void *data);
+    void *stop_data;
+};
+
+/* Jobs (kubelet.c): run on a worker, then done on the loop. A pod job marks the pod busy;
+ * its done function must call ek__kl_pod_job_end. */
+void ek__kl_job_queue(ek_kubelet_t *kl, kl_job_t *j);
+void ek__kl_pod_job_end(kl_pod_t *p);
+/* API call bookkeeping: a call whose callback touches the kubelet counts itself. */
+void ek__kl_call_begin(ek_kubelet_t *kl);
+void ek__kl_call_end(ek_kubelet_t *kl);
+void ek__kl_maybe_finish_stop(ek_kubelet_t *kl);
+const ek_resource_t *ek__kl_res(const char *group, const char *plural);
+/* Records an event about the pod. */
+void ek__kl_event(kl_pod_t *p, const char *type, const char *reason, const char *fmt, ...)
+    EK_PRINTF(4, 5);
+bool ek__kl_pod_is_host_network(const kl_pod_t *p);
+/* The sources (informer caches) for env and volumes of pod p. */
+void ek__kl_sources(kl_pod_t *p, ek__kl_sources_t *s);
+
+/* Pods (kubelet_pod.c). */
+kl_pod_t *ek__kl_pod_get(ek_kubelet_t *kl, json_t *obj);
+void ek__kl_pod_sync(kl_pod_t *p);
+void ek__kl_pod_deleted(kl_pod_t *p);
+void ek__kl_pod_release(kl_pod_t *p);
+void ek__kl_pod_wake(kl_pod_t *p, int64_t at);
+void ek__kl_pod_start_events(kl_pod_t *p, int fd);
+void ek__kl_pod_stop_events(kl_pod_t *p);
+/* The termination message of c's newest instance: its terminationMessagePath file, or with
+ * FallbackToLogsOnError and a failure the log's last lines. Caller frees; NULL if none. */
+char *ek__kl_termination_message(kl_pod_t *p, kl_ctr_t *c);
+void ek__kl_pod_apply_status(kl_pod_t *p, const ek_rt_status_t *st);
+kl_ctr_t *ek__kl_ctr_by_name(kl_pod_t *p, const char *name);
+json_t *ek__kl_ctr_spec(const kl_pod_t *p, const kl_ctr_t *c);
+char *ek__kl_rt_name(const kl_ctr_t *c, int attempt);
+char *ek__kl_log_path(const ek_kubelet_t *kl, const char *ns, const char *name, const char *uid,
+                      const char *ctr, int attempt);
+void ek__kl_adopt(ek_kubelet_t *kl);
+
+/* Jobs of one pod (kubelet_jobs.c); each marks the pod busy until it reports. */
+void ek__kl_job_volumes(kl_pod_t *p, json_t *plan, const char *hash);
+void ek__kl_job_sandbox(kl_pod_t *p);
+void ek__kl_job_start(kl_pod_t *p, kl_ctr_t **cs, size_t n);
+void ek__kl_job_kill(kl_pod_t *p, int sig);
+void ek__kl_job_teardown(kl_pod_t *p, bool remove_logs);
+void ek__kl_job_remove_logs(kl_pod_t *p);
+/* Whether c's image is in the store (pulling it per imagePullPolicy when not); sets c's
+ * waiting reason (ErrImagePull, ImagePullBackOff, ErrImageNeverPull, InvalidImageName). */
+bool ek__kl_image_ready(kl_pod_t *p, kl_ctr_t *c, int64_t now);
+void ek__kl_set_reason(kl_ctr_t *c, const char *reason, const char *message);
+/* Runs sync for every pod (the network became ready, adoption finished). */
+void ek__kl_sync_all(ek_kubelet_t *kl);
+
+/* Containers (kubelet_spec.c): a runtime spec built on the loop, used by a job. */
+typedef struct kl_cspec {
+    ek_rt_container_spec_t s;
+    char *rt_name;
+    ek_strlist_t own; /* strings the spec points into */
+    char **args, **env;
+    const char **layers, **cap_add, **cap_drop;
+    ek_rt_mount_t *mounts;
+    gid_t *groups;
+    char *term_path; /* host file behind terminationMessagePath */
+    char *image_id;
+    char *hold_key;
+    ek_strlist_t mkdirs; /* subPath directories to create first */
+    size_t n_mounts_cap;
+} kl_cspec_t;
+/* Builds the spec of container c's next attempt; NULL with err (CreateContainerConfigError). */
+kl_cspec_t *ek__kl_cspec_build(kl_pod_t *p, kl_ctr_t *c, int attempt, ek_error_t **err);
+void ek__kl_cspec_free(kl_cspec_t *cs);
+/* Host directory of the pod's kubelet files: <data>/agent/pods/<uid>. Caller frees. */
+char *ek__kl_pod_dir(const ek_kubelet_t *kl, const char *uid);
+/* Host path a volume of the pod is mounted from (NULL for unsupported kinds). Caller frees. */
+char *ek__kl_volume_path(const ek_kubelet_t *kl, const json_t *pod, const json_t *vol);
+
+/* Volumes (kubelet_volumes.c). */
+/* The pod's volume plan: the files of every configMap/secret/downwardAPI/projected volume and
+ * the checks of hostPath and emptyDir, or NULL with err when a source is missing. Caller owns. */
+json_t *ek__kl_volume_plan(kl_pod_t *p, ek_error_t **err);
+/* Makes the plan real on disk (blocking; worker thread). */
+int ek__kl_volumes_apply(const char *pod_dir, const json_t *plan, ek_error_t **err);
+/* Unmounts and removes everything under the pod's directory (blocking). */
+int ek__kl_volumes_cleanup(const char *pod_dir, ek_error_t **err);
+/* Files written atomically as the kubelet's AtomicWriter does (..data symlink swap). files:
+ * {"rel/path": {"data": base64, "mode": n}}. */
+int ek__kl_atomic_write(const char *dir, const json_t *files, int64_t uid, int64_t gid,
+                        ek_error_t **err);
+
+/* Status (kubelet_status.c). */
+void ek__kl_pod_send_status(kl_pod_t *p);
+json_t *ek__kl_pod_status_now(kl_pod_t *p);
+
+/* Node (kubelet_node.c). */
+int ek__kl_node_start(ek_kubelet_t *kl, ek_error_t **err);
+void ek__kl_node_stop(ek_kubelet_t *kl);
+void ek__kl_node_changed(ek_kubelet_t *kl);
+/* The node's first InternalIP as chosen at start. */
+const char *ek__kl_node_ip(const ek_kubelet_t *kl);
+
+/* Streaming endpoints (kubelet_exec.c): /exec, /attach, /portForward upgrades. */
+void ek__kl_stream_handle(ek_kubelet_t *kl, ek_http_req_t *req);
+void ek__kl_streams_stop(ek_kubelet_t *kl);
+/* The status-channel message for an exit code (reason NULL), or a failure with reason and
+ * message. Caller owns. */
+json_t *ek__kl_exec_status(int exit_code, const char *reason, const char *message);
+/* A resize message {"Width":W,"Height":H}; -1 when malformed. */
+int ek__kl_parse_resize(const char *json, size_t len, unsigned short *cols, unsigned short *rows);
+
+/* Stats (kubelet_stats.c): /stats/summary, /metrics/resource. True if it answered. */
+bool ek__kl_stats_handle(ek_kubelet_t *kl, ek_http_req_t *req);
+
+/* Logs endpoint (kubelet_logs.c). */
+int ek__kl_logs_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t **err);
+void ek__kl_logs_stop(ek_kubelet_t *kl);
+
+/* The service proxy (kubelet_proxy.c): started after the informers, stopped before them. */
+int ek__kl_proxy_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t **err);
+void ek__kl_proxy_stop(ek_kubelet_t *kl);
+/* A container of pod p changed state: followers of its log may finish. */
+void ek__kl_logs_poke(ek_kubelet_t *kl, const char *uid);
+/* CRI log line → output (pure, for tests): parses "<ts> <stream> <P|F> <text>"; *ts_ns gets
+ * the time. Returns 0, or -1 for a malformed line. */
+/* The last lines (at most max_lines and max_bytes) of a CRI log, as text. Caller frees. */
+char *ek__kl_log_tail(const char *path, int max_lines, size_t max_bytes);
+int ek__kl_cri_parse(const char *line, size_t len, int64_t *ts_ns, const char **stream,
+                     bool *partial, const char **text, size_t *text_len);
+
+#endif
