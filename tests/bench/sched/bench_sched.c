@@ -477,7 +477,7 @@ int main(int argc, char **argv)
     }
     ek_informer_t *pods =
         ek_informer_new(client, ek_resource_find("", "v1", "pods"), NULL, BENCH_LABEL, NULL, 0);
-    static const ek_informer_handlers_t h = { on_pod_add, on_pod, NULL };
+    static const ek_informer_handlers_t h = { on_pod_add, on_pod, NULL, NULL };
     ek_informer_add_handlers(pods, &h, NULL);
     t0 = ek_now_ms();
     ek_informer_start(pods);
