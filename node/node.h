@@ -386,7 +386,9 @@ int ek_rt_shim_main(const char *pod_dir);
  * node (node/agent.c, node/kubelet*.c). It registers the node's Node (capacity, addresses,
  * labels, images) and renews its Lease, runs the pods bound to the node as real containers
  * (one shim each; shims outlive the agent and a new agent adopts them), reports their status
- * and events, and serves the kubelet's HTTPS endpoint (container logs) to the API server.
+ * and events, and serves the kubelet's HTTPS endpoint (container logs) to the API server. It
+ * also runs the node's cluster DNS server (net/dns) on the bridge's gateway, port 53, which the
+ * pod network steers the cluster DNS address to.
  * Loop thread only; everything that blocks (runtime calls, netlink, volume files, image
  * unpacking) runs on libuv's worker threads and reports back to the loop.
  */
@@ -405,7 +407,8 @@ typedef struct ek_agent_options {
     const char *cluster_cidr;   /* default 10.42.0.0/16 */
     const char *cluster_dns;    /* pods' nameserver for dnsPolicy ClusterFirst; 10.43.0.10 */
     const char *cluster_domain; /* default cluster.local */
-    const char *resolv_conf;    /* the host resolv.conf pods with dnsPolicy Default get; default
+    const char *resolv_conf;    /* the host resolv.conf: the cluster DNS server's upstreams and
+                                   what pods with dnsPolicy Default get; default
                                    /etc/resolv.conf, or systemd-resolved's upstream file when
                                    that one only names a loopback stub */
     const char *runtime_dir;    /* shim state (tmpfs); default /run/edgek: <dir>/runtime */
@@ -439,8 +442,8 @@ int ek_agent_kubelet_port(const ek_agent_t *a);
 /* What the agent shares with the node services started next to the kubelet (see
  * start_node_services in node/kubelet.c): its API client (its identity, its loop) and its
  * informers, already started, so a service adds handlers instead of watching again. resource
- * is "pods" (this node's), "services", "configmaps", "secrets" or "nodes" (this node only);
- * NULL for anything else. Borrowed; valid until ek_agent_stop. */
+ * is "pods" (this node's), "services", "configmaps", "secrets", "nodes" (this node only),
+ * "namespaces" or "endpointslices"; NULL for anything else. Borrowed; valid until ek_agent_stop. */
 ek_api_client_t *ek_agent_client(const ek_agent_t *a);
 ek_informer_t *ek_agent_informer(const ek_agent_t *a, const char *resource);
 
@@ -465,5 +468,73 @@ typedef struct ek_simnodes_options {
 int ek_simnodes_start(ek_api_client_t *client, const ek_simnodes_options_t *opts,
                       ek_simnodes_t **out, ek_error_t **err);
 void ek_simnodes_stop(ek_simnodes_t *s, void (*cb)(void *data), void *data);
+
+/* ---- host requirements (node/hostcheck.c) ---- */
+
+/*
+ * What a node needs from its kernel, read from what the running system says about itself
+ * (procfs, sysfs, /boot): the kernel version and configuration, cgroups (v1, v2 or hybrid,
+ * the controllers and why one is missing), overlayfs, FUSE. `edgek check-config` adds the
+ * live probes (namespaces, test mounts, netlink) and prints the report. Every path is read
+ * below `root` ("" for the real system), so tests feed crafted files. Not thread-safe.
+ */
+typedef enum { EK_HC_OK, EK_HC_MISSING, EK_HC_UNKNOWN } ek_hc_state_t;
+
+typedef struct ek_hc_item {
+    char section[16]; /* "kernel", "namespaces", "cgroups", "filesystems", "network", "devices" */
+    char name[40];
+    bool required;
+    ek_hc_state_t state;
+    char detail[256]; /* what was found, or why it is missing */
+    char fix[256];    /* what to do about a missing item ("" if nothing to say) */
+} ek_hc_item_t;
+
+typedef struct ek_hc_report {
+    ek_hc_item_t *items; /* owned; free with ek_hc_report_free */
+    size_t n, cap;
+    char cgroup_mode[8]; /* "v1", "v2", "hybrid" or "none", once ek_hc_cgroups ran */
+} ek_hc_report_t;
+
+/* Appends an item; detail is a printf format. Returns the item (borrowed, valid until the
+ * next add) so a caller may fill in `fix`. */
+ek_hc_item_t *ek_hc_add(ek_hc_report_t *r, const char *section, const char *name, bool required,
+                        ek_hc_state_t state, const char *fmt, ...) EK_PRINTF(6, 7);
+void ek_hc_report_free(ek_hc_report_t *r);
+/* Number of required items in the given state. */
+size_t ek_hc_count(const ek_hc_report_t *r, bool required, ek_hc_state_t state);
+
+/* The minimum kernel: openat2 (5.6) and setns on a pidfd (5.8) have no fallback. */
+#define EK_HC_MIN_KERNEL_MAJOR 5
+#define EK_HC_MIN_KERNEL_MINOR 8
+
+/* Kernel release (<root>/proc/sys/kernel/osrelease) against the minimum. */
+void ek_hc_kernel_version(ek_hc_report_t *r, const char *root);
+/* Kernel options from <root>/proc/config.gz or <root>/boot/config-<release>, when present. */
+void ek_hc_kernel_config(ek_hc_report_t *r, const char *root);
+/* cgroup layout (<root>/proc/self/mountinfo), controllers (<root>/proc/cgroups, v2's
+ * cgroup.controllers) and, for a disabled memory controller, the Raspberry Pi fix (reading
+ * <root>/proc/cmdline and <root>/boot/firmware/cmdline.txt or <root>/boot/cmdline.txt). */
+void ek_hc_cgroups(ek_hc_report_t *r, const char *root);
+/* overlayfs is in <root>/proc/filesystems (the live test mount is check-config's). */
+bool ek_hc_overlay_listed(const char *root);
+/* <root>/dev/fuse is a character device. */
+void ek_hc_fuse(ek_hc_report_t *r, const char *root);
+
+/* Parsers, public for tests. All take NUL-terminated text. */
+/* A /proc/cgroups row: 1 and its hierarchy id and enabled flag if `name` is listed, else 0. */
+int ek_hc_proc_cgroups(const char *text, const char *name, int *hierarchy, int *enabled);
+/* /proc/filesystems lists fs (with or without "nodev"). */
+bool ek_hc_filesystems_has(const char *text, const char *fs);
+/* The kernel command line enables (1) or disables (0) a cgroup controller, or says nothing
+ * (-1): the last of cgroup_disable=LIST, cgroup_enable=LIST and, for memory, Raspberry Pi's
+ * cgroup_memory=0|1 wins. */
+int ek_hc_cmdline_cgroup(const char *cmdline, const char *controller);
+/* A kernel config option: 'y', 'm', or 0 when unset or absent. */
+char ek_hc_config_value(const char *config, const char *option);
+/* "6.1.21-v8+" → 6, 1; -1 when unreadable. */
+int ek_hc_parse_release(const char *release, int *major, int *minor);
+/* The cgroup layout a /proc/self/mountinfo shows: "v1", "v2", "hybrid" or "none"; v2_mount
+ * receives the cgroup2 mount point ("" if none). */
+const char *ek_hc_mountinfo_mode(const char *mountinfo, char *v2_mount, size_t len);
 
 #endif
