@@ -124,7 +124,9 @@ pod db-extra "${anti[@]}" # labelled app=db-extra: the ReplicaSet must not adopt
 want="0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
 wait_for 20 has_msg db-extra "$want" || e2e_fail "4th db pod: [$(cond_msg db-extra)]"
 
-# A new node takes it.
+# A new node takes it. It reports Ready with a fresh heartbeat, as a kubelet registering would:
+# a node never heard from is tainted unreachable by the node lifecycle controller.
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 k create -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Node
@@ -134,9 +136,12 @@ metadata:
 status:
   allocatable: {cpu: "2", memory: 4Gi, pods: "110"}
   capacity: {cpu: "2", memory: 4Gi, pods: "110"}
+  conditions:
+  - {type: Ready, status: "True", reason: KubeletReady, message: test node,
+     lastHeartbeatTime: "$now", lastTransitionTime: "$now"}
 EOF
 on_node() { [ "$(node_of "$1")" = "$2" ]; }
-wait_for 20 on_node db-extra extra-0 || e2e_fail "new node did not take db-extra"
+wait_for 20 on_node db-extra extra-0 || e2e_fail "new node did not take db-extra: [$(cond_msg db-extra)] $(k get node extra-0 -o jsonpath="{.spec.taints}")"
 k delete pod db-extra --wait=false >/dev/null
 k delete node extra-0 >/dev/null
 
