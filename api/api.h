@@ -661,6 +661,12 @@ ek_informer_t *ek_informer_new(ek_api_client_t *c, const ek_resource_t *r, const
 /* Several handler sets may be added; each sees the current objects as adds on start (a set
  * added to a synced informer gets them before this returns). */
 void ek_informer_add_handlers(ek_informer_t *inf, const ek_informer_handlers_t *h, void *data);
+/* Keeps and hands to handlers transform(obj) instead of each listed or watched object: a
+ * new reference (possibly obj itself) to an object that keeps at least metadata.name,
+ * namespace and resourceVersion. Lets a component cache only the fields it reads (as
+ * client-go's SetTransform). Set before ek_informer_start. */
+void ek_informer_set_transform(ek_informer_t *inf, json_t *(*fn)(json_t *obj, void *data),
+                               void *data);
 void ek_informer_start(ek_informer_t *inf);
 /* True once the first list has been delivered. */
 bool ek_informer_synced(const ek_informer_t *inf);

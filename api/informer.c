@@ -39,6 +39,8 @@ struct ek_informer {
     ek_map_t cache; /* "ns/name" or "name" → json_t* (a reference) */
     hset_t *hs;
     size_t n_hs;
+    json_t *(*transform)(json_t *obj, void *data); /* optional: what the cache keeps */
+    void *transform_data;
     char *rv; /* newest resourceVersion seen */
     /* a list in progress */
     ek_map_t fresh;
@@ -150,6 +152,20 @@ static void set_rv(ek_informer_t *inf, const char *rv)
         free(inf->rv);
         inf->rv = ek_xstrdup(rv);
     }
+}
+
+/* The object as the cache keeps it: obj itself, or what the transform made of it. Caller
+ * owns the returned reference. */
+static json_t *kept(ek_informer_t *inf, json_t *obj)
+{
+    return inf->transform ? inf->transform(obj, inf->transform_data) : json_incref(obj);
+}
+
+void ek_informer_set_transform(ek_informer_t *inf, json_t *(*fn)(json_t *obj, void *data),
+                               void *data)
+{
+    inf->transform = fn;
+    inf->transform_data = data;
 }
 
 /* ---- handlers ---- */
@@ -316,7 +332,7 @@ static bool list_take(ek_informer_t *inf, json_t *list)
     json_array_foreach (items, i, obj) {
         ek_autofree char *key = obj_key(obj);
         if (key) {
-            json_decref(ek_map_put(&inf->fresh, key, json_incref(obj)));
+            json_decref(ek_map_put(&inf->fresh, key, kept(inf, obj)));
         }
     }
     if (!inf->list_rv) {
@@ -406,7 +422,9 @@ static void on_watch_event(const char *type, json_t *obj, void *data)
         if (strcmp(type, "DELETED") == 0) {
             cache_remove(inf, key);
         } else {
-            cache_upsert(inf, key, obj);
+            json_t *k = kept(inf, obj);
+            cache_upsert(inf, key, k);
+            json_decref(k);
         }
     }
     set_rv(inf, obj_rv(obj));

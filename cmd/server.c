@@ -24,6 +24,7 @@ static char *token_flag;
 static char *token_file;
 static char *kubeconfig_mode = "0600";
 static bool disable_agent;
+static bool disable_scheduler;
 static char *node_name;
 static ek_strlist_t node_ips;
 static char *cluster_cidr = "10.42.0.0/16";
@@ -57,6 +58,8 @@ static const ek_flag_t server_flags[] = {
       "read the server token from FILE" },
     { "disable-agent", 0, EK_FLAG_BOOL, &disable_agent, NULL, NULL,
       "run the control plane only, without a local node" },
+    { "disable-scheduler", 0, EK_FLAG_BOOL, &disable_scheduler, NULL, NULL,
+      "do not run the scheduler (pods stay Pending unless another scheduler binds them)" },
     { "node-name", 0, EK_FLAG_STRING, &node_name, "EDGEK_NODE_NAME", "NAME",
       "this node's name (default: the host name)" },
     { "node-ip", 0, EK_FLAG_LIST, &node_ips, NULL, "IP", "this node's address (repeatable)" },
@@ -94,6 +97,7 @@ struct server_state {
     uv_loop_t *loop;
     ek_apiserver_t *api;
     ek_controllers_t *ctrls;
+    ek_scheduler_t *sched;
     ek_simnodes_t *sim;
     ek_agent_t *agent;
     uv_signal_t sigint, sigterm;
@@ -115,15 +119,27 @@ static void on_ctrls_stopped(void *data)
     ek_apiserver_close(st->api, on_api_closed, st);
 }
 
-/* Shutdown runs in order: simulated nodes, controllers, then the API server they talk to. */
-static void on_sim_stopped(void *data)
+static void on_sched_stopped(void *data)
 {
     struct server_state *st = data;
-    st->sim = NULL;
+    st->sched = NULL;
     if (st->ctrls) {
         ek_controllers_stop(st->ctrls, on_ctrls_stopped, st);
     } else {
         ek_apiserver_close(st->api, on_api_closed, st);
+    }
+}
+
+/* Shutdown runs in order: the local agent, simulated nodes, scheduler, controllers, then the API
+ * server they talk to. */
+static void on_sim_stopped(void *data)
+{
+    struct server_state *st = data;
+    st->sim = NULL;
+    if (st->sched) {
+        ek_scheduler_stop(st->sched, on_sched_stopped, st);
+    } else {
+        on_sched_stopped(st);
     }
 }
 
@@ -325,6 +341,13 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
     };
     if (ek_controllers_start(client, &co, &st->ctrls, err) < 0) {
         return ek_error_wrap(err, "start the controllers");
+    }
+    if (!disable_scheduler) {
+        static const char *const sched_groups[] = { "system:masters", NULL };
+        ek_api_client_t *schc = ek_apiserver_client(st->api, "system:kube-scheduler", sched_groups);
+        if (ek_scheduler_start(schc, NULL, &st->sched, err) < 0) {
+            return ek_error_wrap(err, "start the scheduler");
+        }
     }
     if (sim_nodes > 0) {
         static const char *const sim_groups[] = { "system:nodes", "system:masters", NULL };

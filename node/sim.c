@@ -19,6 +19,7 @@ struct ek_simnodes {
     ek_informer_t *pods;
     ek_informer_t *nodes;
     uv_timer_t lease_timer;
+    uint64_t ticks;
     ek_map_t marked; /* pod uid → 1 once its status was written */
     void (*stop_cb)(void *);
     void *stop_data;
@@ -76,7 +77,8 @@ static json_t *node_object(ek_simnodes_t *s, const char *name, int i)
         "simulated", "operatingSystem", "linux", "architecture", "amd64", "machineID", name);
 }
 
-static void renew_lease(ek_simnodes_t *s, const char *name)
+/* Server-side apply of the whole Lease: creates it the first time (or after a deletion). */
+static void apply_lease(ek_simnodes_t *s, const char *name)
 {
     const ek_resource_t *leases = ek_resource_find("coordination.k8s.io", "v1", "leases");
     struct timespec now;
@@ -87,9 +89,44 @@ static void renew_lease(ek_simnodes_t *s, const char *name)
         json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s}}", "apiVersion", "coordination.k8s.io/v1",
                   "kind", "Lease", "metadata", "name", name, "namespace", "kube-node-lease", "spec",
                   "holderIdentity", name, "leaseDurationSeconds", 40, "renewTime", micro);
-    /* Server-side apply: creates the Lease the first time, renews it afterwards. */
     ek_api_patch(s->client, leases, "kube-node-lease", name, EK_SUB_NONE, "apply:simnodes", patch,
                  ignore, NULL);
+    json_decref(patch);
+}
+
+typedef struct renew_ctx {
+    ek_simnodes_t *s;
+    char name[128];
+} renew_ctx_t;
+
+static void on_renewed(int status, json_t *body, const ek_error_t *err, void *data)
+{
+    renew_ctx_t *r = data;
+    EK_UNUSED(body);
+    if (status == 404 && !r->s->stopping) {
+        apply_lease(r->s, r->name);
+    } else {
+        ignore(status, body, err, NULL);
+    }
+    free(r);
+}
+
+/* A renewal is a merge patch of renewTime, much cheaper for the API server than an apply. */
+static void renew_lease(ek_simnodes_t *s, const char *name)
+{
+    const ek_resource_t *leases = ek_resource_find("coordination.k8s.io", "v1", "leases");
+    struct timespec now;
+    ek_wall_now(&now);
+    char micro[28];
+    ek_time_rfc3339_micro(&now, micro);
+    json_t *patch = json_pack("{s:{s:s}}", "spec", "renewTime", micro);
+    renew_ctx_t *r = ek_new(renew_ctx_t);
+    r->s = s;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    if (!ek_api_patch(s->client, leases, "kube-node-lease", name, EK_SUB_NONE, "merge", patch,
+                      on_renewed, r)) {
+        free(r); /* the client is being freed */
+    }
     json_decref(patch);
 }
 
@@ -99,10 +136,15 @@ static bool heartbeat_stopped(ek_simnodes_t *s, const char *name)
     return ek_streq(ek_json_str(node, "metadata", "annotations", STOP_ANNOTATION, NULL), "stop");
 }
 
+/* The timer ticks LEASE_SLICES times per lease period and renews one slice of the nodes each
+ * time, so the renewals of a thousand nodes do not all land in the same loop turn. */
+#define LEASE_SLICES 10
+
 static void on_lease_timer(uv_timer_t *t)
 {
     ek_simnodes_t *s = t->data;
-    for (int i = 0; i < s->opts.count; i++) {
+    int slice = (int)(s->ticks++ % LEASE_SLICES);
+    for (int i = slice; i < s->opts.count; i += LEASE_SLICES) {
         char name[128];
         snprintf(name, sizeof(name), "%s-%d", s->opts.prefix, i);
         if (!heartbeat_stopped(s, name)) {
@@ -253,7 +295,7 @@ int ek_simnodes_start(ek_api_client_t *client, const ek_simnodes_options_t *opts
         json_t *node = node_object(s, name, i);
         ek_api_create(client, R("", "nodes"), NULL, node, ignore, NULL);
         json_decref(node);
-        renew_lease(s, name);
+        apply_lease(s, name);
     }
     s->nodes = ek_informer_new(client, R("", "nodes"), NULL, NULL, NULL, 0);
     s->pods = ek_informer_new(client, R("", "pods"), NULL, NULL, NULL, 0);
@@ -265,8 +307,8 @@ int ek_simnodes_start(ek_api_client_t *client, const ek_simnodes_options_t *opts
     ek_informer_start(s->pods);
     uv_timer_init(ek_api_client_loop(client), &s->lease_timer);
     s->lease_timer.data = s;
-    uv_timer_start(&s->lease_timer, on_lease_timer, (uint64_t)s->opts.lease_ms,
-                   (uint64_t)s->opts.lease_ms);
+    uint64_t tick = EK_MAX(1, (uint64_t)s->opts.lease_ms / LEASE_SLICES);
+    uv_timer_start(&s->lease_timer, on_lease_timer, tick, tick);
     EK_LOG(EK_INFO, "simnodes", "simulated nodes registered count=%d prefix=%s", s->opts.count,
            s->opts.prefix);
     *out = s;

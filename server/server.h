@@ -217,6 +217,44 @@ int ek_controllers_start(ek_api_client_t *client, const ek_controllers_options_t
 /* Stops syncing, frees the informers and the client, then everything else; cb when done. */
 void ek_controllers_stop(ek_controllers_t *c, void (*cb)(void *data), void *data);
 
+/* ---- scheduler (server/scheduler) ---- */
+
+/*
+ * kube-scheduler's default profile (1.32): filters NodeUnschedulable, NodeName, TaintToleration,
+ * NodeAffinity, NodePorts, NodeResourcesFit, PodTopologySpread, InterPodAffinity; scores
+ * TaintToleration, NodeAffinity, NodeResourcesFit (LeastAllocated), PodTopologySpread (system
+ * default spreading), InterPodAffinity, BalancedAllocation, ImageLocality; DefaultPreemption;
+ * binding through pods/binding; Scheduled / FailedScheduling events and the PodScheduled
+ * condition worded as kube-scheduler words them. Pods naming another schedulerName are left
+ * alone. Loop thread only.
+ */
+typedef struct ek_scheduler ek_scheduler_t;
+
+typedef struct ek_scheduler_options {
+    const char *name;                 /* the schedulerName served; default "default-scheduler" */
+    int percentage_of_nodes_to_score; /* 0 = adaptive, as kube-scheduler */
+    int64_t initial_backoff_ms;       /* default 1000 */
+    int64_t max_backoff_ms;           /* default 10000 */
+} ek_scheduler_options_t;
+
+/* What the scheduler has done so far (for logs, metrics and benchmarks). */
+typedef struct ek_scheduler_stats {
+    uint64_t attempts;      /* scheduling cycles run */
+    uint64_t bound;         /* bindings the API server accepted */
+    uint64_t unschedulable; /* cycles that found no node */
+    uint64_t errors;        /* failed bindings */
+    uint64_t preemptions;   /* victims evicted */
+    size_t pending;         /* pods waiting in the queue (all sub-queues) */
+} ek_scheduler_stats_t;
+
+/* Starts the scheduler on client's loop (informers first; scheduling begins once they have
+ * listed). The scheduler owns the client from here on. */
+int ek_scheduler_start(ek_api_client_t *client, const ek_scheduler_options_t *opts,
+                       ek_scheduler_t **out, ek_error_t **err);
+void ek_scheduler_stats(const ek_scheduler_t *s, ek_scheduler_stats_t *out);
+/* Stops scheduling, frees the informers and the client, then everything else; cb when done. */
+void ek_scheduler_stop(ek_scheduler_t *s, void (*cb)(void *data), void *data);
+
 /* ---- the server process (server/apiserver/) ---- */
 
 typedef struct ek_pki ek_pki_t;

@@ -5,7 +5,9 @@
  * matching, creating from the template, deleting the least valuable pods first (unscheduled,
  * pending, not ready, most recently ready, most restarted, newest) — and report status.
  * "Expectations" remember creates and deletes in flight until the pod informer has seen them,
- * so a sync does not act twice on a stale cache.
+ * so a sync does not act twice on a stale cache. Pods are indexed by their controller's uid
+ * (orphans by namespace), as client-go's controllerUIDIndex: a sync reads the pods it owns and
+ * the orphans it may adopt, not every pod of the namespace.
  */
 #include <stdio.h>
 #include <time.h>
@@ -28,7 +30,51 @@ typedef struct rsc {
     const ek_resource_t *rs_res;
     const ek_resource_t *pod_res;
     ek_map_t expect; /* rs key → struct expect* */
+    ek_map_t index;  /* controller uid, or ORPHANS + namespace → ek_map_t* of pod keys */
 } rsc_t;
+
+#define ORPHANS "\001" /* no uid starts with it */
+
+/* ---- the pod index ---- */
+
+/* Index bucket of a pod: its controller's uid, or ORPHANS + namespace. Caller frees. */
+static char *index_bucket(const json_t *pod)
+{
+    const json_t *ref = controller_ref(pod);
+    const char *uid = ref ? ek_json_str(ref, "uid", NULL) : NULL;
+    if (uid) {
+        return ek_xstrdup(uid);
+    }
+    const char *ns = ek_json_str(pod, "metadata", "namespace", NULL);
+    return ek_xasprintf(ORPHANS "%s", ns ? ns : "");
+}
+
+static void index_add(rsc_t *s, const json_t *pod)
+{
+    ek_autofree char *bucket = index_bucket(pod);
+    ek_autofree char *key = obj_key(pod);
+    ek_map_t *set = ek_map_get(&s->index, bucket);
+    if (!set) {
+        set = ek_new(ek_map_t);
+        ek_map_put(&s->index, bucket, set);
+    }
+    ek_map_put(set, key, (void *)1);
+}
+
+static void index_del(rsc_t *s, const json_t *pod)
+{
+    ek_autofree char *bucket = index_bucket(pod);
+    ek_autofree char *key = obj_key(pod);
+    ek_map_t *set = ek_map_get(&s->index, bucket);
+    if (set) {
+        ek_map_del(set, key);
+        if (!set->n) {
+            ek_map_del(&s->index, bucket);
+            ek_map_free(set);
+            free(set);
+        }
+    }
+}
 
 /* ---- expectations ---- */
 
@@ -121,6 +167,7 @@ static void enqueue_owners(rsc_t *s, const json_t *pod)
 static void on_pod_add(json_t *pod, void *data)
 {
     rsc_t *s = data;
+    index_add(s, pod);
     ek_autofree char *key = owner_key(s, pod);
     if (key) {
         expect_observed(s, key, true);
@@ -134,6 +181,8 @@ static void on_pod_update(json_t *old, json_t *pod, void *data)
     if (json_equal(old, pod)) {
         return; /* a resync: the ReplicaSet's own resync covers it */
     }
+    index_del(s, old);
+    index_add(s, pod);
     enqueue_owners(s, old);
     enqueue_owners(s, pod);
     /* A pod that just became ready becomes available after minReadySeconds. */
@@ -154,6 +203,7 @@ static void on_pod_update(json_t *old, json_t *pod, void *data)
 static void on_pod_delete(json_t *pod, void *data)
 {
     rsc_t *s = data;
+    index_del(s, pod);
     ek_autofree char *key = owner_key(s, pod);
     if (key) {
         expect_observed(s, key, false);
@@ -270,17 +320,27 @@ struct podlist {
     const char *ns;
 };
 
-static void collect_ns(json_t *pod, void *data)
+/* Appends the pods of one index bucket that the informer still holds. */
+static void collect_bucket(rsc_t *s, const char *bucket, struct podlist *l)
 {
-    struct podlist *l = data;
-    if (!ek_streq(ek_json_str(pod, "metadata", "namespace", NULL), l->ns)) {
-        return;
+    const ek_map_t *set = ek_map_get(&s->index, bucket);
+    const char *key;
+    void *v;
+    for (size_t i = 0; set && ek_map_next(set, &i, &key, &v);) {
+        char *ns, *name;
+        key_split(key, &ns, &name);
+        json_t *pod = ek_informer_get(s->pods, ns, name);
+        free(ns);
+        free(name);
+        if (!pod) {
+            continue;
+        }
+        if (l->n == l->cap) {
+            l->cap = l->cap ? l->cap * 2 : 16;
+            l->v = ek_xrealloc(l->v, l->cap * sizeof(*l->v));
+        }
+        l->v[l->n++] = pod;
     }
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->v = ek_xrealloc(l->v, l->cap * sizeof(*l->v));
-    }
-    l->v[l->n++] = pod;
 }
 
 struct create_ctx {
@@ -487,8 +547,11 @@ static void sync_rs(ctrl_t *c, const char *key, void *data)
         return;
     }
     bool needs_sync = expectations_met(s, key);
+    /* The pods it owns and the orphans of its namespace: claim() ignores the others. */
     struct podlist all = { .ns = ns };
-    ek_informer_each(s->pods, collect_ns, &all);
+    collect_bucket(s, ek_json_str(rs, "metadata", "uid", NULL), &all);
+    ek_autofree char *orphans = ek_xasprintf(ORPHANS "%s", ns);
+    collect_bucket(s, orphans, &all);
     pending_t *p = pending_new(c, key);
     size_t n;
     json_t **owned = claim(s, p, rs, sel, &all, &n);
@@ -513,6 +576,11 @@ static void rsc_free(void *state)
         free(v);
     }
     ek_map_free(&s->expect);
+    for (size_t i = 0; ek_map_next(&s->index, &i, &k, &v);) {
+        ek_map_free(v);
+        free(v);
+    }
+    ek_map_free(&s->index);
     free(s);
 }
 

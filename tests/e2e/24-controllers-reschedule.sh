@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Pods evicted from a node whose heartbeat stopped are replaced elsewhere: the ReplicaSet makes
-# new pods and the scheduler keeps them off the tainted node. Needs the scheduler: skipped
-# (saying so) while pods stay unscheduled.
+# A node whose heartbeat stops goes NotReady (Ready=Unknown, node.kubernetes.io/unreachable
+# taint); its pods are evicted after their toleration and replaced elsewhere: the ReplicaSet
+# makes new pods and the scheduler keeps them off the tainted node.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 e2e_start_server --disable-agent --simulate-nodes 3 --node-monitor-grace-period 4s \
@@ -27,12 +27,17 @@ all_running() {
 }
 bound() { nodes_of | awk NF | wc -l; }
 scheduled() { [ "$(bound)" = 3 ]; }
-if ! wait_for 10 scheduled; then
-	e2e_skip "no scheduler yet: the ReplicaSet's pods stay unscheduled ($(bound) of 3 bound)"
-fi
+wait_for 10 scheduled || e2e_fail "pods not scheduled ($(bound) of 3 bound): $(k -n resched get pods -o wide)"
 wait_for 15 all_running || e2e_fail "pods not running: $(k -n resched get pods -o wide)"
 victim=$(nodes_of | awk NF | sort | awk "NR == 1")
 k annotate node "$victim" edgek.io/simulate-heartbeat=stop >/dev/null
+node_status() { k get node "$victim" --no-headers | awk '{print $2}'; }
+not_ready() { [ "$(node_status)" = NotReady ]; }
+wait_for 20 not_ready || e2e_fail "$victim not NotReady: $(k get nodes)"
+expect_eq "$(k get node "$victim" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" \
+	Unknown "Ready condition of $victim"
+expect_contains "$(k get node "$victim" -o jsonpath='{.spec.taints[*].key}')" \
+	node.kubernetes.io/unreachable "taints of $victim"
 off_victim() {
 	local on
 	on=$(nodes_of)
