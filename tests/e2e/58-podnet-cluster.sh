@@ -7,7 +7,7 @@
 # podCIDR; each pod fetches the other's page by pod IP (across nodes); with VXLAN each node
 # publishes its VTEP MAC in the edgek.io/vtep-mac annotation; after an agent restart the pod
 # keeps its address and both directions still work; once hb's Node is deleted, ha no longer
-# routes hb's pod subnet. Everything lives in namespaces the test
+# routes hb's pod subnet. With `none`, nothing is routed across nodes. Everything lives in namespaces the test
 # makes and deletes (their links, routes and nftables tables go with them).
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -126,6 +126,16 @@ Y
 		echo "$B: web-$h ${ip[$h]} in ${cidr[$h]}"
 	done
 	[ "${cidr[ha]}" != "${cidr[hb]}" ] || e2e_fail "$B: both nodes have podCIDR ${cidr[ha]}"
+	if [ "$B" = none ]; then
+		# No cross-node programming: no route to hb's pods on ha, no VXLAN device.
+		sleep 2
+		expect_eq "$(ip -n ha route show "${cidr[hb]}")" "" "$B: ha routes ${cidr[hb]}"
+		expect_fail ip -n ha link show ek.vxlan >/dev/null
+		fetch web-ha "${ip[hb]}" && e2e_fail "$B: web-ha reached web-hb without cross-node routes"
+		expect_eq "$(fetch web-ha "${ip[ha]}")" "hello from web-ha" "$B: a pod reaches its own node's pods"
+		teardown
+		return 0
+	fi
 	if [ "$B" = vxlan ]; then
 		for h in ha hb; do
 			mac=$(kh get node "$h" -o jsonpath='{.metadata.annotations.edgek\.io/vtep-mac}')
@@ -162,4 +172,5 @@ Y
 
 round host-gw
 round vxlan
+round none
 echo PASS
