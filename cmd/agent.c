@@ -16,6 +16,7 @@
 #include "server/server.h"
 
 struct ek_cmd_agent_flags ek_cmd_agent_flags;
+struct ek_cmd_health_flags ek_cmd_health_flags;
 
 static char *data_dir = "/var/lib/edgek";
 static char *server_url;
@@ -46,6 +47,7 @@ static const ek_flag_t agent_flags[] = {
     { "cluster-domain", 0, EK_FLAG_STRING, &cluster_domain, NULL, "DOMAIN",
       "cluster domain (default cluster.local)" },
     EK_CMD_AGENT_FLAGS,
+    EK_CMD_HEALTH_FLAGS,
     { NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -62,6 +64,13 @@ void ek_cmd_agent_options(struct ek_agent_options *o)
     o->kubelet_port = f->kubelet_port;
     o->pod_max_pids = f->pod_max_pids;
     o->max_pods = f->max_pods;
+    struct ek_cmd_health_flags *h = &ek_cmd_health_flags;
+    o->eviction_hard = h->eviction_hard;
+    o->image_gc_high = h->image_gc_high;
+    o->image_gc_low = h->image_gc_low;
+    o->image_gc_min_age_ms = h->image_min_age_ms;
+    o->housekeeping_ms = h->housekeeping_ms;
+    o->offline_after_ms = h->offline_after_ms;
 }
 
 void ek_cmd_worker_threads(void)

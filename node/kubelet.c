@@ -104,13 +104,13 @@ bool ek__kl_pod_is_host_network(const kl_pod_t *p)
 static json_t *get_cm(const char *ns, const char *name, void *data)
 {
     ek_kubelet_t *kl = data;
-    return ek_informer_get(kl->cms, ns, name);
+    return ek_informer_get(kl->cms, ns, name) ?: ek__kl_cache_get(kl, "configmaps", ns, name);
 }
 
 static json_t *get_secret(const char *ns, const char *name, void *data)
 {
     ek_kubelet_t *kl = data;
-    return ek_informer_get(kl->secrets, ns, name);
+    return ek_informer_get(kl->secrets, ns, name) ?: ek__kl_cache_get(kl, "secrets", ns, name);
 }
 
 struct svc_collect {
@@ -161,6 +161,7 @@ static void on_pod_add(json_t *obj, void *data)
 {
     ek_kubelet_t *kl = data;
     kl_pod_t *p = ek__kl_pod_get(kl, obj);
+    ek__kl_cache_pod(kl, obj, false);
     if (p) {
         ek__kl_pod_sync(p);
     }
@@ -176,6 +177,7 @@ static void on_pod_delete(json_t *obj, void *data)
 {
     ek_kubelet_t *kl = data;
     kl_pod_t *p = ek_map_get(&kl->by_uid, ek_json_str(obj, "metadata", "uid", NULL) ?: "");
+    ek__kl_cache_pod(kl, obj, true);
     if (p) {
         ek__kl_pod_deleted(p);
     }
@@ -183,6 +185,7 @@ static void on_pod_delete(json_t *obj, void *data)
 
 static void on_pods_synced(void *data)
 {
+    ek__kl_cache_synced(data);
     ek__kl_adopt(data);
 }
 
@@ -202,15 +205,46 @@ static void on_source(json_t *obj, void *data)
     }
 }
 
-static void on_source_update(json_t *old, json_t *obj, void *data)
+/* ConfigMaps and Secrets also go to the local cache when a pod here uses them. */
+static void on_cm(json_t *obj, void *data)
+{
+    ek__kl_cache_source(data, "configmaps", obj, false);
+    on_source(obj, data);
+}
+
+static void on_cm_update(json_t *old, json_t *obj, void *data)
 {
     EK_UNUSED(old);
+    on_cm(obj, data);
+}
+
+static void on_cm_delete(json_t *obj, void *data)
+{
+    ek__kl_cache_source(data, "configmaps", obj, true);
+    on_source(obj, data);
+}
+
+static void on_secret(json_t *obj, void *data)
+{
+    ek__kl_cache_source(data, "secrets", obj, false);
+    on_source(obj, data);
+}
+
+static void on_secret_update(json_t *old, json_t *obj, void *data)
+{
+    EK_UNUSED(old);
+    on_secret(obj, data);
+}
+
+static void on_secret_delete(json_t *obj, void *data)
+{
+    ek__kl_cache_source(data, "secrets", obj, true);
     on_source(obj, data);
 }
 
 static void on_node(json_t *obj, void *data)
 {
-    EK_UNUSED(obj);
+    ek__kl_cache_node(data, obj);
     ek__kl_node_changed(data);
 }
 
@@ -231,10 +265,12 @@ static void start_informers(ek_kubelet_t *kl)
     kl->node = ek_informer_new(kl->client, ek__kl_res("", "nodes"), NULL, NULL, node_sel, 0);
     static const ek_informer_handlers_t ph = { on_pod_add, on_pod_update, on_pod_delete,
                                                on_pods_synced };
-    static const ek_informer_handlers_t sh = { on_source, on_source_update, on_source, NULL };
+    static const ek_informer_handlers_t ch = { on_cm, on_cm_update, on_cm_delete, NULL };
+    static const ek_informer_handlers_t sh = { on_secret, on_secret_update, on_secret_delete,
+                                               NULL };
     static const ek_informer_handlers_t nh = { on_node, on_node_update, NULL, NULL };
     ek_informer_add_handlers(kl->pods, &ph, kl);
-    ek_informer_add_handlers(kl->cms, &sh, kl);
+    ek_informer_add_handlers(kl->cms, &ch, kl);
     ek_informer_add_handlers(kl->secrets, &sh, kl);
     ek_informer_add_handlers(kl->node, &nh, kl);
     ek_informer_start(kl->cms);
@@ -389,6 +425,10 @@ int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *o, ek_agen
         return -1;
     }
     kl->rec = ek_event_recorder_new(client, "kubelet", kl->node_name);
+    if (ek__kl_cache_start(kl, o, err) < 0 || ek__kl_health_start(kl, o, err) < 0) {
+        ek_agent_stop(kl, NULL, NULL);
+        return -1;
+    }
     start_informers(kl);
     if (ek__kl_node_start(kl, err) < 0) {
         ek_agent_stop(kl, NULL, NULL);
@@ -518,6 +558,8 @@ void ek_agent_stop(ek_agent_t *kl, void (*cb)(void *data), void *data)
     kl->pods = kl->cms = kl->secrets = kl->services = kl->node = NULL;
     ek__kl_node_stop(kl);
     ek__kl_logs_stop(kl);
+    ek__kl_health_stop(kl);
+    ek__kl_cache_stop(kl);
     if (kl->airgap) {
         kl->closing++;
         ek_image_airgap_stop(kl->airgap, part_closed, kl);

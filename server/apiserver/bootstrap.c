@@ -243,11 +243,11 @@ void bootstrap_run(ek_apiserver_t *s)
                          "metadata", "name", "kube-dns", "labels", "k8s-app", "kube-dns",
                          "kubernetes.io/cluster-service", "true", "kubernetes.io/name", "edgek-dns",
                          "spec", "type", "ClusterIP", "clusterIP", s->opts.cluster_dns,
-                         "clusterIPs", s->opts.cluster_dns, "sessionAffinity", "None",
-                         "ipFamilies", "IPv4", "ipFamilyPolicy", "SingleStack",
-                         "internalTrafficPolicy", "Cluster", "ports", "name", "dns", "protocol",
-                         "UDP", "port", 53, "targetPort", 53, "name", "dns-tcp", "protocol", "TCP",
-                         "port", 53, "targetPort", 53));
+                         "clusterIPs", s->opts.cluster_dns, "sessionAffinity", "None", "ipFamilies",
+                         "IPv4", "ipFamilyPolicy", "SingleStack", "internalTrafficPolicy",
+                         "Cluster", "ports", "name", "dns", "protocol", "UDP", "port", 53,
+                         "targetPort", 53, "name", "dns-tcp", "protocol", "TCP", "port", 53,
+                         "targetPort", 53));
     }
     for (size_t i = 0; i < EK_ARRAY_SIZE(cluster_roles); i++) {
         ensure(b, "rbac.authorization.k8s.io", "clusterroles", NULL, parse(cluster_roles[i]));
