@@ -442,6 +442,27 @@ bool ek__kl_prestop_start(kl_pod_t *p, int64_t deadline);
 int ek__kl_poststart_run(ek_kubelet_t *kl, ek_rt_pod_t *rt, const char *ctr, const char *host,
                          const json_t *ctr_spec, int64_t grace_ms, char **msg);
 
+/* gRPC health checks (kubelet_grpc.c). The request bytes (preface, SETTINGS, HEADERS, DATA)
+ * for one grpc.health.v1.Health/Check on stream 1; caller frees. */
+char *ek__kl_grpc_request(const char *authority, const char *service, size_t *len);
+/* What the reader has learnt from the server's frames. */
+typedef struct ek__kl_grpc_reader {
+    int status; /* HealthCheckResponse.status once a whole message came; -1 before */
+    bool ended, reset, goaway;
+    int acks_due; /* SETTINGS frames to acknowledge */
+    bool ping_due;
+    uint8_t ping[8];
+    ek_buf_t data; /* stream 1's DATA so far */
+} ek__kl_grpc_reader_t;
+/* Consumes the whole frames at the start of buf; returns the bytes used, or -1 with err for
+ * a frame no server may send. Pure. */
+ssize_t ek__kl_grpc_feed(ek__kl_grpc_reader_t *r, const uint8_t *buf, size_t len,
+                         ek_error_t **err);
+/* The call (blocking, worker thread): true when the service is SERVING; else *msg says why
+ * (caller frees). */
+bool ek__kl_grpc_check(const char *host, int port, const char *service, int64_t timeout_ms,
+                       char **msg);
+
 /* ---- node pressure, eviction, image GC (kubelet_evict.c) ---- */
 
 /* Eviction thresholds ("memory.available<100Mi,nodefs.available<10%,..."): each signal's

@@ -354,7 +354,9 @@ static void action_run(ek_kubelet_t *kl, kl_action_t *a)
         } else if (json_object_get(a->h, "tcpSocket")) {
             run_tcp(a);
         } else {
-            a->msg = ek_xstrdup("grpc probes are not supported by edgek");
+            a->ok = ek__kl_grpc_check(a->host, a->port,
+                                      ek_json_str(a->h, "grpc", "service", NULL), a->timeout_ms,
+                                      &a->msg);
         }
     } else if (json_object_get(a->h, "sleep")) {
         run_sleep(a);

@@ -5,7 +5,8 @@
 # worded as Kubernetes'); an httpGet readiness probe on a named port takes the pod out of the
 # Service's Endpoints when it fails and puts it back when it passes (a tcpSocket liveness probe
 # on the same container keeps passing); a startup probe holds `started` and Ready until it
-# passes; a grpc probe says it is not supported; a postStart hook runs (and a failing one
+# passes; a grpc probe follows a real gRPC health server (SERVING, NOT_SERVING, an unknown
+# service, nothing listening); a postStart hook runs (and a failing one
 # kills its container: FailedPostStartHook); preStop runs before SIGTERM on deletion; a
 # liveness failure runs preStop before the restart.
 . "$(dirname "$0")/lib.sh"
@@ -17,6 +18,12 @@ E2E_DATA=$E2E_DIR/data
 mkdir -p "$E2E_DIR/www" "$E2E_DIR/host"
 echo ok >"$E2E_DIR/www/ready"
 e2e_start_server "${E2E_NODE_FLAGS[@]}" --log-level info,kubelet=debug
+GRPC_PID=
+if /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
+	echo SERVING >"$E2E_DIR/grpc-state"
+	bg grpc /usr/bin/python3 "$E2E_ROOT/tests/e2e/grpc/health_server.py" 127.0.0.1:9000 "$E2E_DIR/grpc-state"
+	GRPC_PID=$BG_PID
+fi
 node_ready() { k get nodes 2>/dev/null | grep -q ' Ready '; }
 wait_for 20 node_ready || e2e_fail "the local node never became Ready: $(k get nodes 2>&1)"
 NODE=$(k get nodes -o jsonpath='{.items[0].metadata.name}')
@@ -91,6 +98,35 @@ spec:
 apiVersion: v1
 kind: Pod
 metadata: {name: rpc}
+spec:
+  nodeName: $NODE
+  hostNetwork: true
+  containers:
+  - name: c
+    image: busybox:e2e
+    command: [sleep, '100000']
+    readinessProbe:
+      grpc: {port: 9000, service: app}
+      periodSeconds: 1
+      failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: rpc-unknown}
+spec:
+  nodeName: $NODE
+  hostNetwork: true
+  containers:
+  - name: c
+    image: busybox:e2e
+    command: [sleep, '100000']
+    readinessProbe:
+      grpc: {port: 9000, service: nope}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: rpc-closed}
 spec:
   nodeName: $NODE
   containers:
@@ -180,10 +216,25 @@ wait_for 20 ready slow || e2e_fail "slow never Ready after its startup probe pas
 expect_eq "$(podjp slow '{.status.containerStatuses[0].started}')" true "started after the startup probe"
 expect_eq "$(podjp slow '{.status.containerStatuses[0].restartCount}')" 0 "slow not restarted"
 
-# ---- grpc: refused clearly, never a fake success ----
-wait_for 10 event_has rpc "Readiness probe failed: grpc probes are not supported" ||
-	e2e_fail "no clear grpc event: $(events_of rpc)"
-not_ready rpc || e2e_fail "rpc Ready with an unsupported probe"
+# ---- grpc: grpc.health.v1 Check against a real gRPC server (python3-grpcio) ----
+# The hostNetwork pods' IP is the node's (127.0.0.1 here), where the test's server listens.
+if [ -n "$GRPC_PID" ]; then
+	wait_for 15 ready rpc || e2e_fail "rpc not Ready with a SERVING health service: $(events_of rpc)"
+	echo NOT_SERVING >"$E2E_DIR/grpc-state"
+	wait_for 10 not_ready rpc || e2e_fail "rpc still Ready after the service went NOT_SERVING"
+	event_has rpc 'Readiness probe failed: service unhealthy (responded with "NOT_SERVING")' ||
+		e2e_fail "no NOT_SERVING event: $(events_of rpc)"
+	echo SERVING >"$E2E_DIR/grpc-state"
+	wait_for 10 ready rpc || e2e_fail "rpc not Ready again"
+	wait_for 10 event_has rpc-unknown "Readiness probe failed: rpc error" ||
+		e2e_fail "no rpc error for an unknown service: $(events_of rpc-unknown)"
+	not_ready rpc-unknown || e2e_fail "rpc-unknown Ready for an unknown service"
+else
+	echo "# grpc server part skipped: /usr/bin/python3 has no grpc module (python3-grpcio)" >&2
+fi
+wait_for 10 event_has rpc-closed "Readiness probe failed: failed to connect service" ||
+	e2e_fail "no connect failure for a port nothing listens on: $(events_of rpc-closed)"
+not_ready rpc-closed || e2e_fail "rpc-closed Ready with nothing listening"
 
 # ---- a failing postStart kills its container ----
 wait_for 20 event_has badhook "FailedPostStartHook" || e2e_fail "no FailedPostStartHook event: $(events_of badhook)"
