@@ -411,7 +411,7 @@ typedef struct ek_agent_options {
     const char *eviction_hard;       /* kubelet's --eviction-hard: "memory.available<100Mi,
                                         nodefs.available<10%,imagefs.available<15%" by default */
     int image_gc_high, image_gc_low; /* image disk use (percent) that starts GC, and its goal;
-                                        defaults 85 and 80 */
+                                        0: the defaults, 85 and 80 */
     int64_t image_gc_min_age_ms;     /* images first seen more recently stay; 0: 2 min, < 0: none */
     int64_t housekeeping_ms;         /* pressure checks; default 10000 */
     int64_t offline_after_ms; /* start the cached pods when the pods are not listed from the API
