@@ -6,9 +6,9 @@
 # Service's Endpoints when it fails and puts it back when it passes (a tcpSocket liveness probe
 # on the same container keeps passing); a startup probe holds `started` and Ready until it
 # passes; a grpc probe follows a real gRPC health server (SERVING, NOT_SERVING, an unknown
-# service, nothing listening); a postStart hook runs (and a failing one
+# service, nothing listening); HTTPS probes and hooks do not verify certificates; a postStart hook runs (and a failing one
 # kills its container: FailedPostStartHook); preStop runs before SIGTERM on deletion; a
-# liveness failure runs preStop before the restart.
+# liveness failure runs preStop before the restart; a sleep preStop delays SIGTERM.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 e2e_node_init
@@ -18,6 +18,11 @@ E2E_DATA=$E2E_DIR/data
 mkdir -p "$E2E_DIR/www" "$E2E_DIR/host"
 echo ok >"$E2E_DIR/www/ready"
 e2e_start_server "${E2E_NODE_FLAGS[@]}" --log-level info,kubelet=debug
+# An HTTPS server with a self-signed certificate for the HTTPS probe and hook (not verified,
+# as the kubelet does not verify).
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=probe -days 1 -keyout "$E2E_DIR/tls.key" \
+	-out "$E2E_DIR/tls.crt" >/dev/null 2>&1
+bg tls openssl s_server -quiet -www -accept 8443 -cert "$E2E_DIR/tls.crt" -key "$E2E_DIR/tls.key"
 GRPC_PID=
 if /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
 	echo SERVING >"$E2E_DIR/grpc-state"
@@ -123,6 +128,37 @@ spec:
     readinessProbe:
       grpc: {port: 9000, service: nope}
       periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: tls}
+spec:
+  nodeName: $NODE
+  hostNetwork: true
+  containers:
+  - name: c
+    image: busybox:e2e
+    command: [sleep, '100000']
+    readinessProbe:
+      httpGet: {scheme: HTTPS, port: 8443, path: /}
+      periodSeconds: 1
+    lifecycle:
+      postStart: {httpGet: {scheme: HTTPS, port: 8443, path: /}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sleeper}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: c
+    image: busybox:e2e
+    command: [sh, -c, 'trap "date +%s > /host/sleeper-term; exit 0" TERM; while true; do sleep 0.2 & wait; done']
+    lifecycle:
+      preStop: {sleep: {seconds: 3}}
+    volumeMounts: [{name: h, mountPath: /host}]
+  volumes: [{name: h, hostPath: {path: $E2E_DIR/host, type: Directory}}]
 ---
 apiVersion: v1
 kind: Pod
@@ -236,6 +272,10 @@ wait_for 10 event_has rpc-closed "Readiness probe failed: failed to connect serv
 	e2e_fail "no connect failure for a port nothing listens on: $(events_of rpc-closed)"
 not_ready rpc-closed || e2e_fail "rpc-closed Ready with nothing listening"
 
+# ---- HTTPS (unverified) readiness probe and postStart httpGet hook ----
+wait_for 15 ready tls || e2e_fail "tls not Ready with an HTTPS readiness probe: $(events_of tls)"
+expect_eq "$(podjp tls '{.status.containerStatuses[0].restartCount}')" 0 "the httpGet postStart hook passed"
+
 # ---- a failing postStart kills its container ----
 wait_for 20 event_has badhook "FailedPostStartHook" || e2e_fail "no FailedPostStartHook event: $(events_of badhook)"
 events=$(events_of badhook)
@@ -252,5 +292,13 @@ start=$SECONDS
 k delete pod stopper --wait=true --timeout=30s >/dev/null
 expect_eq "$(cat "$E2E_DIR/host/order" | xargs)" "prestop prestop-done term" "preStop ran (all of it) before SIGTERM"
 [ $((SECONDS - start)) -lt 15 ] || e2e_fail "deletion took $((SECONDS - start)) s: SIGTERM came late"
+
+# ---- a sleep preStop hook delays SIGTERM ----
+wait_for 20 ready sleeper || e2e_fail "sleeper never Ready"
+t0=$(date +%s)
+k delete pod sleeper --wait=true --timeout=30s >/dev/null
+term=$(cat "$E2E_DIR/host/sleeper-term" 2>/dev/null || echo 0)
+[ $((term - t0)) -ge 2 ] && [ $((term - t0)) -le 6 ] ||
+	e2e_fail "SIGTERM came $((term - t0)) s after the delete, want about 3 (preStop sleep 3)"
 
 echo "ok 53-probes"
