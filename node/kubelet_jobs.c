@@ -890,6 +890,7 @@ struct adopt_job {
     struct adopt_item *it;
     size_t n;
     ek_strlist_t known; /* uids of the pods the API binds to this node */
+    bool offline;       /* known comes from the local cache: leave unknown sandboxes alone */
 };
 
 static bool known_uid(const ek_strlist_t *l, const char *uid, size_t len)
@@ -946,6 +947,12 @@ static void adopt_run(kl_job_t *j)
         it->ev_fd = -1;
         it->alive = ek_rt_pod_alive(pods[i]);
         bool known = known_uid(&a->known, ek_rt_pod_uid(pods[i]), strlen(ek_rt_pod_uid(pods[i])));
+        if (!known && a->offline) {
+            /* Without the API, a sandbox the cache does not know may still be wanted. */
+            ek_rt_pod_close(it->rt);
+            it->rt = NULL;
+            continue;
+        }
         if (!known) {
             ek_rt_pod_t *gone = it->rt;
             it->rt = NULL;
@@ -960,8 +967,10 @@ static void adopt_run(kl_job_t *j)
         ek_rt_container_list(pods[i], &it->sts, &it->n, NULL);
     }
     free(pods);
-    sweep(kl->pods_dir, &a->known, false);
-    sweep(kl->log_dir, &a->known, true);
+    if (!a->offline) {
+        sweep(kl->pods_dir, &a->known, false);
+        sweep(kl->log_dir, &a->known, true);
+    }
 }
 
 /* Runtime instances → the container records: the newest is the current one, the one before
@@ -1078,6 +1087,7 @@ void ek__kl_adopt(ek_kubelet_t *kl)
     struct adopt_job *a = ek_new(struct adopt_job);
     a->j.run = adopt_run;
     a->j.done = adopt_done;
+    a->offline = !ek_informer_synced(kl->pods); /* started from the cache (kubelet_cache.c) */
     size_t it = 0;
     const char *k;
     void *v;
