@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # Edge autonomy: `edgek server --disable-agent` plus a separate `edgek agent`. With the server
-# stopped and the node "rebooted" (agent stopped, every shim and container killed), the agent
+# stopped, a restarted agent adopts its cached pods without restarting them; with the node
+# "rebooted" (agent stopped, every shim and container killed), the agent
 # starts again and runs its pods from its local cache, with the ConfigMap and Secret they use;
 # the cache files are not rewritten when nothing changed. When the server returns, the pod's
 # status catches up (Ready, a new start time) and a pod deleted meanwhile is stopped.
@@ -92,6 +93,21 @@ inode_before=$(stat -c %i "$CACHE/pods/$UID_APP.json" "$CACHE/configmaps/default
 stop_agent
 k delete pod doomed --grace-period=0 --force >/dev/null 2>&1
 e2e_stop_server
+
+# First the agent alone restarts (the shims live on): it adopts the pods it has cached,
+# nothing restarts, nothing stops.
+start_agent 2
+wait_for 20 grep -q "starting 2 pods from the local cache" "$E2E_DIR/agent2.log" ||
+	e2e_fail "agent 2 did not start from the cache"
+wait_for 10 grep -q "adopted pod=default/app alive=1" "$E2E_DIR/agent2.log" ||
+	e2e_fail "agent 2 did not adopt the running app"
+sleep 2
+expect_eq "$(starts app) $(starts doomed)" "1 1" "no container restarted when the agent restarted offline"
+rm -f "$E2E_DIR/host/app-beat"
+wait_for 5 test -s "$E2E_DIR/host/app-beat" || e2e_fail "app stopped running"
+stop_agent
+
+# Then the node reboots: every shim and container dies.
 for f in "$E2E_DIR"/run/runtime/pods/*/shim.pid; do kill -KILL "$(cat "$f")" 2>/dev/null || true; done
 killed_at=$(date +%s)
 sleep 1
@@ -100,15 +116,15 @@ sleep 1
 expect_eq "$(cat "$E2E_DIR/host/doomed-tick")" "$t1" "the containers died with their shims"
 
 # ---- the agent starts without a server: the pods run from the cache ----
-start_agent 2
+start_agent 3
 wait_for 30 sh -c "[ \$(wc -l < '$E2E_DIR/host/app-starts') -ge 2 ]" ||
-	e2e_fail "app not started from the cache: $(cat "$E2E_DIR/agent2.log" | grep -v DEBUG | tail -30)"
+	e2e_fail "app not started from the cache: $(grep -v DEBUG "$E2E_DIR/agent3.log" | tail -30)"
 wait_for 10 sh -c "[ \$(wc -l < '$E2E_DIR/host/doomed-starts') -ge 2 ]" ||
 	e2e_fail "doomed not started from the cache (the agent did not know it was deleted)"
 rm -f "$E2E_DIR/host/app-beat"
 wait_for 5 test -s "$E2E_DIR/host/app-beat" || e2e_fail "app not running"
 expect_eq "$(cat "$E2E_DIR/host/app-beat")" "hello-from-cache s3cret" "ConfigMap volume and Secret env from the cache"
-grep -q "starting 2 pods from the local cache" "$E2E_DIR/agent2.log" ||
+grep -q "starting 2 pods from the local cache" "$E2E_DIR/agent3.log" ||
 	e2e_fail "the agent did not say it started from the cache"
 expect_eq "$(stat -c %i "$CACHE/pods/$UID_APP.json" "$CACHE/configmaps/default_cfg.json" | xargs)" \
 	"$inode_before" "cache files rewritten although nothing changed"
