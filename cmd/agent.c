@@ -27,6 +27,7 @@ static ek_strlist_t node_ips;
 static char *cluster_cidr = "10.42.0.0/16";
 static char *cluster_dns = "10.43.0.10";
 static char *cluster_domain = "cluster.local";
+static char *service_cidr = "10.43.0.0/16";
 
 static const ek_flag_t agent_flags[] = {
     { "server", 's', EK_FLAG_STRING, &server_url, "EDGEK_URL", "URL",
@@ -44,10 +45,13 @@ static const ek_flag_t agent_flags[] = {
       "pod addresses of the cluster (default 10.42.0.0/16)" },
     { "cluster-dns", 0, EK_FLAG_STRING, &cluster_dns, NULL, "IP",
       "cluster DNS address (default 10.43.0.10)" },
+    { "service-cidr", 0, EK_FLAG_STRING, &service_cidr, NULL, "CIDR",
+      "Service addresses of the cluster, as the server's (default 10.43.0.0/16)" },
     { "cluster-domain", 0, EK_FLAG_STRING, &cluster_domain, NULL, "DOMAIN",
       "cluster domain (default cluster.local)" },
     EK_CMD_AGENT_FLAGS,
     EK_CMD_HEALTH_FLAGS,
+    EK_CMD_PROXY_FLAGS,
     { NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -71,6 +75,8 @@ void ek_cmd_agent_options(struct ek_agent_options *o)
     o->image_gc_min_age_ms = h->image_min_age_ms;
     o->housekeeping_ms = h->housekeeping_ms;
     o->offline_after_ms = h->offline_after_ms;
+    o->disable_proxy = f->disable_kube_proxy;
+    o->proxy_metrics_addr = f->proxy_metrics_addr;
 }
 
 void ek_cmd_worker_threads(void)
@@ -247,6 +253,7 @@ static int start(struct agent_state *st, ek_error_t **err)
         .cluster_cidr = cluster_cidr,
         .cluster_dns = cluster_dns,
         .cluster_domain = cluster_domain,
+        .service_cidr = service_cidr,
         .serving_cert_pem = cert,
         .serving_key_pem = key,
         .client_ca_pem = c.ca,

@@ -25,6 +25,7 @@ extern const ek_cmd_t ek_cmd_podnet;
 extern const ek_cmd_t ek_cmd_shim;
 extern const ek_cmd_t ek_cmd_image;
 extern const ek_cmd_t ek_cmd_dns_test;
+extern const ek_cmd_t ek_cmd_proxy_test;
 extern const ek_cmd_t ek_cmd_agent;
 
 /* Flags of the node an agent runs, shared by `edgek server` (its local agent) and `edgek
@@ -34,6 +35,8 @@ struct ek_cmd_agent_flags {
     char *resolv_conf, *runtime_dir, *pod_log_dir, *cgroup_parent;
     bool cgroup_nested;
     int kubelet_port, pod_max_pids, max_pods;
+    bool disable_kube_proxy;
+    char *proxy_metrics_addr;
 };
 extern struct ek_cmd_agent_flags ek_cmd_agent_flags;
 #define EK_CMD_AGENT_FLAGS                                                                 \
@@ -146,6 +149,19 @@ extern struct ek_cmd_health_flags ek_cmd_health_flags;
             "DURATION",                                                                          \
             "start the locally cached pods when the API server has not listed them by then "     \
             "(default 5s)"                                                                       \
+    }
+/* The service proxy's flags, next to EK_CMD_AGENT_FLAGS in the same tables. */
+#define EK_CMD_PROXY_FLAGS                                                                        \
+    { "disable-kube-proxy",                                                                       \
+      0,                                                                                          \
+      EK_FLAG_BOOL,                                                                               \
+      &ek_cmd_agent_flags.disable_kube_proxy,                                                     \
+      NULL,                                                                                       \
+      NULL,                                                                                       \
+      "do not run the service proxy (table ip edgek-proxy)" },                                    \
+    {                                                                                             \
+        "proxy-metrics-bind-address", 0, EK_FLAG_STRING, &ek_cmd_agent_flags.proxy_metrics_addr,  \
+            NULL, "IP:PORT", "the service proxy's /metrics (default 127.0.0.1:10249; empty: off)" \
     }
 struct ek_agent_options;
 /* Fills the node flags into o (the rest of o is the caller's). */

@@ -10,8 +10,8 @@
 #include "cmd/cmd.h"
 
 static const ek_cmd_t *const commands[] = {
-    &ek_cmd_server, &ek_cmd_version, &ek_cmd_db,    &ek_cmd_podnet,
-    &ek_cmd_shim,   &ek_cmd_image,   &ek_cmd_agent, &ek_cmd_dns_test,
+    &ek_cmd_server, &ek_cmd_version, &ek_cmd_db,       &ek_cmd_podnet,     &ek_cmd_shim,
+    &ek_cmd_image,  &ek_cmd_agent,   &ek_cmd_dns_test, &ek_cmd_proxy_test,
 };
 
 static void print_usage(FILE *out)

@@ -204,6 +204,16 @@ size_t ek_nft_batch_len(const ek_nft_batch_t *b);
  * postrouting: ..."). The batch is emptied either way and can be reused.
  */
 int ek_nft_batch_commit(ek_nft_batch_t *b, int netns_fd, ek_error_t **err);
+/*
+ * A nftables netlink socket kept for many commits, for callers that commit often (the service
+ * proxy): closing one makes the kernel wait for an RCU grace period (~10 ms here), which would
+ * otherwise be part of every commit. One thread at a time.
+ */
+typedef struct ek_nft_sock ek_nft_sock_t;
+ek_nft_sock_t *ek_nft_sock_open(int netns_fd, ek_error_t **err);
+void ek_nft_sock_close(ek_nft_sock_t *s);
+/* ek_nft_batch_commit on an open socket. */
+int ek_nft_batch_commit_on(ek_nft_batch_t *b, ek_nft_sock_t *s, ek_error_t **err);
 
 /* Creates the table if missing (an existing one is kept, with its contents). */
 void ek_nft_table_add(ek_nft_batch_t *b, const char *table);
@@ -228,6 +238,14 @@ void ek_nft_set_flush(ek_nft_batch_t *b, const char *table, const char *set);
 void ek_nft_elem_add(ek_nft_batch_t *b, const char *table, const char *set, const ek_nft_key_t *k,
                      ek_nft_verdict_t v, const char *chain);
 void ek_nft_elem_del(ek_nft_batch_t *b, const char *table, const char *set, const ek_nft_key_t *k);
+/* n elements at once (a few messages instead of n). v may be NULL (a plain set); chains[i] for
+ * JUMP/GOTO verdicts. */
+void ek_nft_elems_add(ek_nft_batch_t *b, const char *table, const char *set,
+                      const ek_nft_key_t *keys, size_t n, const ek_nft_verdict_t *v,
+                      const char *const *chains);
+/* A set whose elements rules add and refresh (`flags dynamic,timeout; timeout N`). */
+void ek_nft_set_add_timeout(ek_nft_batch_t *b, const char *table, const char *set,
+                            const ek_nft_field_t *fields, size_t nfields, uint64_t timeout_ms);
 
 /*
  * Appends a rule to chain; add matches then statements to the returned builder (borrowed; it
@@ -243,8 +261,14 @@ void ek_nft_match_l4proto(ek_nft_rule_t *r, uint8_t proto);
 void ek_nft_match_port(ek_nft_rule_t *r, ek_nft_field_t f, uint16_t port);
 /* meta mark & bits == bits (set) or == 0 (!set) */
 void ek_nft_match_mark(ek_nft_rule_t *r, uint32_t bits, bool set);
+/* numgen random mod mod == 0: true with probability 1/mod */
+void ek_nft_match_numgen_zero(ek_nft_rule_t *r, uint32_t mod);
 /* fib daddr type local: the packet is for one of this node's addresses */
 void ek_nft_match_fib_daddr_local(ek_nft_rule_t *r);
+/* fib saddr type local: the packet comes from one of this node's addresses */
+void ek_nft_match_fib_saddr_local(ek_nft_rule_t *r);
+/* ct state new */
+void ek_nft_match_ct_new(ek_nft_rule_t *r);
 /* iifname|oifname [!=] name */
 void ek_nft_match_ifname(ek_nft_rule_t *r, bool out, const char *name, bool negate);
 /* f1 . f2 ... [!=] @set */
@@ -262,8 +286,15 @@ void ek_nft_stmt_dnat(ek_nft_rule_t *r, struct in_addr addr, uint16_t port);
 void ek_nft_stmt_vmap(ek_nft_rule_t *r, const ek_nft_field_t *fields, size_t n, const char *map);
 /* numgen random mod mod vmap @map (map keyed by EK_NFT_NUMGEN) */
 void ek_nft_stmt_numgen_vmap(ek_nft_rule_t *r, uint32_t mod, const char *map);
-/* reject (ICMP port unreachable; TCP reset for TCP) */
+/* update @set { f1 . f2 ... } (adds the key or refreshes its timeout) */
+void ek_nft_stmt_set_update(ek_nft_rule_t *r, const ek_nft_field_t *fields, size_t n,
+                            const char *set);
+/* reject (ICMP port unreachable, which a TCP connect reports as "connection refused") */
 void ek_nft_stmt_reject(ek_nft_rule_t *r);
+/* reject with tcp reset (only after a TCP match). A reset refuses a connect() at once even when
+ * it arrives while connect() still holds the socket, where an ICMP error only becomes a soft
+ * error and the SYN is retried a second later (a pod reaching its own node over a veth). */
+void ek_nft_stmt_reject_tcp_reset(ek_nft_rule_t *r);
 void ek_nft_stmt_verdict(ek_nft_rule_t *r, ek_nft_verdict_t v, const char *chain);
 
 /* Whether table exists in netns_fd. Returns 1, 0, or -1 with err. */
@@ -409,6 +440,95 @@ int ek_podnet_cleanup(const ek_podnet_config_t *cfg, ek_error_t **err);
 char *ek_podnet_veth_name(const char *id, char *buf);
 
 /* ---- service proxy (net/proxy) ---- */
+
+/*
+ * kube-proxy's nftables mode (KEP-3866) for one node, in table `ip edgek-proxy` and nowhere
+ * else: ClusterIPs, NodePorts (on the node's addresses), LoadBalancer ingress IPs and
+ * externalIPs to ready endpoints chosen at random (numgen), traffic policies (Local: only this
+ * node's endpoints, client address kept), ClientIP session affinity, hairpin, masquerade only
+ * where needed (mark 0x4000), TCP/UDP/SCTP, reject for services without endpoints. Headless
+ * and ExternalName services, and those labelled service.kubernetes.io/service-proxy-name, are
+ * left alone.
+ *
+ * Everything here is for the loop thread. Changes are coalesced for min_sync_ms and applied as
+ * one nftables transaction on a libuv worker thread: only the chains and map elements of the
+ * services that changed (a full rebuild at start, on ek_proxy_resync and after a failure).
+ * Stale UDP conntrack entries of removed endpoints are deleted after each sync (ctnetlink).
+ */
+typedef struct ek_proxy ek_proxy_t;
+
+typedef struct ek_proxy_config {
+    const char *node_name;        /* endpoints with this nodeName are local */
+    const ek_strlist_t *node_ips; /* NodePorts answer on these; NULL/empty: on every local
+                                     address but 127.0.0.0/8 (fib daddr type local) */
+    const char *cluster_cidr;     /* pod range "10.42.0.0/16": ClusterIP traffic from outside it
+                                     is masqueraded, pod traffic to external IPs is not subject
+                                     to externalTrafficPolicy; NULL: neither */
+    const char *service_cidr;     /* "10.43.0.0/16": traffic to unallocated ClusterIPs is
+                                     dropped; NULL: no such rule */
+    int netns_fd;                 /* the node's namespace (dup'ed); -1: the calling thread's */
+    const char *table;            /* NULL: EK_PROXY_TABLE */
+    uint32_t min_sync_ms;         /* coalescing delay after a change; 0: 10 */
+    uint32_t stale_chain_ms;      /* how long unused chains wait, flushed, before they are
+                                     deleted (kernels before 6.2 need the delay); 0: 1000 */
+} ek_proxy_config_t;
+
+#define EK_PROXY_TABLE "edgek-proxy"
+
+typedef struct ek_proxy_stats {
+    uint64_t syncs_full, syncs_partial, sync_failures;
+    uint64_t conntrack_deleted;
+    size_t last_messages; /* netlink messages of the last transaction */
+    double last_plan_ms;  /* diffing on the loop thread */
+    double last_apply_ms; /* the transaction (and conntrack cleanup) on the worker */
+    bool last_full;
+    size_t services, endpoints; /* service ports and endpoint chains programmed */
+    size_t chains, rules, elements, sets;
+} ek_proxy_stats_t;
+
+/* After every sync attempt (err NULL on success; borrowed). */
+typedef void (*ek_proxy_sync_cb)(const ek_proxy_stats_t *st, const ek_error_t *err, void *data);
+
+/* A proxy that syncs nothing until ek_proxy_start. Caller closes with ek_proxy_close. */
+ek_proxy_t *ek_proxy_new(uv_loop_t *loop, const ek_proxy_config_t *cfg, ek_error_t **err);
+/* Begins syncing with a full rebuild (replacing any table a previous run left). Call once the
+ * Service and EndpointSlice informers have synced, so the first ruleset is complete. */
+void ek_proxy_start(ek_proxy_t *p);
+/* Rebuilds the whole table in one transaction, soon. */
+void ek_proxy_resync(ek_proxy_t *p);
+/* The node's addresses changed: NodePorts follow (a full rebuild). */
+int ek_proxy_set_node_ips(ek_proxy_t *p, const ek_strlist_t *node_ips, ek_error_t **err);
+void ek_proxy_on_sync(ek_proxy_t *p, ek_proxy_sync_cb cb, void *data);
+/*
+ * Stops syncing, waits for a transaction in flight, frees p and calls done (may be NULL) from
+ * the loop. The table stays: traffic keeps flowing while the agent restarts, and the next
+ * start rebuilds it.
+ */
+void ek_proxy_close(ek_proxy_t *p, void (*done)(void *data), void *data);
+/* Deletes the proxy's table in netns_fd (`--cleanup`); idempotent. Blocks on netlink. */
+int ek_proxy_cleanup(int netns_fd, const char *table, ek_error_t **err);
+
+/* Informer events; the objects are borrowed (the proxy keeps what it needs). Upserts fail
+ * (400) only for objects without a name or namespace, or with a '/' in one. */
+int ek_proxy_service_upsert(ek_proxy_t *p, const json_t *svc, ek_error_t **err);
+void ek_proxy_service_delete(ek_proxy_t *p, const json_t *svc);
+int ek_proxy_endpointslice_upsert(ek_proxy_t *p, const json_t *slice, ek_error_t **err);
+void ek_proxy_endpointslice_delete(ek_proxy_t *p, const json_t *slice);
+/* Dispatches on kind (Service, EndpointSlice; others are ignored). */
+int ek_proxy_object_upsert(ek_proxy_t *p, const json_t *obj, ek_error_t **err);
+void ek_proxy_object_delete(ek_proxy_t *p, const json_t *obj);
+/* Handler sets for the agent's Service and EndpointSlice (discovery.k8s.io/v1) informers, with
+ * the proxy as data; malformed objects are logged (component "proxy") and skipped. */
+extern const ek_informer_handlers_t ek_proxy_service_handlers;
+extern const ek_informer_handlers_t ek_proxy_endpointslice_handlers;
+
+void ek_proxy_get_stats(const ek_proxy_t *p, ek_proxy_stats_t *st);
+/* Prometheus text for the agent's /metrics: kube-proxy's sync duration histogram and counts,
+ * and the size of the ruleset. Appended to out. */
+void ek_proxy_metrics(const ek_proxy_t *p, ek_buf_t *out);
+/* The whole ruleset the proxy wants now, as the nft script of a full rebuild (the benchmark's
+ * `nft -f` peer, debugging). Caller frees. */
+char *ek_proxy_ruleset_script(ek_proxy_t *p);
 
 /* ---- cluster DNS (net/dns) ---- */
 

@@ -279,6 +279,11 @@ struct ek_agent {
     /* health: pressure, eviction, image GC (kubelet_evict.c); the local cache (kubelet_cache.c) */
     struct kl_health *health;
     struct kl_cache *cache;
+    /* the service proxy (kubelet_proxy.c) */
+    ek_proxy_t *proxy;
+    ek_informer_t *slices;
+    int proxy_lists; /* informers (services, slices) that have listed */
+    ek_http_server_t *proxy_http;
     /* stopping */
     bool stopping;
     int closing; /* handles and parts still closing */
@@ -385,6 +390,10 @@ const char *ek__kl_node_ip(const ek_kubelet_t *kl);
 /* Logs endpoint (kubelet_logs.c). */
 int ek__kl_logs_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t **err);
 void ek__kl_logs_stop(ek_kubelet_t *kl);
+
+/* The service proxy (kubelet_proxy.c): started after the informers, stopped before them. */
+int ek__kl_proxy_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t **err);
+void ek__kl_proxy_stop(ek_kubelet_t *kl);
 /* A container of pod p changed state: followers of its log may finish. */
 void ek__kl_logs_poke(ek_kubelet_t *kl, const char *uid);
 /* CRI log line → output (pure, for tests): parses "<ts> <stream> <P|F> <text>"; *ts_ns gets
@@ -456,8 +465,7 @@ typedef struct ek__kl_grpc_reader {
 } ek__kl_grpc_reader_t;
 /* Consumes the whole frames at the start of buf; returns the bytes used, or -1 with err for
  * a frame no server may send. Pure. */
-ssize_t ek__kl_grpc_feed(ek__kl_grpc_reader_t *r, const uint8_t *buf, size_t len,
-                         ek_error_t **err);
+ssize_t ek__kl_grpc_feed(ek__kl_grpc_reader_t *r, const uint8_t *buf, size_t len, ek_error_t **err);
 /* The call (blocking, worker thread): true when the service is SERVING; else *msg says why
  * (caller frees). */
 bool ek__kl_grpc_check(const char *host, int port, const char *service, int64_t timeout_ms,

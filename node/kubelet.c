@@ -442,6 +442,10 @@ int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *o, ek_agen
      * the bootstrap client's certificate rotation go here, each stopped at the top of
      * ek_agent_stop (before the informers are freed) in the reverse order.
      */
+    if (ek__kl_proxy_start(kl, o, err) < 0) {
+        ek_agent_stop(kl, NULL, NULL);
+        return -1;
+    }
     EK_LOG(EK_INFO, "kubelet", "agent started node=%s ip=%s port=%d cgroup=v%d", kl->node_name,
            kl->node_ip, kl->port, ek_rt_cgroup_version(kl->rt));
     *out = kl;
@@ -550,6 +554,7 @@ void ek_agent_stop(ek_agent_t *kl, void (*cb)(void *data), void *data)
     kl->stop_cb = cb;
     kl->stop_data = data;
     /* Node services stop here, before the informers they use (see ek_agent_start). */
+    ek__kl_proxy_stop(kl);
     ek_informer_free(kl->pods);
     ek_informer_free(kl->cms);
     ek_informer_free(kl->secrets);

@@ -286,8 +286,8 @@ void ek__kl_cache_node(ek_kubelet_t *kl, const json_t *node)
     if (!c || !cidr) {
         return;
     }
-    json_t *o = json_pack("{s:{s:s},s:{s:s}}", "metadata", "name", kl->node_name, "spec",
-                          "podCIDR", cidr);
+    json_t *o =
+        json_pack("{s:{s:s},s:{s:s}}", "metadata", "name", kl->node_name, "spec", "podCIDR", cidr);
     ek_autofree char *path = ek_xasprintf("%s/node.json", c->dir);
     put_file(c, path, o, 0644);
     json_decref(c->node);

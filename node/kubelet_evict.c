@@ -26,7 +26,7 @@ struct kl_health {
     int gc_high, gc_low;
     int64_t gc_min_age_ms;
     bool pressure[3];
-    const char *signal; /* what the last eviction was for */
+    const char *signal;  /* what the last eviction was for */
     ek_map_t first_seen; /* image id → wall ms (boxed int64) */
 };
 
@@ -234,8 +234,7 @@ static void image_gc(struct kl_health *h, double used_pct)
         }
         int64_t avail;
         double pct;
-        if (used_pct <= h->gc_low || now - *seen < h->gc_min_age_ms ||
-            image_in_use(kl, imgs[i])) {
+        if (used_pct <= h->gc_low || now - *seen < h->gc_min_age_ms || image_in_use(kl, imgs[i])) {
             continue;
         }
         ek_error_t *err = NULL;
@@ -311,9 +310,9 @@ static void evict_one(struct kl_health *h, const char *resource)
             .qos = ek_json_str(p->obj, "status", "qosClass", NULL) ?: ek__kl_qos_class(p->obj),
             .priority = pod_priority(p),
             .requests = memory_requests(p),
-            .critical = ek_streq(pc, "system-node-critical") ||
-                        ek_json_str(p->obj, "metadata", "annotations", "kubernetes.io/config.mirror",
-                                    NULL),
+            .critical =
+                ek_streq(pc, "system-node-critical") ||
+                ek_json_str(p->obj, "metadata", "annotations", "kubernetes.io/config.mirror", NULL),
         };
     }
     ek__kl_evict_rank(c, n);
@@ -349,7 +348,8 @@ static void housekeeping(uv_timer_t *t)
     for (int i = 0; i < 3; i++) {
         if (now[i] != h->pressure[i]) {
             static const char *const names[] = { "MemoryPressure", "DiskPressure", "PIDPressure" };
-            EK_LOG(EK_WARN, "kubelet", "node condition type=%s status=%s mem=%lld nodefs=%.1f%% "
+            EK_LOG(EK_WARN, "kubelet",
+                   "node condition type=%s status=%s mem=%lld nodefs=%.1f%% "
                    "imagefs=%.1f%% pids=%lld",
                    names[i], now[i] ? "True" : "False", (long long)mem, node_pct, image_pct,
                    (long long)pids);

@@ -34,8 +34,14 @@
 
 static void frame_head(ek_buf_t *b, size_t len, uint8_t type, uint8_t flags, uint32_t stream)
 {
-    uint8_t h[9] = { (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, type, flags,
-                     (uint8_t)(stream >> 24), (uint8_t)(stream >> 16), (uint8_t)(stream >> 8),
+    uint8_t h[9] = { (uint8_t)(len >> 16),
+                     (uint8_t)(len >> 8),
+                     (uint8_t)len,
+                     type,
+                     flags,
+                     (uint8_t)(stream >> 24),
+                     (uint8_t)(stream >> 16),
+                     (uint8_t)(stream >> 8),
                      (uint8_t)stream };
     ek_buf_append(b, h, sizeof(h));
 }
@@ -87,7 +93,7 @@ char *ek__kl_grpc_request(const char *authority, const char *service, size_t *le
     size_t sl = service ? strlen(service) : 0;
     if (sl > 0) {
         ek_buf_putc(&msg, 0x0a);
-        for (size_t n = sl; ; n >>= 7) {
+        for (size_t n = sl;; n >>= 7) {
             ek_buf_putc(&msg, (char)((n >= 128 ? 0x80 : 0) | (n & 0x7f)));
             if (n < 128) {
                 break;
@@ -162,16 +168,15 @@ static int response_status(const uint8_t *m, size_t len)
     return status;
 }
 
-ssize_t ek__kl_grpc_feed(ek__kl_grpc_reader_t *r, const uint8_t *buf, size_t len,
-                         ek_error_t **err)
+ssize_t ek__kl_grpc_feed(ek__kl_grpc_reader_t *r, const uint8_t *buf, size_t len, ek_error_t **err)
 {
     size_t off = 0;
     while (len - off >= 9) {
         const uint8_t *h = buf + off;
         size_t flen = ((size_t)h[0] << 16) | ((size_t)h[1] << 8) | h[2];
         uint8_t type = h[3], flags = h[4];
-        uint32_t stream = (((uint32_t)h[5] & 0x7f) << 24) | ((uint32_t)h[6] << 16) |
-                          ((uint32_t)h[7] << 8) | h[8];
+        uint32_t stream =
+            (((uint32_t)h[5] & 0x7f) << 24) | ((uint32_t)h[6] << 16) | ((uint32_t)h[7] << 8) | h[8];
         if (flen >= H2_MAX_FRAME) {
             return ek_error_make(err, EPROTO, "HTTP/2 frame of %zu bytes", flen);
         }
@@ -288,17 +293,17 @@ static int connect_to(const char *host, int port, int64_t deadline, char **msg)
             int left = (int)EK_MAX(deadline - (int64_t)ek_now_ms(), 0);
             int r = poll(&pf, 1, left);
             socklen_t sl = sizeof(e);
-            e = r == 0 ? ETIMEDOUT
+            e = r == 0  ? ETIMEDOUT
                 : r < 0 ? errno
                         : (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) < 0 ? errno : e);
         }
     }
     if (e != 0) {
         close(fd);
-        *msg = e == ETIMEDOUT ? ek_xasprintf("timeout: failed to connect service \"%s:%d\"", host,
-                                             port)
-                              : ek_xasprintf("failed to connect service \"%s:%d\": %s", host,
-                                             port, strerror(e));
+        *msg =
+            e == ETIMEDOUT
+                ? ek_xasprintf("timeout: failed to connect service \"%s:%d\"", host, port)
+                : ek_xasprintf("failed to connect service \"%s:%d\": %s", host, port, strerror(e));
         return -1;
     }
     return fd;

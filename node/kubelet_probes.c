@@ -32,7 +32,9 @@
 
 const char *ek__kl_probe_name(ek__kl_probe_kind_t kind)
 {
-    return kind == EK__KL_LIVENESS ? "Liveness" : kind == EK__KL_READINESS ? "Readiness" : "Startup";
+    return kind == EK__KL_LIVENESS    ? "Liveness"
+           : kind == EK__KL_READINESS ? "Readiness"
+                                      : "Startup";
 }
 
 void ek__kl_probe_init(ek__kl_probe_t *pr, ek__kl_probe_kind_t kind, const json_t *spec,
@@ -306,7 +308,7 @@ static int dial(const char *host, int port, int64_t timeout_ms)
             struct pollfd pf = { .fd = fd, .events = POLLOUT };
             int r = poll(&pf, 1, (int)timeout_ms);
             socklen_t len = sizeof(e);
-            e = r == 0 ? ETIMEDOUT
+            e = r == 0  ? ETIMEDOUT
                 : r < 0 ? errno
                         : (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ? errno : e);
         }
@@ -354,9 +356,8 @@ static void action_run(ek_kubelet_t *kl, kl_action_t *a)
         } else if (json_object_get(a->h, "tcpSocket")) {
             run_tcp(a);
         } else {
-            a->ok = ek__kl_grpc_check(a->host, a->port,
-                                      ek_json_str(a->h, "grpc", "service", NULL), a->timeout_ms,
-                                      &a->msg);
+            a->ok = ek__kl_grpc_check(a->host, a->port, ek_json_str(a->h, "grpc", "service", NULL),
+                                      a->timeout_ms, &a->msg);
         }
     } else if (json_object_get(a->h, "sleep")) {
         run_sleep(a);
@@ -418,8 +419,8 @@ static void probe_done(kl_job_t *j)
                          ek__kl_probe_name(pj->kind), pj->a.msg ? pj->a.msg : "");
         }
         bool changed = ek__kl_probe_record(pr, pj->a.ok, ek_wall_ms());
-        EK_LOG(EK_DEBUG, "kubelet", "probe pod=%s/%s container=%s probe=%s ok=%d result=%d",
-               p->ns, p->name, c->name, ek__kl_probe_name(pj->kind), pj->a.ok, pr->result);
+        EK_LOG(EK_DEBUG, "kubelet", "probe pod=%s/%s container=%s probe=%s ok=%d result=%d", p->ns,
+               p->name, c->name, ek__kl_probe_name(pj->kind), pj->a.ok, pr->result);
         if (changed && pr->result == 0 && pj->kind != EK__KL_READINESS) {
             restart_for_probe(p, c, pj->kind);
         }
@@ -452,7 +453,7 @@ struct stop_job {
     kl_job_t j;
     kl_pod_t *p;
     char *name, *ctr; /* the container, its runtime instance */
-    kl_action_t pre; /* preStop, when h is set */
+    kl_action_t pre;  /* preStop, when h is set */
     int64_t grace_ms;
     char *hook_err;
 };
@@ -474,7 +475,7 @@ static char *stop_ctr(ek_kubelet_t *kl, kl_action_t *pre, const char *uid, const
     int64_t left = EK_MAX(grace_ms - ((int64_t)ek_now_ms() - t0), 2000);
     ek_error_t *err = NULL;
     ek_rt_pod_t *rt = ek_rt_pod_open(kl->rt, uid, &err);
-    int rc = !rt ? -1
+    int rc = !rt           ? -1
              : signal_only ? ek_rt_container_kill(rt, ctr, SIGTERM, &err)
                            : ek_rt_container_stop(rt, ctr, left, &err);
     if (rc < 0) {
@@ -496,7 +497,8 @@ static void stop_run(kl_job_t *j)
 static void hook_failed_event(kl_pod_t *p, const char *hook, const char *ctr, const json_t *h,
                               const char *msg)
 {
-    ek__kl_event(p, "Warning", hook, "%s lifecycle hook for Container \"%s\" in Pod \"%s_%s(%s)\" "
+    ek__kl_event(p, "Warning", hook,
+                 "%s lifecycle hook for Container \"%s\" in Pod \"%s_%s(%s)\" "
                  "failed - error: %s",
                  handler_kind(h), ctr, p->name, p->ns, p->uid, msg);
 }
@@ -527,8 +529,8 @@ static void restart_for_probe(kl_pod_t *p, kl_ctr_t *c, ek__kl_probe_kind_t kind
         return;
     }
     json_t *spec = ek__kl_ctr_spec(p, c);
-    ek__kl_event(p, "Normal", "Killing", "Container %s failed %s probe, will be restarted",
-                 c->name, kind == EK__KL_LIVENESS ? "liveness" : "startup");
+    ek__kl_event(p, "Normal", "Killing", "Container %s failed %s probe, will be restarted", c->name,
+                 kind == EK__KL_LIVENESS ? "liveness" : "startup");
     c->probes->killing = true;
     struct stop_job *s = ek_new(struct stop_job);
     s->j.run = stop_run;
@@ -605,8 +607,8 @@ void ek__kl_probes_sync(kl_pod_t *p, int64_t now)
         for (int k = 0; k < 3; k++) {
             ek__kl_probe_t *pr = &cp->pr[k];
             /* The startup probe gates the others; it stops once it has succeeded. */
-            if (!cp->has[k] || pr->running || pr->on_hold ||
-                (k != EK__KL_STARTUP && !started) || (k == EK__KL_STARTUP && started)) {
+            if (!cp->has[k] || pr->running || pr->on_hold || (k != EK__KL_STARTUP && !started) ||
+                (k == EK__KL_STARTUP && started)) {
                 continue;
             }
             if (pr->next_at <= now) {

@@ -416,6 +416,10 @@ typedef struct ek_agent_options {
     int64_t housekeeping_ms;         /* pressure checks; default 10000 */
     int64_t offline_after_ms; /* start the cached pods when the pods are not listed from the API
                                  within this long; default 5000 */
+    /* the service proxy (net/proxy) */
+    bool disable_proxy;             /* --disable-kube-proxy */
+    const char *service_cidr;       /* default 10.43.0.0/16 */
+    const char *proxy_metrics_addr; /* IP:PORT of its /metrics; NULL: 127.0.0.1:10249; "": off */
 } ek_agent_options_t;
 
 /* Starts the agent on client's loop; takes ownership of client (also on failure). Strings in

@@ -228,6 +228,24 @@ void ek_nft_set_add(ek_nft_batch_t *b, const char *table, const char *set,
     add_desc(b, "add %s ip %s %s", verdict_map ? "map" : "set", table, set);
 }
 
+void ek_nft_set_add_timeout(ek_nft_batch_t *b, const char *table, const char *set,
+                            const ek_nft_field_t *fields, size_t nfields, uint64_t timeout_ms)
+{
+    flush_rule(b);
+    struct nftnl_set *s = set_new(table, set);
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, ek__nft_fields_type(fields, nfields));
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, ek__nft_fields_len(fields, nfields));
+    nftnl_set_set_u32(s, NFTNL_SET_ID, ++b->set_id);
+    /* EVAL ("dynamic"): rules add to it; the kernel would add the flag itself on first use and
+     * then refuse a later add of the same set without it. */
+    nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
+    nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, timeout_ms);
+    nftnl_set_nlmsg_build_payload(msg(b, NFT_MSG_NEWSET, NLM_F_CREATE), s);
+    done(b);
+    nftnl_set_free(s);
+    add_desc(b, "add set ip %s %s (timeout %llu ms)", table, set, (unsigned long long)timeout_ms);
+}
+
 static void set_msg(ek_nft_batch_t *b, const char *table, const char *set, uint16_t type,
                     const char *what)
 {
@@ -282,6 +300,39 @@ void ek_nft_elem_add(ek_nft_batch_t *b, const char *table, const char *set, cons
 void ek_nft_elem_del(ek_nft_batch_t *b, const char *table, const char *set, const ek_nft_key_t *k)
 {
     elem_op(b, table, set, k, EK_NFT_NONE, NULL, NFT_MSG_DELSETELEM);
+}
+
+/* Elements per message: each must fit the batch page's overrun space. */
+#define ELEMS_PER_MSG 64
+
+void ek_nft_elems_add(ek_nft_batch_t *b, const char *table, const char *set,
+                      const ek_nft_key_t *keys, size_t n, const ek_nft_verdict_t *v,
+                      const char *const *chains)
+{
+    flush_rule(b);
+    for (size_t i = 0; i < n; i += ELEMS_PER_MSG) {
+        struct nftnl_set *s = set_new(table, set);
+        size_t end = EK_MIN(n, i + ELEMS_PER_MSG);
+        for (size_t j = i; j < end; j++) {
+            const ek_nft_key_t *k = &keys[j];
+            struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+            nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k->data,
+                               k->nfields == 1 ? k->first_len : k->len);
+            if (v && v[j] != EK_NFT_NONE) {
+                nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
+                                       (uint32_t)ek__nft_verdict_code(v[j]));
+                if (v[j] == EK_NFT_JUMP || v[j] == EK_NFT_GOTO) {
+                    ek_assert(chains && chains[j]);
+                    nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chains[j]);
+                }
+            }
+            nftnl_set_elem_add(s, e);
+        }
+        nftnl_set_elems_nlmsg_build_payload(msg(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE), s);
+        done(b);
+        nftnl_set_free(s);
+        add_desc(b, "add %zu elements ip %s %s", end - i, table, set);
+    }
 }
 
 ek_nft_rule_t *ek_nft_rule_add(ek_nft_batch_t *b, const char *table, const char *chain)
@@ -398,6 +449,22 @@ static void reset(ek_nft_batch_t *b)
     begin(b);
 }
 
+/* Sends b on sock (NULL: the socket could not be opened, err is set) and empties b. */
+static int commit(ek_nft_batch_t *b, struct mnl_socket *sock, ek_error_t **err)
+{
+    int rc = -1;
+    if (sock) {
+        nftnl_batch_end(nftnl_batch_buffer(b->nb), b->seq++);
+        nftnl_batch_update(b->nb);
+        rc = send_batch(b, sock, err);
+        if (rc == 0) {
+            rc = read_errors(b, sock, err);
+        }
+    }
+    reset(b);
+    return rc;
+}
+
 int ek_nft_batch_commit(ek_nft_batch_t *b, int netns_fd, ek_error_t **err)
 {
     flush_rule(b);
@@ -405,19 +472,34 @@ int ek_nft_batch_commit(ek_nft_batch_t *b, int netns_fd, ek_error_t **err)
         reset(b);
         return 0;
     }
-    nftnl_batch_end(nftnl_batch_buffer(b->nb), b->seq++);
-    nftnl_batch_update(b->nb);
     struct mnl_socket *sock = nft_socket(netns_fd, err);
-    int rc = -1;
+    int rc = commit(b, sock, err);
     if (sock) {
-        rc = send_batch(b, sock, err);
-        if (rc == 0) {
-            rc = read_errors(b, sock, err);
-        }
         mnl_socket_close(sock);
     }
-    reset(b);
     return rc;
+}
+
+ek_nft_sock_t *ek_nft_sock_open(int netns_fd, ek_error_t **err)
+{
+    return (ek_nft_sock_t *)nft_socket(netns_fd, err);
+}
+
+void ek_nft_sock_close(ek_nft_sock_t *s)
+{
+    if (s) {
+        mnl_socket_close((struct mnl_socket *)s);
+    }
+}
+
+int ek_nft_batch_commit_on(ek_nft_batch_t *b, ek_nft_sock_t *s, ek_error_t **err)
+{
+    flush_rule(b);
+    if (b->n_desc == 0) {
+        reset(b);
+        return 0;
+    }
+    return commit(b, (struct mnl_socket *)s, err);
 }
 
 static int table_cb(const struct nlmsghdr *nlh, void *data)

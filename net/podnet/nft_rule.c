@@ -228,6 +228,16 @@ void ek_nft_match_mark(ek_nft_rule_t *r, uint32_t bits, bool set)
     cmp(r, NFT_REG32_00, NFT_CMP_EQ, set ? &bits : &zero, 4);
 }
 
+void ek_nft_match_numgen_zero(ek_nft_rule_t *r, uint32_t mod)
+{
+    struct nftnl_expr *e = expr(r, "numgen");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG32_00);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, mod);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+    uint32_t zero = 0;
+    cmp(r, NFT_REG32_00, NFT_CMP_EQ, &zero, 4);
+}
+
 void ek_nft_match_fib_daddr_local(ek_nft_rule_t *r)
 {
     struct nftnl_expr *e = expr(r, "fib");
@@ -236,6 +246,27 @@ void ek_nft_match_fib_daddr_local(ek_nft_rule_t *r)
     nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG32_00);
     uint32_t local = RTN_LOCAL;
     cmp(r, NFT_REG32_00, NFT_CMP_EQ, &local, 4);
+}
+
+void ek_nft_match_fib_saddr_local(ek_nft_rule_t *r)
+{
+    struct nftnl_expr *e = expr(r, "fib");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_SADDR);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG32_00);
+    uint32_t local = RTN_LOCAL;
+    cmp(r, NFT_REG32_00, NFT_CMP_EQ, &local, 4);
+}
+
+void ek_nft_match_ct_new(ek_nft_rule_t *r)
+{
+    struct nftnl_expr *e = expr(r, "ct");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG32_00);
+    /* The state is a bitmask of IP_CT_* bits: NEW is bit 3 (nft's NF_CT_STATE_BIT). */
+    uint32_t mask = 1u << 3, zero = 0;
+    bitwise(r, NFT_REG32_00, &mask, &zero, 4);
+    cmp(r, NFT_REG32_00, NFT_CMP_NEQ, &zero, 4);
 }
 
 void ek_nft_match_ifname(ek_nft_rule_t *r, bool out, const char *name, bool negate)
@@ -247,7 +278,8 @@ void ek_nft_match_ifname(ek_nft_rule_t *r, bool out, const char *name, bool nega
     cmp(r, NFT_REG_1, negate ? NFT_CMP_NEQ : NFT_CMP_EQ, buf, IFNAMSIZ);
 }
 
-static void lookup(ek_nft_rule_t *r, int sreg, const char *set, bool verdict, bool negate)
+static struct nftnl_expr *lookup(ek_nft_rule_t *r, int sreg, const char *set, bool verdict,
+                                 bool negate)
 {
     struct nftnl_expr *e = expr(r, "lookup");
     nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, (uint32_t)sreg);
@@ -258,12 +290,23 @@ static void lookup(ek_nft_rule_t *r, int sreg, const char *set, bool verdict, bo
     if (negate) {
         nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
     }
+    return e;
 }
 
 void ek_nft_match_set(ek_nft_rule_t *r, const ek_nft_field_t *fields, size_t n, const char *set,
                       bool negate)
 {
     lookup(r, ek__nft_load_fields(r, fields, n), set, false, negate);
+}
+
+void ek_nft_stmt_set_update(ek_nft_rule_t *r, const ek_nft_field_t *fields, size_t n,
+                            const char *set)
+{
+    int reg = ek__nft_load_fields(r, fields, n);
+    struct nftnl_expr *e = expr(r, "dynset");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, (uint32_t)reg);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+    nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
 }
 
 void ek_nft_stmt_counter(ek_nft_rule_t *r)
@@ -341,6 +384,13 @@ void ek_nft_stmt_reject(ek_nft_rule_t *r)
     struct nftnl_expr *e = expr(r, "reject");
     nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMP_UNREACH);
     nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 3 /* ICMP port unreachable */);
+}
+
+void ek_nft_stmt_reject_tcp_reset(ek_nft_rule_t *r)
+{
+    struct nftnl_expr *e = expr(r, "reject");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+    nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
 }
 
 void ek_nft_stmt_verdict(ek_nft_rule_t *r, ek_nft_verdict_t v, const char *chain)

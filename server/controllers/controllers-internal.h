@@ -179,6 +179,11 @@ json_t **pods_of_service(ek_informer_t *pods, const json_t *svc, size_t *n);
 
 /* ---- pure decisions, unit-tested (tests/unit/server_controllers.c) ---- */
 
+/* ServiceLB: the status.loadBalancer.ingress a Service should have given the nodes (the
+ * InternalIP of each Ready, schedulable node, sorted, as [{ip}]); an empty array for a Service
+ * that is not a LoadBalancer; NULL for one with a loadBalancerClass (not ours). Caller owns. */
+json_t *servicelb_ingress(const json_t *svc, json_t *const *nodes, size_t n);
+
 /* The namespace deletion conditions for what a pass found: remaining ("plural.group" → count),
  * finalizers (finalizer → count), failures (array of messages). Updates conds in place. */
 bool ns_deletion_conditions(json_t *conds, const json_t *remaining, const json_t *finalizers,
@@ -228,5 +233,6 @@ void namespace_controller_start(ctrl_manager_t *m);
 void serviceaccount_controller_start(ctrl_manager_t *m);
 void rootca_controller_start(ctrl_manager_t *m);
 void nodelifecycle_controller_start(ctrl_manager_t *m);
+void servicelb_controller_start(ctrl_manager_t *m);
 
 #endif

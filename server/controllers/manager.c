@@ -93,6 +93,7 @@ int ek_controllers_start(ek_api_client_t *client, const ek_controllers_options_t
     serviceaccount_controller_start(m);
     rootca_controller_start(m);
     nodelifecycle_controller_start(m);
+    servicelb_controller_start(m);
     size_t it = 0;
     const char *k;
     void *v;

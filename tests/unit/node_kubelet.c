@@ -204,8 +204,9 @@ TEST(kubelet_qos_class)
 
 static const char *phase_of(const char *policy, ek__kl_cstate_t st, int exit_code)
 {
-    ek_autofree char *text = ek_xasprintf(
-        "{\"spec\":{\"restartPolicy\":\"%s\",\"containers\":[{\"name\":\"c\"}]}}", policy);
+    ek_autofree char *text =
+        ek_xasprintf("{\"spec\":{\"restartPolicy\":\"%s\",\"containers\":[{\"name\":\"c\"}]}}",
+                     policy);
     json_t *pod = js(text);
     ek__kl_cview_t c = { .name = "c", .state = st };
     c.term.exit_code = exit_code;

@@ -315,3 +315,49 @@ TEST(namespace_deletion_conditions)
     json_decref(remaining);
     json_decref(conds);
 }
+
+/* ServiceLB: every Ready, schedulable node's InternalIP, sorted and once each. */
+TEST(servicelb_ingress_is_the_ready_nodes_addresses)
+{
+    json_t *nodes[] = {
+        J("{\"metadata\":{\"name\":\"b\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
+          "\"status\":\"True\"}],\"addresses\":[{\"type\":\"Hostname\",\"address\":\"b\"},"
+          "{\"type\":\"InternalIP\",\"address\":\"192.168.1.20\"}]}}"),
+        J("{\"metadata\":{\"name\":\"a\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
+          "\"status\":\"True\"}],\"addresses\":[{\"type\":\"ExternalIP\",\"address\":\"1.2.3.4\"},"
+          "{\"type\":\"InternalIP\",\"address\":\"192.168.1.10\"}]}}"),
+        J("{\"metadata\":{\"name\":\"c\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
+          "\"status\":\"False\"}],\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+          "\"192.168.1.30\"}]}}"),
+        J("{\"metadata\":{\"name\":\"d\"},\"spec\":{\"unschedulable\":true},\"status\":{"
+          "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],\"addresses\":[{\"type\":"
+          "\"InternalIP\",\"address\":\"192.168.1.40\"}]}}"),
+        J("{\"metadata\":{\"name\":\"e\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
+          "\"status\":\"True\"}],\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+          "\"192.168.1.10\"}]}}"),
+    };
+    json_t *lb = J("{\"spec\":{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":80}]}}");
+    json_t *got = servicelb_ingress(lb, nodes, 5);
+    char *s = json_dumps(got, JSON_COMPACT);
+    ASSERT_STREQ(s, "[{\"ip\":\"192.168.1.10\"},{\"ip\":\"192.168.1.20\"}]");
+    free(s);
+    json_decref(got);
+    /* No node ready: an empty list (kubectl shows <pending>). */
+    got = servicelb_ingress(lb, nodes + 2, 2);
+    ASSERT_EQ(json_array_size(got), 0);
+    json_decref(got);
+    /* Not a LoadBalancer: empty (a former ingress is removed). */
+    json_t *cip = J("{\"spec\":{\"type\":\"ClusterIP\"}}");
+    got = servicelb_ingress(cip, nodes, 5);
+    ASSERT_TRUE(json_is_array(got) && json_array_size(got) == 0);
+    json_decref(got);
+    /* Another implementation's class: not ours. */
+    json_t *other = J("{\"spec\":{\"type\":\"LoadBalancer\",\"loadBalancerClass\":\"x/y\"}}");
+    ASSERT_TRUE(servicelb_ingress(other, nodes, 5) == NULL);
+    json_decref(other);
+    json_decref(cip);
+    json_decref(lb);
+    for (size_t i = 0; i < 5; i++) {
+        json_decref(nodes[i]);
+    }
+}
