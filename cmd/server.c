@@ -29,7 +29,7 @@ static char *service_cidr = "10.43.0.0/16";
 static char *cluster_dns = "10.43.0.10";
 static char *cluster_domain = "cluster.local";
 static char *node_port_range = "30000-32767";
-static int64_t volatile_flush_ms = 60000;
+static int64_t volatile_flush_ms = 300000;
 static int64_t node_monitor_grace_ms = 40000;
 static int64_t pod_eviction_ms = 300000;
 static int sim_nodes;
@@ -65,7 +65,7 @@ static const ek_flag_t server_flags[] = {
     { "service-node-port-range", 0, EK_FLAG_STRING, &node_port_range, NULL, "RANGE",
       "NodePort range (default 30000-32767)" },
     { "volatile-flush", 0, EK_FLAG_DURATION, &volatile_flush_ms, NULL, "DURATION",
-      "longest delay before heartbeat-only writes reach the disk (default 60s)" },
+      "longest delay before heartbeat-only writes reach the disk (default 5m)" },
     EK_CMD_AGENT_FLAGS,
     EK_CMD_HEALTH_FLAGS,
     EK_CMD_PROXY_FLAGS,

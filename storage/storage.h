@@ -23,7 +23,7 @@ typedef struct ek_kv_watch ek_kv_watch_t;
 
 typedef struct ek_kv_options {
     const char *path;          /* database file; parent directories are created */
-    int64_t volatile_flush_ms; /* max delay before volatile writes reach disk; default 60000 */
+    int64_t volatile_flush_ms; /* max delay before volatile writes reach disk; default 300000 */
     int64_t
         history_revisions; /* compaction keeps at least this many past revisions; default 10000 */
     size_t watch_window; /* recent events kept in memory for watches from the past; default 10000 */

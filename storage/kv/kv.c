@@ -588,7 +588,7 @@ static void set_defaults(ek_kv_t *kv, const ek_kv_options_t *opts)
     kv->opts = *opts;
     kv->opts.path = NULL;
     if (kv->opts.volatile_flush_ms <= 0) {
-        kv->opts.volatile_flush_ms = 60000;
+        kv->opts.volatile_flush_ms = 300000;
     }
     if (kv->opts.history_revisions <= 0) {
         kv->opts.history_revisions = 10000;
