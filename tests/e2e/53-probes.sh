@@ -256,11 +256,12 @@ expect_eq "$(podjp slow '{.status.containerStatuses[0].restartCount}')" 0 "slow 
 # The hostNetwork pods' IP is the node's (127.0.0.1 here), where the test's server listens.
 if [ -n "$GRPC_PID" ]; then
 	wait_for 15 ready rpc || e2e_fail "rpc not Ready with a SERVING health service: $(events_of rpc)"
-	echo NOT_SERVING >"$E2E_DIR/grpc-state"
+	# (replaced, not rewritten in place: the server must never read a half-written file)
+	echo NOT_SERVING >"$E2E_DIR/grpc-state.new" && mv "$E2E_DIR/grpc-state.new" "$E2E_DIR/grpc-state"
 	wait_for 10 not_ready rpc || e2e_fail "rpc still Ready after the service went NOT_SERVING"
 	event_has rpc 'Readiness probe failed: service unhealthy (responded with "NOT_SERVING")' ||
 		e2e_fail "no NOT_SERVING event: $(events_of rpc)"
-	echo SERVING >"$E2E_DIR/grpc-state"
+	echo SERVING >"$E2E_DIR/grpc-state.new" && mv "$E2E_DIR/grpc-state.new" "$E2E_DIR/grpc-state"
 	wait_for 10 ready rpc || e2e_fail "rpc not Ready again"
 	wait_for 10 event_has rpc-unknown "Readiness probe failed: rpc error" ||
 		e2e_fail "no rpc error for an unknown service: $(events_of rpc-unknown)"

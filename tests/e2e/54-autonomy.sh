@@ -51,7 +51,7 @@ spec:
   - name: c
     image: busybox:e2e
     imagePullPolicy: IfNotPresent
-    command: [sh, -c, 'echo start >> /host/app-starts; while true; do echo "\$(cat /cfg/msg) \$PW" > /host/app-beat; sleep 0.3; done']
+    command: [sh, -c, 'echo start >> /host/app-starts; while true; do echo "\$(cat /cfg/msg) \$PW" > /host/app-beat.new; busybox mv /host/app-beat.new /host/app-beat; sleep 0.3; done']
     env: [{name: PW, valueFrom: {secretKeyRef: {name: sec, key: pw}}}]
     volumeMounts: [{name: cfg, mountPath: /cfg}, {name: h, mountPath: /host}]
   volumes:
@@ -68,7 +68,7 @@ spec:
   - name: c
     image: busybox:e2e
     imagePullPolicy: IfNotPresent
-    command: [sh, -c, 'echo start >> /host/doomed-starts; while true; do date +%s%N > /host/doomed-tick; sleep 0.3; done']
+    command: [sh, -c, 'echo start >> /host/doomed-starts; i=0; while true; do i=\$((i+1)); echo \$\$-\$i > /host/doomed-tick.new; busybox mv /host/doomed-tick.new /host/doomed-tick; sleep 0.3; done']
     volumeMounts: [{name: h, mountPath: /host}]
   volumes: [{name: h, hostPath: {path: $E2E_DIR/host, type: Directory}}]
 EOF
