@@ -13,8 +13,8 @@
  * Secrets come from the cache while their informers have none. Once the API answers, the
  * informers take over, cached pods the API no longer has are deleted, and the statuses the
  * agent could not write are written (kubelet_status.c retries them). Nothing here stops a
- * pod because the server is away. Loop thread only; writes are small and rare, so they are
- * done on the loop.
+ * pod because the server is away. Loop thread only; the files are written by one worker job
+ * at a time, in order.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +31,9 @@ struct kl_cache {
     ek_map_t sums; /* file path → boxed hash of what is on disk */
     uv_timer_t timer;
     bool started_offline;
+    struct cache_op *ops, **ops_tail; /* writes waiting for the writer job */
+    bool writing;
+    bool closed; /* the agent is stopping: freed after the last write */
 };
 
 /* ---- files ---- */
@@ -48,22 +51,105 @@ static char *file_of(struct kl_cache *c, const char *kind, const char *ns, const
     return ek_xasprintf("%s/%s/%s_%s.json", c->dir, kind, ns, name);
 }
 
+/* One pending change on disk: text to write, or NULL to remove the file. */
+struct cache_op {
+    char *path, *text;
+    mode_t mode;
+    struct cache_op *next;
+};
+
+struct write_job {
+    kl_job_t j;
+    struct kl_cache *c;
+    struct cache_op *ops;
+};
+
+static void write_run(kl_job_t *j)
+{
+    struct write_job *w = ek_container_of(j, struct write_job, j);
+    for (struct cache_op *op = w->ops; op; op = op->next) {
+        ek_error_t *err = NULL;
+        if (!op->text) {
+            if (unlink(op->path) < 0 && errno != ENOENT) {
+                EK_LOG(EK_WARN, "kubelet", "cache remove failed path=%s err=%s", op->path,
+                       strerror(errno));
+            }
+            continue;
+        }
+        ek_autofree char *dir = ek_path_dirname(op->path);
+        if (ek_mkdir_p(dir, 0700, &err) < 0 ||
+            ek_file_write_atomic(op->path, op->text, strlen(op->text), op->mode, &err) < 0) {
+            EK_LOG(EK_WARN, "kubelet", "cache write failed path=%s err=\"%s\"", op->path,
+                   ek_error_msg(err));
+            ek_error_free(err);
+        }
+    }
+}
+
+static void free_ops(struct cache_op *op)
+{
+    while (op) {
+        struct cache_op *next = op->next;
+        free(op->path);
+        free(op->text);
+        free(op);
+        op = next;
+    }
+}
+
+static void flush(struct kl_cache *c);
+static void free_cache(struct kl_cache *c);
+
+static void write_done(kl_job_t *j)
+{
+    struct write_job *w = ek_container_of(j, struct write_job, j);
+    struct kl_cache *c = w->c;
+    free_ops(w->ops);
+    free(w);
+    c->writing = false;
+    flush(c);
+    if (!c->writing && c->closed) {
+        free_cache(c);
+    }
+}
+
+/* Disk writes go to a worker (an fsync on an SD card can take long), one batch at a time and
+ * in order, so a write and a later removal of the same file land in that order. */
+static void flush(struct kl_cache *c)
+{
+    if (c->writing || !c->ops) {
+        return;
+    }
+    struct write_job *w = ek_new(struct write_job);
+    w->j.run = write_run;
+    w->j.done = write_done;
+    w->c = c;
+    w->ops = c->ops;
+    c->ops = NULL;
+    c->ops_tail = &c->ops;
+    c->writing = true;
+    ek__kl_job_queue(c->kl, &w->j);
+}
+
+static void queue_op(struct kl_cache *c, const char *path, char *text, mode_t mode)
+{
+    struct cache_op *op = ek_new(struct cache_op);
+    op->path = ek_xstrdup(path);
+    op->text = text;
+    op->mode = mode;
+    *c->ops_tail = op;
+    c->ops_tail = &op->next;
+    flush(c);
+}
+
 /* Writes obj to path unless the same content is there already. */
 static void put_file(struct kl_cache *c, const char *path, const json_t *obj, mode_t mode)
 {
-    ek_autofree char *text = ek_json_dumps(obj);
+    char *text = ek_json_dumps(obj);
     uint64_t sum = ek_hash_str(text) ^ strlen(text);
     uint64_t *had = ek_map_get(&c->sums, path);
     if (had && *had == sum) {
-        return;
-    }
-    ek_error_t *err = NULL;
-    ek_autofree char *dir = ek_path_dirname(path);
-    if (ek_mkdir_p(dir, 0700, &err) < 0 ||
-        ek_file_write_atomic(path, text, strlen(text), mode, &err) < 0) {
-        EK_LOG(EK_WARN, "kubelet", "cache write failed path=%s err=\"%s\"", path,
-               ek_error_msg(err));
-        ek_error_free(err);
+        free(text);
         return;
     }
     if (!had) {
@@ -71,13 +157,15 @@ static void put_file(struct kl_cache *c, const char *path, const json_t *obj, mo
         ek_map_put(&c->sums, path, had);
     }
     *had = sum;
+    queue_op(c, path, text, mode);
 }
 
 static void drop_file(struct kl_cache *c, const char *path)
 {
-    free(ek_map_del(&c->sums, path));
-    if (unlink(path) < 0 && errno != ENOENT) {
-        EK_LOG(EK_WARN, "kubelet", "cache remove failed path=%s err=%s", path, strerror(errno));
+    uint64_t *had = ek_map_del(&c->sums, path);
+    if (had) {
+        free(had);
+        queue_op(c, path, NULL, 0);
     }
 }
 
@@ -407,6 +495,7 @@ int ek__kl_cache_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t
 {
     struct kl_cache *c = ek_new(struct kl_cache);
     c->kl = kl;
+    c->ops_tail = &c->ops;
     c->dir = ek_xasprintf("%s/agent/cache", kl->data_dir);
     if (ek_mkdir_p(c->dir, 0700, err) < 0) {
         free(c->dir);
@@ -449,9 +538,8 @@ static void free_map(ek_map_t *m, bool json)
     ek_map_free(m);
 }
 
-static void cache_closed(uv_handle_t *h)
+static void free_cache(struct kl_cache *c)
 {
-    struct kl_cache *c = h->data;
     ek_kubelet_t *kl = c->kl;
     free_map(&c->pods, true);
     free_map(&c->sources, true);
@@ -462,6 +550,15 @@ static void cache_closed(uv_handle_t *h)
     kl->cache = NULL;
     kl->closing--;
     ek__kl_maybe_finish_stop(kl);
+}
+
+static void cache_closed(uv_handle_t *h)
+{
+    struct kl_cache *c = h->data;
+    c->closed = true;
+    if (!c->writing) {
+        free_cache(c); /* else once the last writes are on disk (write_done) */
+    }
 }
 
 void ek__kl_cache_stop(ek_kubelet_t *kl)
