@@ -146,3 +146,88 @@ TEST(eviction_thresholds_parse)
     ASSERT_EQ(ek__kl_thresholds_parse("nodefs.available<150%", &t, &err), -1);
     ek_error_clear(&err);
 }
+
+/* A server frame: 9-byte head then payload. */
+static void frame(ek_buf_t *b, uint8_t type, uint8_t flags, uint32_t stream, const void *p,
+                  size_t len)
+{
+    uint8_t h[9] = { (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, type, flags,
+                     (uint8_t)(stream >> 24), (uint8_t)(stream >> 16), (uint8_t)(stream >> 8),
+                     (uint8_t)stream };
+    ek_buf_append(b, h, sizeof(h));
+    if (len) {
+        ek_buf_append(b, p, len);
+    }
+}
+
+TEST(grpc_request_bytes)
+{
+    size_t len = 0;
+    ek_autofree char *req = ek__kl_grpc_request("10.42.0.5:9000", "app", &len);
+    ASSERT_TRUE(len > 24 + 9);
+    ASSERT_TRUE(memcmp(req, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24) == 0);
+    /* An empty SETTINGS frame, then HEADERS on stream 1 with END_HEADERS. */
+    const uint8_t *f = (const uint8_t *)req + 24;
+    ASSERT_EQ(f[3], 0x4);
+    ASSERT_EQ(f[0] | f[1] | f[2], 0);
+    f += 9;
+    size_t hl = ((size_t)f[0] << 16) | ((size_t)f[1] << 8) | f[2];
+    ASSERT_EQ(f[3], 0x1);
+    ASSERT_EQ(f[4], 0x4);
+    ASSERT_EQ(f[8], 1);
+    ASSERT_TRUE(memmem(f + 9, hl, "/grpc.health.v1.Health/Check", 28) != NULL);
+    ASSERT_TRUE(memmem(f + 9, hl, "10.42.0.5:9000", 14) != NULL);
+    ASSERT_TRUE(memmem(f + 9, hl, "application/grpc", 16) != NULL);
+    /* DATA with END_STREAM: uncompressed, 5 bytes of HealthCheckRequest{service: "app"}. */
+    f += 9 + hl;
+    ASSERT_EQ(f[3], 0x0);
+    ASSERT_EQ(f[4], 0x1);
+    ASSERT_EQ(f[2], 10);
+    ASSERT_TRUE(memcmp(f + 9, "\x00\x00\x00\x00\x05\x0a\x03" "app", 10) == 0);
+    ASSERT_EQ((size_t)(f + 19 - (const uint8_t *)req), len);
+}
+
+TEST(grpc_reader)
+{
+    ek_autobuf b = EK_BUF_INIT;
+    frame(&b, 0x4, 0, 0, "\x00\x03\x00\x00\x00\x64", 6); /* SETTINGS */
+    frame(&b, 0x6, 0, 0, "12345678", 8);                 /* PING */
+    frame(&b, 0x1, 0x4, 1, "\x88", 1);                   /* HEADERS :status 200 */
+    /* DATA, padded: pad length 2, message {status: NOT_SERVING}, 2 bytes of padding. */
+    frame(&b, 0x0, 0x8, 1, "\x02\x00\x00\x00\x00\x02\x08\x02\x00\x00", 10);
+    frame(&b, 0x1, 0x5, 1, "\x40", 1); /* trailers, END_STREAM */
+    /* Fed one byte more each time, as a socket may deliver it: the same outcome. */
+    for (size_t step = 1; step <= b.len; step += 7) {
+        ek__kl_grpc_reader_t r = { .status = -1, .data = EK_BUF_INIT };
+        size_t have = 0, used = 0;
+        while (have < b.len) {
+            have = EK_MIN(have + step, b.len);
+            ek_error_t *err = NULL;
+            ssize_t n = ek__kl_grpc_feed(&r, (const uint8_t *)b.data + used, have - used, &err);
+            ASSERT_TRUE(n >= 0);
+            used += (size_t)n;
+        }
+        ASSERT_EQ(used, b.len);
+        ASSERT_EQ(r.status, 2);
+        ASSERT_TRUE(r.ended);
+        ASSERT_EQ(r.acks_due, 1);
+        ASSERT_TRUE(r.ping_due);
+        ASSERT_TRUE(memcmp(r.ping, "12345678", 8) == 0);
+        ek_buf_free(&r.data);
+    }
+    /* A trailers-only answer (an RPC error): ended without a status. */
+    ek_autobuf e = EK_BUF_INIT;
+    frame(&e, 0x1, 0x5, 1, "\x88", 1);
+    ek__kl_grpc_reader_t r = { .status = -1, .data = EK_BUF_INIT };
+    ASSERT_EQ(ek__kl_grpc_feed(&r, (const uint8_t *)e.data, e.len, NULL), (ssize_t)e.len);
+    ASSERT_TRUE(r.ended);
+    ASSERT_EQ(r.status, -1);
+    /* Frames no server may send are errors, not crashes. */
+    ek_autobuf bad = EK_BUF_INIT;
+    frame(&bad, 0x0, 0x8, 1, "\x09\x00", 2); /* padding longer than the frame */
+    ek_error_t *err = NULL;
+    ASSERT_EQ(ek__kl_grpc_feed(&r, (const uint8_t *)bad.data, bad.len, &err), -1);
+    ASSERT_CONTAINS(ek_error_msg(err), "padding");
+    ek_error_clear(&err);
+    ek_buf_free(&r.data);
+}
