@@ -554,6 +554,32 @@ static bool pod_deleting(const kl_pod_t *p)
     return p->gone || ek_json_str(p->obj, "metadata", "deletionTimestamp", NULL);
 }
 
+/* An instance the API already reports (an agent that restarted and adopted it): it keeps its
+ * reported readiness and started state until the probes say otherwise, so a restarted agent
+ * does not take ready pods out of their Endpoints. */
+static void keep_reported(kl_pod_t *p, kl_ctr_t *c, struct kl_cprobes *cp)
+{
+    char buf[80];
+    ek_autofree char *rn = ek__kl_rt_name(c, c->attempt);
+    const char *id = ek__kl_container_id(p->uid, rn, buf);
+    size_t i;
+    json_t *st;
+    json_array_foreach (ek_json_path(p->obj, "status",
+                                     c->init ? "initContainerStatuses" : "containerStatuses", NULL),
+                        i, st) {
+        if (!ek_streq(ek_json_str(st, "name", NULL), c->name) ||
+            !ek_streq(ek_json_str(st, "containerID", NULL), id)) {
+            continue;
+        }
+        if (cp->has[EK__KL_STARTUP] && ek_json_bool(st, false, "started", NULL)) {
+            cp->pr[EK__KL_STARTUP].result = 1;
+        }
+        if (cp->has[EK__KL_READINESS] && ek_json_bool(st, false, "ready", NULL)) {
+            cp->pr[EK__KL_READINESS].result = 1;
+        }
+    }
+}
+
 /* Fresh states for a new instance of c (or none when it has no probes). */
 static void probes_reset(kl_pod_t *p, kl_ctr_t *c, int64_t now)
 {
@@ -582,6 +608,7 @@ static void probes_reset(kl_pod_t *p, kl_ctr_t *c, int64_t now)
             ek__kl_probe_init(&cp->pr[k], (ek__kl_probe_kind_t)k, ps, started);
         }
     }
+    keep_reported(p, c, cp);
 }
 
 void ek__kl_probes_sync(kl_pod_t *p, int64_t now)

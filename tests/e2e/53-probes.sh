@@ -8,7 +8,8 @@
 # passes; a grpc probe follows a real gRPC health server (SERVING, NOT_SERVING, an unknown
 # service, nothing listening); HTTPS probes and hooks do not verify certificates; a postStart hook runs (and a failing one
 # kills its container: FailedPostStartHook); preStop runs before SIGTERM on deletion; a
-# liveness failure runs preStop before the restart; a sleep preStop delays SIGTERM.
+# liveness failure runs preStop before the restart; a sleep preStop delays SIGTERM; an agent
+# restart keeps a ready pod ready.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 e2e_node_init
@@ -301,5 +302,17 @@ k delete pod sleeper --wait=true --timeout=30s >/dev/null
 term=$(cat "$E2E_DIR/host/sleeper-term" 2>/dev/null || echo 0)
 [ $((term - t0)) -ge 2 ] && [ $((term - t0)) -le 6 ] ||
 	e2e_fail "SIGTERM came $((term - t0)) s after the delete, want about 3 (preStop sleep 3)"
+
+# ---- an agent restart keeps a ready pod ready (no trip out of the Endpoints) ----
+ready_since=$(podjp web '{.status.conditions[?(@.type=="Ready")].lastTransitionTime}')
+kill -KILL "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+e2e_start_server "${E2E_NODE_FLAGS[@]}" --log-level info,kubelet=debug
+wait_for 20 grep -q "adopted pod=default/web" "$E2E_DIR/server.log" || e2e_fail "web not adopted"
+sleep 3 # a few probe periods
+ready web || e2e_fail "web not Ready after the agent restarted"
+expect_eq "$(podjp web '{.status.conditions[?(@.type=="Ready")].lastTransitionTime}')" "$ready_since" \
+	"web's Ready condition went through a transition across the agent restart"
+expect_eq "$(eps)" "$IP" "web in the Endpoints after the agent restart"
 
 echo "ok 53-probes"

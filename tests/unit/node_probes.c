@@ -151,8 +151,14 @@ TEST(eviction_thresholds_parse)
 static void frame(ek_buf_t *b, uint8_t type, uint8_t flags, uint32_t stream, const void *p,
                   size_t len)
 {
-    uint8_t h[9] = { (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, type, flags,
-                     (uint8_t)(stream >> 24), (uint8_t)(stream >> 16), (uint8_t)(stream >> 8),
+    uint8_t h[9] = { (uint8_t)(len >> 16),
+                     (uint8_t)(len >> 8),
+                     (uint8_t)len,
+                     type,
+                     flags,
+                     (uint8_t)(stream >> 24),
+                     (uint8_t)(stream >> 16),
+                     (uint8_t)(stream >> 8),
                      (uint8_t)stream };
     ek_buf_append(b, h, sizeof(h));
     if (len) {
@@ -183,7 +189,10 @@ TEST(grpc_request_bytes)
     ASSERT_EQ(f[3], 0x0);
     ASSERT_EQ(f[4], 0x1);
     ASSERT_EQ(f[2], 10);
-    ASSERT_TRUE(memcmp(f + 9, "\x00\x00\x00\x00\x05\x0a\x03" "app", 10) == 0);
+    ASSERT_TRUE(memcmp(f + 9,
+                       "\x00\x00\x00\x00\x05\x0a\x03"
+                       "app",
+                       10) == 0);
     ASSERT_EQ((size_t)(f + 19 - (const uint8_t *)req), len);
 }
 
