@@ -224,6 +224,7 @@ struct kl_pod {
     int probing;   /* probe, hook and probe-kill jobs in flight: the record waits for them */
     char *evicted; /* why the node evicted it ("The node was low on resource: memory. ") */
     bool cached;   /* started from the local cache: the API has not confirmed it yet */
+    bool admitted; /* passed the node's pressure admission once (kubelet_evict.c) */
     int64_t status_retry_at; /* the server could not be reached: next status write */
 };
 
@@ -497,6 +498,9 @@ typedef struct ek__kl_evict_cand {
  * requests. Critical pods go last. Pure. */
 void ek__kl_evict_rank(ek__kl_evict_cand_t *c, size_t n);
 
+/* Admission of a pod not started yet: false (the pod then ends Failed, reason Evicted) when
+ * the node's pressure refuses it, as the kubelet's eviction admission does. */
+bool ek__kl_admit(kl_pod_t *p);
 int ek__kl_health_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t **err);
 void ek__kl_health_stop(ek_kubelet_t *kl);
 /* The node's pressure conditions (index 0 MemoryPressure, 1 DiskPressure, 2 PIDPressure):

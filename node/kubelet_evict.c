@@ -329,6 +329,53 @@ static void evict_one(struct kl_health *h, const char *resource)
     ek__kl_pod_sync(p);
 }
 
+/* The kubelet's eviction admission: under memory pressure a BestEffort pod that does not
+ * tolerate the memory-pressure taint is refused, under disk pressure every pod that is not
+ * critical; the pod ends Failed, reason Evicted. */
+bool ek__kl_admit(kl_pod_t *p)
+{
+    struct kl_health *h = p->kl->health;
+    if (!h || p->admitted || p->evicted || p->rt || p->terminal) {
+        return !p->evicted || p->admitted;
+    }
+    for (size_t i = 0; i < p->nc; i++) {
+        if (p->c[i].attempt >= 0) {
+            p->admitted = true; /* it ran already */
+            return true;
+        }
+    }
+    const char *pc = ek_json_str(p->obj, "spec", "priorityClassName", NULL);
+    if (ek_streq(pc, "system-node-critical") || ek_streq(pc, "system-cluster-critical")) {
+        return true;
+    }
+    const char *cond = NULL;
+    if (h->pressure[1]) {
+        cond = "DiskPressure";
+    } else if (h->pressure[0] && ek_streq(ek__kl_qos_class(p->obj), "BestEffort")) {
+        bool tolerates = false;
+        size_t i;
+        json_t *t;
+        json_array_foreach (ek_json_path(p->obj, "spec", "tolerations", NULL), i, t) {
+            const char *key = ek_json_str(t, "key", NULL);
+            const char *eff = ek_json_str(t, "effect", NULL);
+            tolerates =
+                tolerates || ((!key || ek_streq(key, "node.kubernetes.io/memory-pressure")) &&
+                              (!eff || ek_streq(eff, "NoSchedule")) &&
+                              (key || ek_streq(ek_json_str(t, "operator", NULL), "Exists")));
+        }
+        cond = tolerates ? NULL : "MemoryPressure";
+    }
+    if (!cond) {
+        p->admitted = true;
+        return true;
+    }
+    EK_LOG(EK_WARN, "kubelet", "pod rejected pod=%s/%s condition=%s", p->ns, p->name, cond);
+    ek__kl_event(p, "Warning", "Evicted", "The node had condition: [%s]. ", cond);
+    p->evicted = ek_xasprintf("Pod was rejected: The node had condition: [%s]. ", cond);
+    p->terminal = true;
+    return false;
+}
+
 static void housekeeping(uv_timer_t *t)
 {
     struct kl_health *h = t->data;

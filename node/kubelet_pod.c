@@ -628,6 +628,10 @@ static bool sandbox_ready(kl_pod_t *p, int64_t now)
 
 static void run(kl_pod_t *p, int64_t now)
 {
+    if (!ek__kl_admit(p)) { /* refused under node pressure (kubelet_evict.c) */
+        ek__kl_pod_send_status(p);
+        return;
+    }
     if (!volumes_ready(p, now) || p->busy || !sandbox_ready(p, now) || p->busy) {
         return;
     }

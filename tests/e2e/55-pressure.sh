@@ -3,7 +3,8 @@
 # Node pressure as a user sees it, with thresholds set so that this machine is always "short"
 # (--eviction-hard memory.available<1000Ti): the Node reports MemoryPressure (and not
 # DiskPressure or PIDPressure); pods are evicted one per housekeeping period, BestEffort first,
-# then Burstable, then Guaranteed, each ending Failed with reason Evicted and an Evicted event.
+# then Burstable, then Guaranteed, each ending Failed with reason Evicted and an Evicted event;
+# a new BestEffort pod is refused at admission (a Burstable one is admitted).
 # Image GC with --image-gc-high-threshold 2 removes the image no pod uses and keeps the one
 # pods use.
 . "$(dirname "$0")/lib.sh"
@@ -61,6 +62,8 @@ metadata: {name: besteffort}
 spec:
   nodeName: $NODE
   terminationGracePeriodSeconds: 1
+  # admitted under memory pressure only because it tolerates it (see "late" below)
+  tolerations: [{key: node.kubernetes.io/memory-pressure, operator: Exists, effect: NoSchedule}]
   containers:
   - {name: c, image: busybox:e2e, imagePullPolicy: Never, command: [sleep, '100000']}
 EOF
@@ -77,6 +80,39 @@ expect_eq "$(phase guaranteed)" Running "Burstable before Guaranteed"
 wait_for 30 evicted guaranteed || e2e_fail "guaranteed not evicted under lasting pressure"
 expect_eq "$(podjp besteffort '{.status.containerStatuses[0].state.terminated.exitCode}')" 137 \
 	"the evicted container was stopped"
+
+# ---- admission under pressure: a new BestEffort pod is refused, a Burstable one runs ----
+cat >"$E2E_DIR/late.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: late}
+spec:
+  nodeName: $NODE
+  containers:
+  - {name: c, image: busybox:e2e, imagePullPolicy: Never, command: [sleep, '100000']}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: late-burstable}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox:e2e
+    imagePullPolicy: Never
+    command: [sleep, '100000']
+    resources: {requests: {memory: 16Mi}}
+EOF
+k create -f "$E2E_DIR/late.yaml" >/dev/null
+wait_for 15 evicted late || e2e_fail "late not refused: $(k get pod late -o yaml)"
+expect_eq "$(podjp late '{.status.message}')" "Pod was rejected: The node had condition: [MemoryPressure]. " \
+	"rejection message"
+expect_eq "$(podjp late '{.status.containerStatuses[0].state.waiting.reason}')" ContainerCreating \
+	"the refused pod never ran"
+wait_for 20 evicted late-burstable || e2e_fail "late-burstable neither ran nor was evicted"
+expect_eq "$(podjp late-burstable '{.status.message}')" "The node was low on resource: memory. " \
+	"the Burstable pod was admitted, ran, and was evicted later"
 
 # ---- image GC: the unused image goes (once older than 10 s), the one pods use stays ----
 images() { k get node "$NODE" -o jsonpath='{.status.images[*].names}'; }
