@@ -221,7 +221,10 @@ static void image_gc(struct kl_health *h, double used_pct)
     size_t n = 0;
     ek_image_info_t **imgs = ek_image_list(kl->images, &n, NULL);
     int64_t now = ek_wall_ms();
-    if (imgs && n > 1) {
+    if (!imgs) {
+        return;
+    }
+    if (n > 1) {
         qsort(imgs, n, sizeof(*imgs), cmp_size);
     }
     int removed = 0;
