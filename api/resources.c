@@ -139,6 +139,11 @@ static const ek_resource_t builtin[] = {
     { "authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews",
       "localsubjectaccessreview", true, NULL, NULL, EK_VERB_CREATE, 0, EK_RES_VIRTUAL,
       "LocalSubjectAccessReview", NULL, 0, NULL, NULL, NULL },
+    /* metrics.k8s.io/v1beta1: usage read from the kubelets, as metrics-server serves it */
+    { "metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", "", false, NULL, NULL,
+      EK_VERB_GET | EK_VERB_LIST, 0, EK_RES_VIRTUAL, NULL, NULL, 0, NULL, NULL, NULL },
+    { "metrics.k8s.io", "v1beta1", "PodMetrics", "pods", "", true, NULL, NULL,
+      EK_VERB_GET | EK_VERB_LIST, 0, EK_RES_VIRTUAL, NULL, NULL, 0, NULL, NULL, NULL },
     { "authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews",
       "selfsubjectrulesreview", false, NULL, NULL, EK_VERB_CREATE, 0, EK_RES_VIRTUAL,
       "SelfSubjectRulesReview", NULL, 0, NULL, NULL, NULL },

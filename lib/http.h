@@ -187,6 +187,30 @@ void ek_http_call_cancel(ek_http_call_t *call);
 const char *ek_http_response_header(const ek_http_response_t *r, const char *name);
 
 /*
+ * Client-side upgrade: sends head (a complete request head, "GET /x HTTP/1.1\r\n...\r\n\r\n")
+ * on a new connection to a numeric host (TLS when tls is not NULL; the server certificate is
+ * checked as tls says). on_response gets the answer's head: with 101 the connection is a raw
+ * pipe from then on (on_data with the peer's bytes, ek_http_tunnel_write to send); otherwise
+ * on_data gets the body and on_close follows its end. on_close runs once (why NULL on a clean
+ * end, else the reason), unless the owner closed the tunnel first with ek_http_tunnel_close
+ * (flushes, then closes; no callback). The tunnel is freed after either.
+ */
+typedef struct ek_http_tunnel ek_http_tunnel_t;
+typedef struct ek_http_tunnel_callbacks {
+    void (*on_response)(ek_http_tunnel_t *t, const ek_http_response_t *resp, void *user);
+    void (*on_data)(ek_http_tunnel_t *t, char *data, size_t len, void *user);
+    void (*on_close)(ek_http_tunnel_t *t, const char *why, void *user);
+} ek_http_tunnel_callbacks_t;
+ek_http_tunnel_t *ek_http_tunnel_open(uv_loop_t *loop, ek_tls_config_t *tls, const char *host,
+                                      int port, const char *head,
+                                      const ek_http_tunnel_callbacks_t *cb, void *user,
+                                      ek_error_t **err);
+int ek_http_tunnel_write(ek_http_tunnel_t *t, const void *data, size_t len); /* -1 if closed */
+size_t ek_http_tunnel_pending(const ek_http_tunnel_t *t);
+void ek_http_tunnel_pause(ek_http_tunnel_t *t, bool paused);
+void ek_http_tunnel_close(ek_http_tunnel_t *t);
+
+/*
  * Blocking convenience for CLIs and tests: runs a private loop until the call completes.
  * Returns the status (>= 100) with the body in *body (caller frees ek_buf_t data), or -1.
  */

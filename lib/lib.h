@@ -20,6 +20,7 @@
 #include "lib/tls.h"
 #include "lib/http.h"
 #include "lib/ws.h"
+#include "lib/spdy.h"
 #include "lib/pb.h"
 
 #endif

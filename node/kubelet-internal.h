@@ -276,7 +276,8 @@ struct ek_agent {
     ek_tls_config_t *tls;
     ek_http_server_t *http;
     int port;
-    kl_logreq_t *logs; /* streams in progress */
+    kl_logreq_t *logs;         /* streams in progress */
+    struct kl_stream *streams; /* exec, attach, port-forward sessions (kubelet_exec.c) */
     /* health: pressure, eviction, image GC (kubelet_evict.c); the local cache (kubelet_cache.c) */
     struct kl_health *health;
     struct kl_cache *cache;
@@ -387,6 +388,18 @@ void ek__kl_node_stop(ek_kubelet_t *kl);
 void ek__kl_node_changed(ek_kubelet_t *kl);
 /* The node's first InternalIP as chosen at start. */
 const char *ek__kl_node_ip(const ek_kubelet_t *kl);
+
+/* Streaming endpoints (kubelet_exec.c): /exec, /attach, /portForward upgrades. */
+void ek__kl_stream_handle(ek_kubelet_t *kl, ek_http_req_t *req);
+void ek__kl_streams_stop(ek_kubelet_t *kl);
+/* The status-channel message for an exit code (reason NULL), or a failure with reason and
+ * message. Caller owns. */
+json_t *ek__kl_exec_status(int exit_code, const char *reason, const char *message);
+/* A resize message {"Width":W,"Height":H}; -1 when malformed. */
+int ek__kl_parse_resize(const char *json, size_t len, unsigned short *cols, unsigned short *rows);
+
+/* Stats (kubelet_stats.c): /stats/summary, /metrics/resource. True if it answered. */
+bool ek__kl_stats_handle(ek_kubelet_t *kl, ek_http_req_t *req);
 
 /* Logs endpoint (kubelet_logs.c). */
 int ek__kl_logs_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t **err);

@@ -7,7 +7,8 @@
  * imagefs.available<15%) and sets MemoryPressure, DiskPressure and PIDPressure, which the node
  * status carries (kubelet_node.c). Under pressure it evicts one pod per period, in the
  * kubelet's order (BestEffort, then Burstable, then Guaranteed; lower priority first): the pod
- * ends Failed with reason Evicted and an Evicted event. Under disk pressure, or when the image
+ * ends Failed with reason Evicted and an Evicted event (memory: the pod cgroup's working set
+ * above its requests ranks within a class). Under disk pressure, or when the image
  * filesystem is above the GC high threshold (85%), unused images (no container of a pod on
  * this node refers to them, no hold, first seen longer ago than the minimum age) are removed,
  * largest first, until its use is at the low threshold (80%). The store is the loop's, so
@@ -308,7 +309,12 @@ static void evict_one(struct kl_health *h, const char *resource)
             continue;
         }
         const char *pc = ek_json_str(p->obj, "spec", "priorityClassName", NULL);
+        ek_rt_usage_t u = { 0 };
+        if (strcmp(resource, "memory") == 0) {
+            ek_rt_usage(p->rt, NULL, &u, NULL); /* the pod cgroup's working set */
+        }
         c[n++] = (ek__kl_evict_cand_t){
+            .usage = (int64_t)u.memory_working_set,
             .uid = p->uid,
             .qos = ek_json_str(p->obj, "status", "qosClass", NULL) ?: ek__kl_qos_class(p->obj),
             .priority = pod_priority(p),

@@ -557,7 +557,10 @@ static void handler(ek_http_req_t *req, void *data)
     }
     if (ek_has_prefix(req->path, "/exec/") || ek_has_prefix(req->path, "/attach/") ||
         ek_has_prefix(req->path, "/portForward/")) {
-        reply(req, 501, "edgek's kubelet does not serve %s yet", req->path);
+        ek__kl_stream_handle(kl, req);
+        return;
+    }
+    if (ek__kl_stats_handle(kl, req)) {
         return;
     }
     reply(req, 404, "404 page not found");
@@ -601,6 +604,7 @@ static void http_closed(void *data)
 
 void ek__kl_logs_stop(ek_kubelet_t *kl)
 {
+    ek__kl_streams_stop(kl);
     for (kl_logreq_t *r = kl->logs, *next; r; r = next) {
         next = r->next;
         if (!r->busy && !r->ended) {

@@ -364,6 +364,18 @@ void ek_rt_exec_free(ek_rt_exec_t *ex);
 int ek_rt_exec_sync(ek_rt_pod_t *pod, const char *container, const char *const *args,
                     int timeout_ms, char **output, int *exit_code, ek_error_t **err);
 
+/* Resource usage of a cgroup (node/runtime/stats.c). */
+typedef struct ek_rt_usage {
+    uint64_t cpu_ns;             /* CPU time used since the cgroup was made */
+    uint64_t memory_usage;       /* bytes charged */
+    uint64_t memory_working_set; /* usage minus inactive file pages (what the kubelet reports) */
+} ek_rt_usage_t;
+/* The pod's cgroup (container NULL) or one container's (its runtime name). Blocking (file
+ * reads); any thread. */
+int ek_rt_usage(ek_rt_pod_t *pod, const char *container, ek_rt_usage_t *out, ek_error_t **err);
+/* The whole node from /proc/stat and /proc/meminfo (working set: MemTotal - MemAvailable). */
+int ek_rt_node_usage(ek_rt_usage_t *out, uint64_t *memory_total, ek_error_t **err);
+
 /* The shim process: `edgek shim <pod dir>` (hidden). Returns the exit status. */
 int ek_rt_shim_main(const char *pod_dir);
 

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -344,6 +345,9 @@ void ek__rt_child_main(const ek__rt_child_t *c)
     if (setsid() < 0 && !c->exec) {
         ek_error_make(&err, errno, "setsid");
         fail(c->sync_fd, err, 1);
+    }
+    if (c->exec && isatty(0)) {
+        ioctl(0, TIOCSCTTY, 0); /* exec -t: the terminal becomes the session's */
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);

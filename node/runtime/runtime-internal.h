@@ -60,6 +60,8 @@ int ek__cg_enter(const ek__cg_t *cg, pid_t pid, ek_error_t **err);
 uint64_t ek__cg_oom_kills(const ek__cg_t *cg);
 /* Kills what is left inside and removes the directories (missing ones are fine). */
 int ek__cg_remove(const ek__cg_t *cg, ek_error_t **err);
+/* Usage read from a cgroup's files (stats.c). */
+int ek__rt_cg_usage(const ek__cg_t *cg, ek_rt_usage_t *out, ek_error_t **err);
 /* The v2 cpu.weight the kubelet derives from v1 cpu.shares. */
 uint64_t ek__cg_shares_to_weight(uint64_t shares);
 

@@ -162,6 +162,9 @@ typedef struct apireq_ops {
     void (*add_header)(apireq_t *r, const char *name, const char *value);
     /* Releases the transport side once the handler is done with the request. */
     void (*release)(apireq_t *r);
+    /* The HTTP request behind r, for connection upgrades (node_proxy.c); NULL when the
+     * transport cannot switch protocols (in-process clients). */
+    ek_http_req_t *(*http_req)(apireq_t *r);
 } apireq_ops_t;
 
 typedef struct ek_apiserver ek_apiserver_t;
@@ -274,6 +277,12 @@ void handle_subresource(apireq_t *r);
 void handle_token_request(apireq_t *r);
 void token_review(apireq_t *r, json_t *review);
 void node_proxy(apireq_t *r);
+/* The client (with the kubelet-client certificate) and a node's kubelet address. */
+ek_http_client_t *node_kubelet_client(ek_apiserver_t *s, ek_error_t **err);
+const char *node_address(const json_t *node);
+/* metrics.k8s.io/v1beta1 NodeMetrics and PodMetrics from the kubelets' summaries
+ * (metrics_api.c). */
+void handle_metrics_api(apireq_t *r);
 /* Frees the client node_proxy keeps for kubelets (its calls are cancelled first). */
 void node_proxy_close(ek_apiserver_t *s);
 
@@ -331,7 +340,9 @@ struct ek_apiserver {
     ek_pki_t *pki;
     ek_tls_config_t *tls;
     ek_http_server_t *http;
-    ek_http_client_t *kubelet_http; /* to kubelets (node_proxy.c), made at first use */
+    ek_http_client_t *kubelet_http;      /* to kubelets (node_proxy.c), made at first use */
+    ek_tls_config_t *kubelet_tls;        /* its TLS config (also for stream tunnels) */
+    struct stream_proxy *stream_proxies; /* exec/attach/port-forward pipes in progress */
     metrics_t *metrics;
     bool ready;
     bool closing;

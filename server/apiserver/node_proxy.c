@@ -7,9 +7,16 @@
  * answer is streamed back as it comes (status, content type, chunked body); a client that
  * hangs up cancels the call. As kube-apiserver without --kubelet-certificate-authority, the
  * kubelet's serving certificate is not verified (a standalone agent's is self-signed for now).
- * exec, attach, port-forward and node proxy are answered 503 until they are routed.
+ *
+ * exec, attach and port-forward (WebSocket or SPDY upgrades) are passed on as the real API
+ * server's upgrade-aware proxy does: the same request, with its upgrade headers, goes to the
+ * kubelet's /exec, /attach or /portForward over a new TLS connection with that client
+ * certificate; the kubelet's 101 answer (its Sec-WebSocket-Accept, negotiated subprotocol or
+ * X-Stream-Protocol-Version) becomes ours and from then on bytes are copied both ways
+ * unchanged, so the kubelet alone speaks the streaming protocols. Node proxy is answered 503.
  */
 #include <stdio.h>
+#include <strings.h>
 
 #include "server/apiserver/apiserver-internal.h"
 
@@ -22,7 +29,7 @@ typedef struct logproxy {
     ek_buf_t body; /* an error answer, kept to become the Status message */
 } logproxy_t;
 
-static ek_http_client_t *kubelet_client(ek_apiserver_t *s, ek_error_t **err)
+ek_http_client_t *node_kubelet_client(ek_apiserver_t *s, ek_error_t **err)
 {
     if (s->kubelet_http) {
         return s->kubelet_http;
@@ -44,7 +51,7 @@ static ek_http_client_t *kubelet_client(ek_apiserver_t *s, ek_error_t **err)
         return NULL;
     }
     s->kubelet_http = ek_http_client_new(s->loop, tls);
-    ek_tls_config_unref(tls);
+    s->kubelet_tls = tls;
     return s->kubelet_http;
 }
 
@@ -172,7 +179,7 @@ static int log_container(apireq_t *r, const json_t *pod, char **out)
     return -1;
 }
 
-static const char *node_address(const json_t *node)
+const char *node_address(const json_t *node)
 {
     static const char *const order[] = { "InternalIP", "ExternalIP", "Hostname" };
     for (size_t k = 0; k < EK_ARRAY_SIZE(order); k++) {
@@ -201,6 +208,21 @@ static void log_query(const char *query, ek_buf_t *out)
     }
 }
 
+/* The kubelet's address and port of a node; NULL after answering. */
+static const char *kubelet_endpoint(apireq_t *r, const char *node_name, long long *port)
+{
+    obj_t *node = store_get(&r->srv->store, ek_resource_find("", "v1", "nodes"), NULL, node_name);
+    const char *addr = node ? node_address(node->json) : NULL;
+    if (!addr) {
+        send_status(r, 500, "InternalError", NULL, NULL,
+                    "node %s has no address to reach its kubelet at", node_name);
+        return NULL;
+    }
+    *port = ek_json_int(node->json, 10250, "status", "daemonEndpoints", "kubeletEndpoint", "Port",
+                        NULL);
+    return addr;
+}
+
 static void pod_log(apireq_t *r, obj_t *pod, const char *node_name)
 {
     ek_apiserver_t *s = r->srv;
@@ -208,19 +230,13 @@ static void pod_log(apireq_t *r, obj_t *pod, const char *node_name)
     if (log_container(r, pod->json, &ctr) < 0) {
         return;
     }
-    obj_t *node = store_get(&s->store, ek_resource_find("", "v1", "nodes"), NULL, node_name);
-    const char *addr = node ? node_address(node->json) : NULL;
+    long long port = 0;
+    const char *addr = kubelet_endpoint(r, node_name, &port);
     if (!addr) {
-        send_status(r, 500, "InternalError", NULL, NULL,
-                    "node %s has no address to reach its "
-                    "kubelet at",
-                    node_name);
         return;
     }
-    long long port = ek_json_int(node->json, 10250, "status", "daemonEndpoints", "kubeletEndpoint",
-                                 "Port", NULL);
     ek_error_t *err = NULL;
-    ek_http_client_t *hc = kubelet_client(s, &err);
+    ek_http_client_t *hc = node_kubelet_client(s, &err);
     if (!hc) {
         send_error(r, NULL, NULL, err);
         ek_error_free(err);
@@ -248,6 +264,281 @@ static void pod_log(apireq_t *r, obj_t *pod, const char *node_name)
     }
 }
 
+/* ---- exec, attach, port-forward: an upgrade passed on to the kubelet ---- */
+
+typedef struct stream_proxy {
+    struct stream_proxy *prev, *next;
+    ek_apiserver_t *srv;
+    apireq_t *r;         /* until the upgrade (or the error answer) */
+    ek_http_tunnel_t *t; /* to the kubelet */
+    ek_conn_t *conn;     /* the client, once upgraded */
+    int status;          /* the kubelet's answer */
+    ek_buf_t body;       /* its error text */
+    char *url;
+    uv_timer_t timer; /* flow control: resumes a paused side */
+    bool timer_on;
+} stream_proxy_t;
+
+/* Headers of the client's request that make the upgrade: passed to the kubelet. */
+static const char *const up_req_headers[] = { "Upgrade",
+                                              "Connection",
+                                              "Sec-WebSocket-Key",
+                                              "Sec-WebSocket-Version",
+                                              "Sec-WebSocket-Protocol",
+                                              "X-Stream-Protocol-Version" };
+/* Headers of the kubelet's 101 that complete it: passed back to the client. */
+static const char *const up_resp_headers[] = { "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol",
+                                               "X-Stream-Protocol-Version" };
+
+#define SP_HIGH_WATER (4u << 20)
+
+static void sp_timer_closed(uv_handle_t *h)
+{
+    stream_proxy_t *sp = h->data;
+    ek_buf_free(&sp->body);
+    free(sp->url);
+    free(sp);
+}
+
+static void sp_maybe_free(stream_proxy_t *sp)
+{
+    if (sp->r || sp->t || sp->conn) {
+        return;
+    }
+    if (sp->prev) {
+        sp->prev->next = sp->next;
+    } else {
+        sp->srv->stream_proxies = sp->next;
+    }
+    if (sp->next) {
+        sp->next->prev = sp->prev;
+    }
+    uv_close((uv_handle_t *)&sp->timer, sp_timer_closed);
+}
+
+/* Resumes reading a side once the other has written out what it was given. */
+static void sp_tick(uv_timer_t *tm)
+{
+    stream_proxy_t *sp = tm->data;
+    bool busy = false;
+    if (sp->t && sp->conn) {
+        bool conn_full = ek_conn_pending(sp->conn) > SP_HIGH_WATER / 2;
+        bool t_full = ek_http_tunnel_pending(sp->t) > SP_HIGH_WATER / 2;
+        ek_http_tunnel_pause(sp->t, conn_full);
+        ek_conn_pause(sp->conn, t_full);
+        busy = conn_full || t_full;
+    }
+    if (!busy) {
+        uv_timer_stop(tm);
+        sp->timer_on = false;
+    }
+}
+
+static void sp_watch(stream_proxy_t *sp)
+{
+    if (!sp->timer_on) {
+        sp->timer_on = true;
+        uv_timer_start(&sp->timer, sp_tick, 20, 20);
+    }
+}
+
+static void sp_conn_data(ek_conn_t *c, char *data, size_t len, void *user)
+{
+    stream_proxy_t *sp = user;
+    if (!sp->t || ek_http_tunnel_write(sp->t, data, len) < 0) {
+        ek_conn_close(c);
+        return;
+    }
+    if (ek_http_tunnel_pending(sp->t) > SP_HIGH_WATER) {
+        ek_conn_pause(c, true);
+        sp_watch(sp);
+    }
+}
+
+static void sp_conn_closed(ek_conn_t *c, void *user)
+{
+    stream_proxy_t *sp = user;
+    EK_UNUSED(c);
+    sp->conn = NULL;
+    if (sp->t) {
+        ek_http_tunnel_close(sp->t);
+        sp->t = NULL;
+    }
+    sp_maybe_free(sp);
+}
+
+static void sp_response(ek_http_tunnel_t *t, const ek_http_response_t *resp, void *user)
+{
+    stream_proxy_t *sp = user;
+    sp->status = resp->status;
+    apireq_t *r = sp->r;
+    if (resp->status != 101 || !r) {
+        return;
+    }
+    ek_http_req_t *hr = r->ops->http_req(r);
+    const char *proto = ek_http_response_header(resp, "Upgrade");
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        for (size_t k = 0; k < EK_ARRAY_SIZE(up_resp_headers); k++) {
+            if (strcasecmp(resp->headers[i].name, up_resp_headers[k]) == 0) {
+                ek_http_add_header(hr, up_resp_headers[k], resp->headers[i].value);
+            }
+        }
+    }
+    r->status = 101;
+    metrics_observe(r->srv->metrics, r);
+    EK_LOG(EK_DEBUG, "apiserver", "%s %s: switched to %s at the kubelet", r->method, r->path,
+           proto ? proto : "?");
+    static const ek_conn_callbacks_t ccb = { sp_conn_data, sp_conn_closed };
+    r->on_close = NULL;
+    r->handler_data = NULL;
+    r->tp = NULL; /* ek_http_upgrade releases the request */
+    sp->r = NULL;
+    sp->conn = ek_http_upgrade(hr, proto ? proto : "websocket", &ccb, sp);
+    apireq_free(r);
+    if (!sp->conn) {
+        ek_http_tunnel_close(t);
+        sp->t = NULL;
+    }
+}
+
+static void sp_tunnel_data(ek_http_tunnel_t *t, char *data, size_t len, void *user)
+{
+    stream_proxy_t *sp = user;
+    if (!sp->conn) {
+        if (sp->status != 101 && sp->body.len < 4096) {
+            ek_buf_append(&sp->body, data, EK_MIN(len, 4096 - sp->body.len));
+        }
+        return;
+    }
+    if (ek_conn_write(sp->conn, data, len) < 0) {
+        ek_http_tunnel_close(t);
+        sp->t = NULL;
+        return;
+    }
+    if (ek_conn_pending(sp->conn) > SP_HIGH_WATER) {
+        ek_http_tunnel_pause(t, true);
+        sp_watch(sp);
+    }
+}
+
+static void sp_tunnel_closed(ek_http_tunnel_t *t, const char *why, void *user)
+{
+    stream_proxy_t *sp = user;
+    EK_UNUSED(t);
+    sp->t = NULL;
+    apireq_t *r = sp->r;
+    if (r) {
+        sp->r = NULL;
+        r->on_close = NULL;
+        r->handler_data = NULL;
+        if (r->closed) {
+            apireq_free(r);
+        } else if (sp->status == 0 || sp->status == 101) {
+            send_status(r, 500, "InternalError", NULL, NULL, "error dialing backend: %s: %s",
+                        sp->url, why ? why : "connection closed");
+        } else {
+            while (sp->body.len && sp->body.data[sp->body.len - 1] == '\n') {
+                sp->body.data[--sp->body.len] = '\0';
+            }
+            send_status(r, sp->status, reason_for(sp->status), NULL, NULL, "%s",
+                        sp->body.len ? sp->body.data : ek_http_status_text(sp->status));
+        }
+    }
+    if (sp->conn) {
+        ek_conn_close(sp->conn);
+        return;
+    }
+    sp_maybe_free(sp);
+}
+
+static void sp_client_gone(apireq_t *r)
+{
+    stream_proxy_t *sp = r->handler_data;
+    if (sp && sp->t) {
+        ek_http_tunnel_close(sp->t);
+        sp->t = NULL;
+        sp->r = NULL;
+        r->on_close = NULL;
+        r->handler_data = NULL;
+        apireq_free(r);
+        sp_maybe_free(sp);
+    }
+}
+
+static void pod_stream(apireq_t *r, obj_t *pod, const char *node_name)
+{
+    ek_apiserver_t *s = r->srv;
+    ek_http_req_t *hr = r->ops->http_req ? r->ops->http_req(r) : NULL;
+    const char *up = apireq_header(r, "Upgrade");
+    if (!hr || !up || !*up) {
+        send_status(r, 400, "BadRequest", NULL, NULL, "Upgrade request required");
+        return;
+    }
+    ek_autofree char *ctr = NULL;
+    if (r->rt.sub != EK_SUB_PORTFORWARD && log_container(r, pod->json, &ctr) < 0) {
+        return;
+    }
+    long long port = 0;
+    const char *addr = kubelet_endpoint(r, node_name, &port);
+    if (!addr) {
+        return;
+    }
+    ek_error_t *err = NULL;
+    if (!node_kubelet_client(s, &err)) {
+        send_error(r, NULL, NULL, err);
+        ek_error_free(err);
+        return;
+    }
+    const char *kind = r->rt.sub == EK_SUB_EXEC     ? "exec"
+                       : r->rt.sub == EK_SUB_ATTACH ? "attach"
+                                                    : "portForward";
+    ek_autofree char *ns = ek_http_escape(r->rt.ns);
+    ek_autofree char *name = ek_http_escape(r->rt.name);
+    ek_autofree char *ectr = ctr ? ek_http_escape(ctr) : NULL;
+    ek_autobuf path = EK_BUF_INIT;
+    ek_buf_printf(&path, "/%s/%s/%s%s%s%s%s", kind, ns, name, ectr ? "/" : "", ectr ? ectr : "",
+                  *r->query ? "?" : "", r->query);
+    bool v6 = strchr(addr, ':') != NULL;
+    ek_autobuf head = EK_BUF_INIT;
+    ek_buf_printf(&head, "%s %s HTTP/1.1\r\nHost: %s%s%s:%lld\r\n", r->method, path.data,
+                  v6 ? "[" : "", addr, v6 ? "]" : "", port);
+    for (size_t i = 0; i < hr->n_headers; i++) {
+        for (size_t k = 0; k < EK_ARRAY_SIZE(up_req_headers); k++) {
+            if (strcasecmp(hr->headers[i].name, up_req_headers[k]) == 0 &&
+                !strpbrk(hr->headers[i].value, "\r\n")) {
+                ek_buf_printf(&head, "%s: %s\r\n", up_req_headers[k], hr->headers[i].value);
+            }
+        }
+    }
+    ek_buf_puts(&head, "\r\n");
+    stream_proxy_t *sp = ek_new(stream_proxy_t);
+    sp->srv = s;
+    sp->r = r;
+    sp->url =
+        ek_xasprintf("https://%s%s%s:%lld%s", v6 ? "[" : "", addr, v6 ? "]" : "", port, path.data);
+    uv_timer_init(s->loop, &sp->timer);
+    sp->timer.data = sp;
+    sp->next = s->stream_proxies;
+    if (sp->next) {
+        sp->next->prev = sp;
+    }
+    s->stream_proxies = sp;
+    static const ek_http_tunnel_callbacks_t tcb = { sp_response, sp_tunnel_data, sp_tunnel_closed };
+    r->handler_data = sp;
+    r->on_close = sp_client_gone;
+    sp->t =
+        ek_http_tunnel_open(s->loop, s->kubelet_tls, addr, (int)port, head.data, &tcb, sp, &err);
+    if (!sp->t) {
+        sp->r = NULL;
+        r->on_close = NULL;
+        r->handler_data = NULL;
+        send_status(r, 500, "InternalError", NULL, NULL, "error dialing backend: %s",
+                    ek_error_msg(err));
+        ek_error_free(err);
+        sp_maybe_free(sp);
+    }
+}
+
 void node_proxy(apireq_t *r)
 {
     const ek_resource_t *res = r->rt.res;
@@ -267,6 +558,11 @@ void node_proxy(apireq_t *r)
             pod_log(r, o, node);
             return;
         }
+        if (r->rt.sub == EK_SUB_EXEC || r->rt.sub == EK_SUB_ATTACH ||
+            r->rt.sub == EK_SUB_PORTFORWARD) {
+            pod_stream(r, o, node);
+            return;
+        }
         send_status(r, 503, "ServiceUnavailable", NULL, NULL,
                     "no connection to node %s: edgek does not yet route %s requests to kubelets",
                     node, ek_subresource_name(r->rt.sub));
@@ -279,6 +575,22 @@ void node_proxy(apireq_t *r)
 
 void node_proxy_close(ek_apiserver_t *s)
 {
+    for (stream_proxy_t *sp = s->stream_proxies, *next; sp; sp = next) {
+        next = sp->next;
+        if (sp->t) {
+            ek_http_tunnel_close(sp->t);
+            sp->t = NULL;
+        }
+        if (sp->conn) {
+            ek_conn_close(sp->conn); /* its on_close frees sp */
+        } else {
+            sp_maybe_free(sp);
+        }
+    }
+    if (s->kubelet_tls) {
+        ek_tls_config_unref(s->kubelet_tls);
+        s->kubelet_tls = NULL;
+    }
     if (s->kubelet_http) {
         ek_http_client_free(s->kubelet_http, NULL, NULL);
         s->kubelet_http = NULL;

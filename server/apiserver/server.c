@@ -127,6 +127,11 @@ static void http_add_header(apireq_t *r, const char *name, const char *value)
     }
 }
 
+static ek_http_req_t *http_req_of(apireq_t *r)
+{
+    return r->tp;
+}
+
 static const apireq_ops_t http_ops = {
     .respond = http_respond,
     .stream_begin = http_stream_begin,
@@ -136,6 +141,7 @@ static const apireq_ops_t http_ops = {
     .header = http_header,
     .add_header = http_add_header,
     .release = NULL,
+    .http_req = http_req_of,
 };
 
 static void on_http_close(ek_http_req_t *hr, void *data)

@@ -254,6 +254,10 @@ void handle_virtual(apireq_t *r)
 {
     const ek_resource_t *res = r->rt.res;
     ek_error_t *err = NULL;
+    if (strcmp(res->group, "metrics.k8s.io") == 0) {
+        handle_metrics_api(r);
+        return;
+    }
     if (strcmp(r->method, "POST") != 0) {
         send_status(r, 405, "MethodNotAllowed", NULL, NULL,
                     "the server does not allow this method on the requested resource");
