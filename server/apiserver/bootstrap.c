@@ -234,20 +234,22 @@ void bootstrap_run(ek_apiserver_t *s)
                      "endpointslice-controller.k8s.io", "addressType", "IPv4", "endpoints",
                      "addresses", addr, "conditions", "ready", 1, "serving", 1, "terminating", 0,
                      "ports", "name", "https", "port", port, "protocol", "TCP"));
-    /* kube-dns, as clients expect it. No selector: every agent answers DNS itself and its
-     * proxy steers this address to the node's own DNS server, so no query leaves the node. */
+    /* kube-dns, as clients expect it. No selector: every agent answers DNS itself and the
+     * pod network's rules steer this address to the node's own DNS server, so no query leaves
+     * the node. The service-proxy-name label (kube-proxy's "another proxy implements this")
+     * keeps the service proxy from rejecting it for want of endpoints. */
     if (s->opts.cluster_dns && *s->opts.cluster_dns) {
         ensure(b, "", "services", "kube-system",
-               json_pack("{s:{s:s,s:{s:s,s:s,s:s}},s:{s:s,s:s,s:[s],s:s,s:[s],s:s,s:s,"
+               json_pack("{s:{s:s,s:{s:s,s:s,s:s,s:s}},s:{s:s,s:s,s:[s],s:s,s:[s],s:s,s:s,"
                          "s:[{s:s,s:s,s:i,s:i},{s:s,s:s,s:i,s:i}]}}",
                          "metadata", "name", "kube-dns", "labels", "k8s-app", "kube-dns",
                          "kubernetes.io/cluster-service", "true", "kubernetes.io/name", "edgek-dns",
-                         "spec", "type", "ClusterIP", "clusterIP", s->opts.cluster_dns,
-                         "clusterIPs", s->opts.cluster_dns, "sessionAffinity", "None", "ipFamilies",
-                         "IPv4", "ipFamilyPolicy", "SingleStack", "internalTrafficPolicy",
-                         "Cluster", "ports", "name", "dns", "protocol", "UDP", "port", 53,
-                         "targetPort", 53, "name", "dns-tcp", "protocol", "TCP", "port", 53,
-                         "targetPort", 53));
+                         "service.kubernetes.io/service-proxy-name", "edgek-dns", "spec", "type",
+                         "ClusterIP", "clusterIP", s->opts.cluster_dns, "clusterIPs",
+                         s->opts.cluster_dns, "sessionAffinity", "None", "ipFamilies", "IPv4",
+                         "ipFamilyPolicy", "SingleStack", "internalTrafficPolicy", "Cluster",
+                         "ports", "name", "dns", "protocol", "UDP", "port", 53, "targetPort", 53,
+                         "name", "dns-tcp", "protocol", "TCP", "port", 53, "targetPort", 53));
     }
     for (size_t i = 0; i < EK_ARRAY_SIZE(cluster_roles); i++) {
         ensure(b, "rbac.authorization.k8s.io", "clusterroles", NULL, parse(cluster_roles[i]));

@@ -76,8 +76,8 @@ TEST(spdy_malformed)
     const uint8_t rst[] = { 0x80, 0x03, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04, 0, 0, 0, 1 };
     ASSERT_EQ(ek_spdy_parse(rst, sizeof(rst), 1 << 20, &f), -1);
     /* SYN_STREAM on stream 0 */
-    const uint8_t syn[] = { 0x80, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0a, 0, 0, 0,
-                            0,    0,    0,    0,    0,    0,    0,    0,    0, 0, 0 };
+    const uint8_t syn[] = { 0x80, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0a, 0, 0, 0, 0,
+                            0,    0,    0,    0,    0,    0,    0,    0,    0, 0 };
     ASSERT_EQ(ek_spdy_parse(syn, sizeof(syn), 1 << 20, &f), -1);
     /* header blocks: a length past the end, an empty name */
     const uint8_t past[] = { 0, 0, 0, 1, 0, 0, 0, 9, 'a' };
