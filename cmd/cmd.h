@@ -39,66 +39,66 @@ struct ek_cmd_agent_flags {
     char *proxy_metrics_addr;
 };
 extern struct ek_cmd_agent_flags ek_cmd_agent_flags;
-#define EK_CMD_AGENT_FLAGS                                                                 \
-    { "node-label",                                                                        \
-      0,                                                                                   \
-      EK_FLAG_LIST,                                                                        \
-      &ek_cmd_agent_flags.node_labels,                                                     \
-      NULL,                                                                                \
-      "KEY=VALUE",                                                                         \
-      "a label of this node (repeatable)" },                                               \
-        { "resolv-conf",                                                                   \
-          0,                                                                               \
-          EK_FLAG_STRING,                                                                  \
-          &ek_cmd_agent_flags.resolv_conf,                                                 \
-          NULL,                                                                            \
-          "FILE",                                                                          \
-          "resolv.conf for pods with dnsPolicy Default (default: the host's)" },           \
-        { "runtime-dir",                                                                   \
-          0,                                                                               \
-          EK_FLAG_STRING,                                                                  \
-          &ek_cmd_agent_flags.runtime_dir,                                                 \
-          NULL,                                                                            \
-          "DIR",                                                                           \
-          "state of the pod shims, on tmpfs (default /run/edgek)" },                       \
-        { "pod-log-dir",                                                                   \
-          0,                                                                               \
-          EK_FLAG_STRING,                                                                  \
-          &ek_cmd_agent_flags.pod_log_dir,                                                 \
-          NULL,                                                                            \
-          "DIR",                                                                           \
-          "container logs (default /var/log/pods)" },                                      \
-        { "cgroup-parent",                                                                 \
-          0,                                                                               \
-          EK_FLAG_STRING,                                                                  \
-          &ek_cmd_agent_flags.cgroup_parent,                                               \
-          NULL,                                                                            \
-          "NAME",                                                                          \
-          "cgroup holding every pod (default edgek)" },                                    \
-        { "cgroup-nested",                                                                 \
-          0,                                                                               \
-          EK_FLAG_BOOL,                                                                    \
-          &ek_cmd_agent_flags.cgroup_nested,                                               \
-          NULL,                                                                            \
-          NULL,                                                                            \
-          "put --cgroup-parent below this process's own cgroups (tests, nested agents)" }, \
-        { "kubelet-port",                                                                  \
-          0,                                                                               \
-          EK_FLAG_INT,                                                                     \
-          &ek_cmd_agent_flags.kubelet_port,                                                \
-          NULL,                                                                            \
-          "PORT",                                                                          \
-          "the kubelet's HTTPS port (default 10250)" },                                    \
-        { "pod-max-pids",                                                                  \
-          0,                                                                               \
-          EK_FLAG_INT,                                                                     \
-          &ek_cmd_agent_flags.pod_max_pids,                                                \
-          NULL,                                                                            \
-          "N",                                                                             \
-          "process limit of each pod (default: none)" },                                   \
-    {                                                                                      \
-        "max-pods", 0, EK_FLAG_INT, &ek_cmd_agent_flags.max_pods, NULL, "N",               \
-            "pods this node takes (default 110)"                                           \
+#define EK_CMD_AGENT_FLAGS                                                                    \
+    { "node-label",                                                                           \
+      0,                                                                                      \
+      EK_FLAG_LIST,                                                                           \
+      &ek_cmd_agent_flags.node_labels,                                                        \
+      NULL,                                                                                   \
+      "KEY=VALUE",                                                                            \
+      "a label of this node (repeatable)" },                                                  \
+        { "resolv-conf",                                                                      \
+          0,                                                                                  \
+          EK_FLAG_STRING,                                                                     \
+          &ek_cmd_agent_flags.resolv_conf,                                                    \
+          NULL,                                                                               \
+          "FILE",                                                                             \
+          "upstreams of the cluster DNS and pods' dnsPolicy Default (default: the host's)" }, \
+        { "runtime-dir",                                                                      \
+          0,                                                                                  \
+          EK_FLAG_STRING,                                                                     \
+          &ek_cmd_agent_flags.runtime_dir,                                                    \
+          NULL,                                                                               \
+          "DIR",                                                                              \
+          "state of the pod shims, on tmpfs (default /run/edgek)" },                          \
+        { "pod-log-dir",                                                                      \
+          0,                                                                                  \
+          EK_FLAG_STRING,                                                                     \
+          &ek_cmd_agent_flags.pod_log_dir,                                                    \
+          NULL,                                                                               \
+          "DIR",                                                                              \
+          "container logs (default /var/log/pods)" },                                         \
+        { "cgroup-parent",                                                                    \
+          0,                                                                                  \
+          EK_FLAG_STRING,                                                                     \
+          &ek_cmd_agent_flags.cgroup_parent,                                                  \
+          NULL,                                                                               \
+          "NAME",                                                                             \
+          "cgroup holding every pod (default edgek)" },                                       \
+        { "cgroup-nested",                                                                    \
+          0,                                                                                  \
+          EK_FLAG_BOOL,                                                                       \
+          &ek_cmd_agent_flags.cgroup_nested,                                                  \
+          NULL,                                                                               \
+          NULL,                                                                               \
+          "put --cgroup-parent below this process's own cgroups (tests, nested agents)" },    \
+        { "kubelet-port",                                                                     \
+          0,                                                                                  \
+          EK_FLAG_INT,                                                                        \
+          &ek_cmd_agent_flags.kubelet_port,                                                   \
+          NULL,                                                                               \
+          "PORT",                                                                             \
+          "the kubelet's HTTPS port (default 10250)" },                                       \
+        { "pod-max-pids",                                                                     \
+          0,                                                                                  \
+          EK_FLAG_INT,                                                                        \
+          &ek_cmd_agent_flags.pod_max_pids,                                                   \
+          NULL,                                                                               \
+          "N",                                                                                \
+          "process limit of each pod (default: none)" },                                      \
+    {                                                                                         \
+        "max-pods", 0, EK_FLAG_INT, &ek_cmd_agent_flags.max_pods, NULL, "N",                  \
+            "pods this node takes (default 110)"                                              \
     }
 /* Node pressure, image GC and autonomy flags (kubelet names), shared the same way. */
 struct ek_cmd_health_flags {

@@ -365,6 +365,11 @@ typedef struct ek_podnet_config {
     int mtu;            /* the uplink's MTU (0: 1500); pods get mtu - 50 with VXLAN */
     int netns_fd;       /* the node's network namespace (tests); -1 = the caller's */
     const char *bridge; /* NULL: EK_PODNET_BRIDGE */
+    /* The cluster DNS address ("10.43.0.10"): its port 53 (UDP and TCP) is steered to the
+     * gateway's port 53, where the node's own DNS server listens, for pods (prerouting) and
+     * the node's processes (output, with a /32 route via the bridge so the address is
+     * reachable without a default route). NULL: no steering. */
+    const char *cluster_dns;
 } ek_podnet_config_t;
 
 typedef struct ek_podnet ek_podnet_t;
@@ -400,11 +405,13 @@ EK_DEFINE_CLEANUP(ek_podnet_t, ek_podnet_close)
  * Makes the node ready for pods, idempotently (an agent restart keeps running pods' links,
  * addresses and hostPorts): IPv4 forwarding on, the bridge with the gateway address, the VXLAN
  * device for that backend (removed for the others), and table `ip edgek` with the egress
- * masquerade and hostPort chains.
+ * masquerade and hostPort chains, and the cluster DNS steering when cfg->cluster_dns is set.
  */
 int ek_podnet_setup(ek_podnet_t *pn, ek_error_t **err);
 /* The pods' MTU (the uplink's, less 50 for VXLAN). */
 int ek_podnet_pod_mtu(const ek_podnet_t *pn);
+/* The bridge's address (the pods' gateway, the subnet's first host address). */
+struct in_addr ek_podnet_gateway(const ek_podnet_t *pn);
 /* The VXLAN device's MAC (for the Node's annotation). Fails unless set up with VXLAN. */
 int ek_podnet_vtep_mac(ek_podnet_t *pn, uint8_t mac[6], ek_error_t **err);
 /*

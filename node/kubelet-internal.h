@@ -258,7 +258,11 @@ struct ek_agent {
     char *pod_cidr;
     bool net_ready, net_busy;
     char *net_error;
-    ek_informer_t *pods, *cms, *secrets, *node, *services;
+    ek_informer_t *pods, *cms, *secrets, *node, *services, *namespaces, *slices;
+    /* cluster DNS (kubelet_dnsserver.c) */
+    char *resolv_path; /* the file its upstreams come from */
+    ek_dns_t *dns;
+    char *dns_addr; /* "gateway:53" once listening */
     ek_event_recorder_t *rec;
     ek_map_t by_uid; /* uid → kl_pod_t */
     bool adopted, adopting;
@@ -283,7 +287,6 @@ struct ek_agent {
     struct kl_cache *cache;
     /* the service proxy (kubelet_proxy.c) */
     ek_proxy_t *proxy;
-    ek_informer_t *slices;
     int proxy_lists; /* informers (services, slices) that have listed */
     ek_http_server_t *proxy_http;
     /* stopping */
@@ -308,6 +311,16 @@ void ek__kl_event(kl_pod_t *p, const char *type, const char *reason, const char 
 bool ek__kl_pod_is_host_network(const kl_pod_t *p);
 /* The sources (informer caches) for env and volumes of pod p. */
 void ek__kl_sources(kl_pod_t *p, ek__kl_sources_t *s);
+
+/* Cluster DNS (kubelet_dnsserver.c), a node service: started and stopped with the agent, it
+ * listens once the pod network is ready (on its gateway, port 53). */
+/* The resolv.conf the server's upstreams (and dnsPolicy Default pods) come from: path when
+ * given, else /etc/resolv.conf, or systemd-resolved's upstream file when that one only names
+ * loopback stubs. Caller frees. */
+char *ek__kl_host_resolv_path(const char *path);
+int ek__kl_dns_start(ek_kubelet_t *kl, ek_error_t **err);
+void ek__kl_dns_net_ready(ek_kubelet_t *kl, struct in_addr gateway);
+void ek__kl_dns_stop(ek_kubelet_t *kl);
 
 /* Pods (kubelet_pod.c). */
 kl_pod_t *ek__kl_pod_get(ek_kubelet_t *kl, json_t *obj);

@@ -263,6 +263,9 @@ static void start_informers(ek_kubelet_t *kl)
     kl->secrets = ek_informer_new(kl->client, ek__kl_res("", "secrets"), NULL, NULL, NULL, 0);
     kl->services = ek_informer_new(kl->client, ek__kl_res("", "services"), NULL, NULL, NULL, 0);
     kl->node = ek_informer_new(kl->client, ek__kl_res("", "nodes"), NULL, NULL, node_sel, 0);
+    kl->namespaces = ek_informer_new(kl->client, ek__kl_res("", "namespaces"), NULL, NULL, NULL, 0);
+    kl->slices = ek_informer_new(kl->client, ek__kl_res("discovery.k8s.io", "endpointslices"), NULL,
+                                 NULL, NULL, 0);
     static const ek_informer_handlers_t ph = { on_pod_add, on_pod_update, on_pod_delete,
                                                on_pods_synced };
     static const ek_informer_handlers_t ch = { on_cm, on_cm_update, on_cm_delete, NULL };
@@ -277,6 +280,8 @@ static void start_informers(ek_kubelet_t *kl)
     ek_informer_start(kl->secrets);
     ek_informer_start(kl->services);
     ek_informer_start(kl->node);
+    ek_informer_start(kl->namespaces);
+    ek_informer_start(kl->slices);
     ek_informer_start(kl->pods);
 }
 
@@ -322,29 +327,10 @@ static void machine_capacity(ek_kubelet_t *kl)
     }
 }
 
-/* The host resolv.conf pods with dnsPolicy Default get. With systemd-resolved the stub
- * (127.0.0.53) cannot be reached from a pod: use the upstream list it keeps, as k3s does. */
+/* The host resolv.conf pods with dnsPolicy Default get (see ek__kl_host_resolv_path). */
 static char *host_resolv(const char *path)
 {
-    if (path && *path) {
-        return ek_file_read(path, 1 << 20, NULL, NULL) ?: ek_xstrdup("");
-    }
-    char *text = ek_file_read("/etc/resolv.conf", 1 << 20, NULL, NULL);
-    if (text && strstr(text, "nameserver 127.")) {
-        bool only_loop = true;
-        for (const char *l = strstr(text, "nameserver"); l; l = strstr(l + 1, "\nnameserver")) {
-            const char *a = l + strcspn(l, " \t");
-            a += strspn(a, " \t");
-            only_loop = only_loop && strncmp(a, "127.", 4) == 0;
-        }
-        char *up = only_loop ? ek_file_read("/run/systemd/resolve/resolv.conf", 1 << 20, NULL, NULL)
-                             : NULL;
-        if (up) {
-            free(text);
-            text = up;
-        }
-    }
-    return text ? text : ek_xstrdup("");
+    return ek_file_read(path, 1 << 20, NULL, NULL) ?: ek_xstrdup("");
 }
 
 static char *lowercase_hostname(void)
@@ -402,7 +388,8 @@ static void copy_options(ek_kubelet_t *kl, const ek_agent_options_t *o)
     kl->cluster_cidr = ek_xstrdup(o->cluster_cidr ? o->cluster_cidr : "10.42.0.0/16");
     kl->cluster_dns = ek_xstrdup(o->cluster_dns ? o->cluster_dns : "10.43.0.10");
     kl->cluster_domain = ek_xstrdup(o->cluster_domain ? o->cluster_domain : "cluster.local");
-    kl->host_resolv = host_resolv(o->resolv_conf);
+    kl->resolv_path = ek__kl_host_resolv_path(o->resolv_conf);
+    kl->host_resolv = host_resolv(kl->resolv_path);
     kl->host_hosts = ek_file_read("/etc/hosts", 1 << 20, NULL, NULL) ?: ek_xstrdup("");
     kl->pods_dir = ek_xasprintf("%s/agent/pods", kl->data_dir);
     kl->log_dir = ek_xstrdup(o->pod_log_dir ? o->pod_log_dir : "/var/log/pods");
@@ -442,7 +429,7 @@ int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *o, ek_agen
      * the bootstrap client's certificate rotation go here, each stopped at the top of
      * ek_agent_stop (before the informers are freed) in the reverse order.
      */
-    if (ek__kl_proxy_start(kl, o, err) < 0) {
+    if (ek__kl_proxy_start(kl, o, err) < 0 || ek__kl_dns_start(kl, err) < 0) {
         ek_agent_stop(kl, NULL, NULL);
         return -1;
     }
@@ -459,8 +446,10 @@ ek_api_client_t *ek_agent_client(const ek_agent_t *a)
 
 ek_informer_t *ek_agent_informer(const ek_agent_t *a, const char *resource)
 {
-    static const char *const names[] = { "pods", "services", "configmaps", "secrets", "nodes" };
-    ek_informer_t *const infs[] = { a->pods, a->services, a->cms, a->secrets, a->node };
+    static const char *const names[] = { "pods",  "services",   "configmaps",    "secrets",
+                                         "nodes", "namespaces", "endpointslices" };
+    ek_informer_t *const infs[] = { a->pods, a->services,   a->cms,   a->secrets,
+                                    a->node, a->namespaces, a->slices };
     for (size_t i = 0; i < EK_ARRAY_SIZE(names); i++) {
         if (strcmp(resource, names[i]) == 0) {
             return infs[i];
@@ -508,6 +497,8 @@ static void free_kubelet(ek_kubelet_t *kl)
     free(kl->cluster_dns);
     free(kl->cluster_domain);
     free(kl->host_resolv);
+    free(kl->resolv_path);
+    free(kl->dns_addr);
     free(kl->host_hosts);
     free(kl->pods_dir);
     free(kl->log_dir);
@@ -554,13 +545,17 @@ void ek_agent_stop(ek_agent_t *kl, void (*cb)(void *data), void *data)
     kl->stop_cb = cb;
     kl->stop_data = data;
     /* Node services stop here, before the informers they use (see ek_agent_start). */
+    ek__kl_dns_stop(kl);
     ek__kl_proxy_stop(kl);
     ek_informer_free(kl->pods);
     ek_informer_free(kl->cms);
     ek_informer_free(kl->secrets);
     ek_informer_free(kl->services);
     ek_informer_free(kl->node);
+    ek_informer_free(kl->namespaces);
+    ek_informer_free(kl->slices);
     kl->pods = kl->cms = kl->secrets = kl->services = kl->node = NULL;
+    kl->namespaces = kl->slices = NULL;
     ek__kl_node_stop(kl);
     ek__kl_logs_stop(kl);
     ek__kl_health_stop(kl);

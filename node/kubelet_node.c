@@ -350,7 +350,8 @@ static void net_run(kl_job_t *j)
                                .node_cidr = n->cidr,
                                .node_ip = kl->node_ip,
                                .backend = EK_PODNET_HOST_GW,
-                               .netns_fd = -1 };
+                               .netns_fd = -1,
+                               .cluster_dns = kl->cluster_dns };
     n->pn = ek_podnet_open(&cfg, &j->err);
     if (!n->pn || ek_podnet_setup(n->pn, &j->err) < 0 ||
         ek_podnet_reconcile(n->pn, (const char *const *)n->live.v, n->live.n, &j->err) < 0) {
@@ -383,6 +384,7 @@ static void net_done(kl_job_t *j)
         kl->pod_cidr = ek_xstrdup(n->cidr);
         kl->net_ready = true;
         EK_LOG(EK_INFO, "kubelet", "pod network ready cidr=%s", n->cidr);
+        ek__kl_dns_net_ready(kl, ek_podnet_gateway(kl->net));
         if (!kl->stopping) {
             send_node_status(kl, false);
             ek__kl_sync_all(kl);

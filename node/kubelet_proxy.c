@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent's service proxy (net/proxy), a node service next to the kubelet: fed by the
- * agent's Services informer (shared with the kubelet) and an EndpointSlice informer of its
- * own, it starts its first full sync once both have listed, so the first ruleset is complete.
+ * agent's Services and EndpointSlices informers (shared with the kubelet and the cluster DNS),
+ * it starts its first full sync once both have listed, so the first ruleset is complete.
  * NodePorts and LoadBalancer ingress answer on the node's addresses: its Node object's
  * InternalIP and ExternalIP addresses as the node informer sees them (at first --node-ip, else
  * the detected address). /metrics (sync count, sync duration histogram, rules) is served over plain
@@ -111,9 +111,6 @@ int ek__kl_proxy_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t
     if (!kl->proxy) {
         return -1;
     }
-    kl->slices =
-        ek_informer_new(kl->client, ek_resource_find("discovery.k8s.io", "v1", "endpointslices"),
-                        NULL, NULL, NULL, 0);
     static const ek_informer_handlers_t synced = { NULL, NULL, NULL, on_list_synced };
     ek_informer_add_handlers(kl->services, &ek_proxy_service_handlers, kl->proxy);
     ek_informer_add_handlers(kl->services, &synced, kl);
@@ -121,7 +118,6 @@ int ek__kl_proxy_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t
     ek_informer_add_handlers(kl->slices, &synced, kl);
     static const ek_informer_handlers_t node_h = { .on_add = on_node, .on_update = on_node_update };
     ek_informer_add_handlers(kl->node, &node_h, kl);
-    ek_informer_start(kl->slices);
     const char *addr = o->proxy_metrics_addr ? o->proxy_metrics_addr : "127.0.0.1:10249";
     if (*addr) {
         start_metrics(kl, addr);
@@ -143,11 +139,7 @@ void ek__kl_proxy_stop(ek_kubelet_t *kl)
         ek_http_server_close(kl->proxy_http, proxy_part_closed, kl);
         kl->proxy_http = NULL;
     }
-    /* The slices informer goes first: nothing feeds the proxy while it closes. */
-    if (kl->slices) {
-        ek_informer_free(kl->slices);
-        kl->slices = NULL;
-    }
+    /* The informers are freed right after (ek_agent_stop): nothing feeds the proxy again. */
     if (kl->proxy) {
         kl->closing++;
         ek_proxy_close(kl->proxy, proxy_part_closed, kl);

@@ -386,7 +386,9 @@ int ek_rt_shim_main(const char *pod_dir);
  * node (node/agent.c, node/kubelet*.c). It registers the node's Node (capacity, addresses,
  * labels, images) and renews its Lease, runs the pods bound to the node as real containers
  * (one shim each; shims outlive the agent and a new agent adopts them), reports their status
- * and events, and serves the kubelet's HTTPS endpoint (container logs) to the API server.
+ * and events, and serves the kubelet's HTTPS endpoint (container logs) to the API server. It
+ * also runs the node's cluster DNS server (net/dns) on the bridge's gateway, port 53, which the
+ * pod network steers the cluster DNS address to.
  * Loop thread only; everything that blocks (runtime calls, netlink, volume files, image
  * unpacking) runs on libuv's worker threads and reports back to the loop.
  */
@@ -405,7 +407,8 @@ typedef struct ek_agent_options {
     const char *cluster_cidr;   /* default 10.42.0.0/16 */
     const char *cluster_dns;    /* pods' nameserver for dnsPolicy ClusterFirst; 10.43.0.10 */
     const char *cluster_domain; /* default cluster.local */
-    const char *resolv_conf;    /* the host resolv.conf pods with dnsPolicy Default get; default
+    const char *resolv_conf;    /* the host resolv.conf: the cluster DNS server's upstreams and
+                                   what pods with dnsPolicy Default get; default
                                    /etc/resolv.conf, or systemd-resolved's upstream file when
                                    that one only names a loopback stub */
     const char *runtime_dir;    /* shim state (tmpfs); default /run/edgek: <dir>/runtime */
@@ -448,8 +451,8 @@ int ek_agent_kubelet_port(const ek_agent_t *a);
 /* What the agent shares with the node services started next to the kubelet (see
  * start_node_services in node/kubelet.c): its API client (its identity, its loop) and its
  * informers, already started, so a service adds handlers instead of watching again. resource
- * is "pods" (this node's), "services", "configmaps", "secrets" or "nodes" (this node only);
- * NULL for anything else. Borrowed; valid until ek_agent_stop. */
+ * is "pods" (this node's), "services", "configmaps", "secrets", "nodes" (this node only),
+ * "namespaces" or "endpointslices"; NULL for anything else. Borrowed; valid until ek_agent_stop. */
 ek_api_client_t *ek_agent_client(const ek_agent_t *a);
 ek_informer_t *ek_agent_informer(const ek_agent_t *a, const char *resource);
 

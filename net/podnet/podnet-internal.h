@@ -86,7 +86,14 @@ struct ek_podnet {
     ek_nl_t *nl;  /* in the node's namespace */
     ek_ipam_t *ipam;
     int bridge_index, vxlan_index;
+    struct in_addr cluster_dns; /* 0.0.0.0: no DNS steering */
 };
+
+/* Base chains of table ip edgek steering the cluster DNS address to the node's server: first
+ * among the nat chains (all of which run inside the kernel's NAT hook at -100, so filter chains
+ * before -100 still see the original address: the service proxy must leave kube-dns alone,
+ * which its service-proxy-name label tells it). */
+#define DNS_PRIO (-150)
 
 /* hostPort DNAT for one pod: add (replacing the ports' chains) or remove, one transaction. */
 int ek__podnet_hostports(ek_podnet_t *pn, const ek_podnet_pod_t *pod, struct in_addr ip, bool add,

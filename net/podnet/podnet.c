@@ -63,6 +63,13 @@ static int parse_config(ek_podnet_t *pn, const ek_podnet_config_t *cfg, ek_error
     if (cfg->node_ip && ek_cidr_parse(cfg->node_ip, &pn->node_ip, &(int){ 0 }, err) < 0) {
         return ek_error_wrap(err, "node IP");
     }
+    int dns_prefix = 0;
+    if (cfg->cluster_dns && *cfg->cluster_dns &&
+        (ek_cidr_parse(cfg->cluster_dns, &pn->cluster_dns, &dns_prefix, NULL) < 0 ||
+         dns_prefix != 32 || !pn->cluster_dns.s_addr)) {
+        return ek_error_make(err, EINVAL, "cluster DNS address `%s` is not an IPv4 address",
+                             cfg->cluster_dns);
+    }
     if (cfg->backend == EK_PODNET_VXLAN && !pn->node_ip.s_addr) {
         return ek_error_make(err, EINVAL, "the vxlan backend needs the node's IP");
     }
@@ -115,6 +122,11 @@ void ek_podnet_close(ek_podnet_t *pn)
 int ek_podnet_pod_mtu(const ek_podnet_t *pn)
 {
     return pn->pod_mtu;
+}
+
+struct in_addr ek_podnet_gateway(const ek_podnet_t *pn)
+{
+    return pn->gateway;
 }
 
 static int enable_forwarding(void *arg)
@@ -225,7 +237,10 @@ void ek__podnet_table(ek_podnet_t *pn, ek_nft_batch_t *b)
     ek_nft_base_chain_add(b, t, "prerouting", "nat", NF_INET_PRE_ROUTING, EK_NFT_PRIO_DSTNAT);
     ek_nft_base_chain_add(b, t, "output", "nat", NF_INET_LOCAL_OUT, EK_NFT_PRIO_DSTNAT);
     ek_nft_base_chain_add(b, t, "postrouting", "nat", NF_INET_POST_ROUTING, EK_NFT_PRIO_SRCNAT);
-    static const char *const flush[] = { "hostports", "prerouting", "output", "postrouting" };
+    ek_nft_base_chain_add(b, t, "dns-prerouting", "nat", NF_INET_PRE_ROUTING, DNS_PRIO);
+    ek_nft_base_chain_add(b, t, "dns-output", "nat", NF_INET_LOCAL_OUT, DNS_PRIO);
+    static const char *const flush[] = { "hostports",   "prerouting",     "output",
+                                         "postrouting", "dns-prerouting", "dns-output" };
     for (size_t i = 0; i < EK_ARRAY_SIZE(flush); i++) {
         ek_nft_chain_flush(b, t, flush[i]);
     }
@@ -249,6 +264,32 @@ void ek__podnet_table(ek_podnet_t *pn, ek_nft_batch_t *b)
     ek_nft_match_cidr(r, EK_NFT_IP_DADDR, pn->cluster_net, pn->cluster_prefix, true);
     ek_nft_match_cidr(r, EK_NFT_IP_DADDR, (struct in_addr){ htonl(0xe0000000) }, 4, true);
     ek_nft_stmt_masquerade(r, true);
+    /* Cluster DNS: <cluster-dns>:53 -> <gateway>:53, from pods and from the node itself
+     * (hostNetwork pods with ClusterFirstWithHostNet), so no query leaves the node. */
+    static const char *const dns_chains[] = { "dns-prerouting", "dns-output" };
+    static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
+    for (size_t i = 0; pn->cluster_dns.s_addr && i < EK_ARRAY_SIZE(dns_chains); i++) {
+        for (size_t j = 0; j < EK_ARRAY_SIZE(protos); j++) {
+            r = ek_nft_rule_add(b, t, dns_chains[i]);
+            ek_nft_match_cidr(r, EK_NFT_IP_DADDR, pn->cluster_dns, 32, false);
+            ek_nft_match_l4proto(r, protos[j]);
+            ek_nft_match_port(r, EK_NFT_TH_DPORT, 53);
+            ek_nft_stmt_dnat(r, pn->gateway, 53);
+        }
+    }
+}
+
+/* A /32 route for the cluster DNS address via the bridge: the node's own processes find a
+ * route to it (before the output DNAT) even without a default route. */
+static int setup_dns_route(ek_podnet_t *pn, ek_error_t **err)
+{
+    if (!pn->cluster_dns.s_addr) {
+        return 0;
+    }
+    ek_nl_route_t rt = {
+        .dst = pn->cluster_dns, .prefix = 32, .index = pn->bridge_index, .protocol = EK_RTPROT_EDGEK
+    };
+    return ek_nl_route(pn->nl, EK_NL_REPLACE, &rt, err);
 }
 
 int ek_podnet_setup(ek_podnet_t *pn, ek_error_t **err)
@@ -256,7 +297,7 @@ int ek_podnet_setup(ek_podnet_t *pn, ek_error_t **err)
     if (ek_netns_run(pn->netns_fd, enable_forwarding, NULL) < 0) {
         return ek_error_make(err, errno, "enable IPv4 forwarding");
     }
-    if (setup_bridge(pn, err) < 0 || setup_vxlan(pn, err) < 0) {
+    if (setup_bridge(pn, err) < 0 || setup_vxlan(pn, err) < 0 || setup_dns_route(pn, err) < 0) {
         return ek_error_wrap(err, "pod network setup");
     }
     ek_auto(ek_nft_batch_t) b = ek_nft_batch_new();

@@ -36,6 +36,9 @@ e2e_init() {
 	ip link set lo up
 	E2E_DIR=$(mktemp -d "/tmp/ek-e2e-$E2E_NAME-XXXXXX")
 	export E2E_DIR
+	# kubectl's discovery cache is keyed by host:port, which every test's server shares
+	# (127.0.0.1:6443 in its own namespace): a test's own cache keeps another's CRDs out.
+	export KUBECACHEDIR=$E2E_DIR/kube-cache
 	trap e2e_cleanup EXIT
 	# A command failing under `set -e` names itself instead of ending the test silently.
 	set -o errtrace

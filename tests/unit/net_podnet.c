@@ -584,6 +584,95 @@ TEST_T(podnet_masquerade_and_hostport, 120)
     EK_UNUSED(node);
 }
 
+static int make_udp(void *arg)
+{
+    *(int *)arg = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    return *(int *)arg;
+}
+
+/* Sends "q" from a UDP socket in client_ns to to:53; the server socket (bound in the node)
+ * answers "a"; returns the address the answer came from (0.0.0.0 if none arrived). */
+static struct in_addr udp_round_trip(int client_ns, int server, struct in_addr to)
+{
+    int c = -1;
+    ASSERT_CMP(ek_netns_run(client_ns, make_udp, &c), >=, 0);
+    ek_autoclose int cfd = c;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53), .sin_addr = to };
+    struct in_addr from = { 0 };
+    if (sendto(cfd, "q", 1, 0, (struct sockaddr *)&sa, sizeof(sa)) != 1) {
+        return from;
+    }
+    struct pollfd p = { .fd = server, .events = POLLIN };
+    if (poll(&p, 1, 3000) != 1) {
+        return from;
+    }
+    struct sockaddr_in peer;
+    socklen_t len = sizeof(peer);
+    char b[4];
+    ASSERT_EQ(recvfrom(server, b, sizeof(b), 0, (struct sockaddr *)&peer, &len), 1);
+    ASSERT_EQ(sendto(server, "a", 1, 0, (struct sockaddr *)&peer, len), 1);
+    p.fd = cfd;
+    if (poll(&p, 1, 3000) != 1) {
+        return from;
+    }
+    len = sizeof(sa);
+    ASSERT_EQ(recvfrom(cfd, b, sizeof(b), 0, (struct sockaddr *)&sa, &len), 1);
+    return sa.sin_addr;
+}
+
+/* The cluster DNS address's port 53 leads to the gateway's, from pods and from the node. */
+TEST_T(podnet_cluster_dns_steering, 120)
+{
+    ek_error_t *err = NULL;
+    int pod = new_netns();
+    int node = new_netns();
+    ek_podnet_config_t cfg =
+        node_cfg(ek_test_tmpdir(), "10.42.1.0/24", NULL, EK_PODNET_HOST_GW, -1);
+    cfg.cluster_dns = "10.43.0.10";
+    ek_auto(ek_podnet_t) pn = ek_podnet_open(&cfg, &err);
+    ASSERT_NOT_NULL(pn);
+    ASSERT_STREQ(ipstr(ek_podnet_gateway(pn)), "10.42.1.1");
+    ASSERT_OK(ek_podnet_setup(pn, &err), &err);
+    ASSERT_OK(ek_podnet_setup(pn, &err), &err); /* idempotent */
+    struct in_addr ip = attach(pn, "client", pod);
+    struct in_addr dns = ip4("10.43.0.10");
+    /* A node's loopback is up (local delivery after the output DNAT goes through it). */
+    ek_auto(ek_nl_t) nl = ek_nl_open(-1, &err);
+    ek_nl_link_change_t up = EK_NL_LINK_CHANGE_INIT;
+    up.up = 1;
+    ASSERT_OK(ek_nl_link_set(nl, 1, &up, &err), &err);
+
+    /* UDP: the reply comes back from the address the client asked. */
+    int s = -1;
+    ASSERT_CMP(ek_netns_run(node, make_udp, &s), >=, 0);
+    ek_autoclose int server = s;
+    struct sockaddr_in gw = { .sin_family = AF_INET,
+                              .sin_port = htons(53),
+                              .sin_addr = ek_podnet_gateway(pn) };
+    ASSERT_EQ(bind(server, (struct sockaddr *)&gw, sizeof(gw)), 0);
+    ASSERT_STREQ(ipstr(udp_round_trip(pod, server, dns)), "10.43.0.10");
+    ASSERT_STREQ(ipstr(udp_round_trip(node, server, dns)), "10.43.0.10"); /* no default route */
+    /* TCP: the pod keeps its own address; the node's processes come from the gateway. */
+    ek_autoclose int tcp = listen_in(node, 53);
+    ASSERT_STREQ(ipstr(connect_seen(pod, tcp, dns, 53)), ipstr(ip));
+    ASSERT_STREQ(ipstr(connect_seen(node, tcp, dns, 53)), "10.42.1.1");
+    /* Only port 53 is steered. */
+    ek_autoclose int other = listen_in(node, 54);
+    ASSERT_EQ(connect_seen(pod, other, dns, 54).s_addr, 0);
+
+    /* An agent without a cluster DNS address refills the table without the steering. */
+    cfg.cluster_dns = NULL;
+    ek_auto(ek_podnet_t) plain = ek_podnet_open(&cfg, &err);
+    ASSERT_NOT_NULL(plain);
+    ASSERT_OK(ek_podnet_setup(plain, &err), &err);
+    ASSERT_EQ(connect_seen(pod, tcp, dns, 53).s_addr, 0);
+    /* A bad address is refused up front. */
+    cfg.cluster_dns = "10.43.0";
+    ASSERT_TRUE(ek_podnet_open(&cfg, &err) == NULL);
+    ASSERT_CONTAINS(ek_error_msg(err), "cluster DNS address");
+    ek_error_free(err);
+}
+
 struct snapshot {
     char *links, *routes, *rules;
 };
