@@ -675,6 +675,50 @@ const char *ek_informer_revision(const ek_informer_t *inf);
  * Free informers before their client. */
 void ek_informer_free(ek_informer_t *inf);
 
+/* ---- credentials: kubeconfig files and join tokens (api/kubeconfig.c) ---- */
+
+/*
+ * A kubeconfig as k3s writes it: one cluster, context and user all called name (NULL =
+ * "default"), certificates embedded base64 (…-data); server_url NULL = https://127.0.0.1:6443.
+ * Caller frees.
+ */
+char *ek_kubeconfig_render(const char *server_url, const char *name, const char *ca_pem,
+                           const char *cert_pem, const char *key_pem);
+
+/* What edgek's tools read from a kubeconfig: its current context's cluster and user. */
+typedef struct ek_kubeconfig {
+    char *server;   /* "https://host:port" */
+    char *ca_pem;   /* certificate-authority(-data), or NULL */
+    char *cert_pem; /* client-certificate(-data), or NULL */
+    char *key_pem;  /* client-key(-data), or NULL */
+    char *token;    /* bearer token, or NULL */
+    bool insecure;  /* insecure-skip-tls-verify */
+} ek_kubeconfig_t;
+/* Reads path (files it names are relative to its directory). *out: clear with
+ * ek_kubeconfig_clear (also after a failure). Blocking. */
+int ek_kubeconfig_load(const char *path, ek_kubeconfig_t *out, ek_error_t **err);
+void ek_kubeconfig_clear(ek_kubeconfig_t *k);
+
+/* Bootstrap tokens (kubeadm's and k3s's `token create`): `[a-z0-9]{6}.[a-z0-9]{16}`. */
+#define EK_BOOTSTRAP_ID_LEN     6
+#define EK_BOOTSTRAP_SECRET_LEN 16
+#define EK_BOOTSTRAP_TOKEN_LEN  (EK_BOOTSTRAP_ID_LEN + 1 + EK_BOOTSTRAP_SECRET_LEN)
+bool ek_bootstrap_token_syntax(const char *s, size_t n);
+
+/*
+ * A join token as k3s parses one: `K10<sha256 of the CA PEM>::<user>:<secret>`,
+ * `K10<hash>::<id>.<secret>` (a bootstrap token), either with an empty hash, or a bare bootstrap
+ * token or bare secret. Surrounding whitespace is ignored; errors have status 400.
+ */
+typedef struct ek_join_token {
+    char *ca_hash;      /* lowercase hex, or NULL when the token names none */
+    char *user;         /* NULL when absent (bare secrets, bootstrap tokens) */
+    char *secret;       /* never empty; "<id>.<secret>" for a bootstrap token */
+    char *bootstrap_id; /* the id of a bootstrap token, else NULL */
+} ek_join_token_t;
+int ek_join_token_parse(const char *s, ek_join_token_t *out, ek_error_t **err);
+void ek_join_token_clear(ek_join_token_t *t);
+
 /* ---- structural schemas of custom resources (api/jsonschema.c) ---- */
 
 /*

@@ -25,7 +25,16 @@ extern const ek_cmd_t ek_cmd_podnet;
 extern const ek_cmd_t ek_cmd_shim;
 extern const ek_cmd_t ek_cmd_image;
 extern const ek_cmd_t ek_cmd_dns_test;
+extern const ek_cmd_t ek_cmd_check_config;
 extern const ek_cmd_t ek_cmd_proxy_test;
+extern const ek_cmd_t ek_cmd_token;
+extern const ek_cmd_t ek_cmd_join;
+
+/* The join token from --token, else the content of --token-file, else NULL (cmd/join.c).
+ * Caller frees. */
+char *ek_cmd_join_token(const char *tok, const char *file, ek_error_t **err);
+/* The node name: given, else the host name, lowercased. Caller frees. */
+char *ek_cmd_node_name(const char *given);
 extern const ek_cmd_t ek_cmd_agent;
 
 /* Flags of the node an agent runs, shared by `edgek server` (its local agent) and `edgek

@@ -9,10 +9,23 @@
 
 #include "cmd/cmd.h"
 
+/* One per line, so adding a command is a one-line change (and merges cleanly). */
+/* clang-format off */
 static const ek_cmd_t *const commands[] = {
-    &ek_cmd_server, &ek_cmd_version, &ek_cmd_db,       &ek_cmd_podnet,     &ek_cmd_shim,
-    &ek_cmd_image,  &ek_cmd_agent,   &ek_cmd_dns_test, &ek_cmd_proxy_test,
+    &ek_cmd_server,
+    &ek_cmd_version,
+    &ek_cmd_db,
+    &ek_cmd_podnet,
+    &ek_cmd_shim,
+    &ek_cmd_image,
+    &ek_cmd_agent,
+    &ek_cmd_dns_test,
+    &ek_cmd_proxy_test,
+    &ek_cmd_check_config,
+    &ek_cmd_token,
+    &ek_cmd_join,
 };
+/* clang-format on */
 
 static void print_usage(FILE *out)
 {

@@ -20,6 +20,8 @@ static char *bind_address = "0.0.0.0";
 static int port = 6443;
 static ek_strlist_t tls_sans;
 static char *kubeconfig = "/etc/edgek/edgek.yaml";
+static char *token_flag;
+static char *token_file;
 static char *kubeconfig_mode = "0600";
 static bool disable_agent;
 static char *node_name;
@@ -49,6 +51,10 @@ static const ek_flag_t server_flags[] = {
       "where to write the admin kubeconfig (default /etc/edgek/edgek.yaml)" },
     { "write-kubeconfig-mode", 0, EK_FLAG_STRING, &kubeconfig_mode, "EDGEK_KUBECONFIG_MODE", "MODE",
       "file mode of the kubeconfig (default 0600)" },
+    { "token", 't', EK_FLAG_STRING, &token_flag, "EDGEK_TOKEN", "TOKEN",
+      "the server token agents join with (default: <data-dir>/server/token, made at first start)" },
+    { "token-file", 0, EK_FLAG_STRING, &token_file, "EDGEK_TOKEN_FILE", "FILE",
+      "read the server token from FILE" },
     { "disable-agent", 0, EK_FLAG_BOOL, &disable_agent, NULL, NULL,
       "run the control plane only, without a local node" },
     { "node-name", 0, EK_FLAG_STRING, &node_name, "EDGEK_NODE_NAME", "NAME",
@@ -239,6 +245,24 @@ static void raise_nofile(void)
     }
 }
 
+/* The server token: --token / --token-file when given (and then kept in the token file),
+ * else the token file, created at first start. *token: caller frees. */
+static int server_token(ek_pki_t *pki, char **token, ek_error_t **err)
+{
+    ek_autofree char *path = ek_xasprintf("%s/server/token", data_dir);
+    if (!token_flag && !token_file) {
+        return ek_pki_token_load_or_create(pki, path, token, err);
+    }
+    ek_autofree char *from_file = NULL;
+    if (!token_flag) {
+        from_file = ek_file_read(token_file, 4096, NULL, err);
+        if (!from_file) {
+            return ek_error_wrap(err, "--token-file");
+        }
+    }
+    return ek_pki_token_set(pki, path, token_flag ? token_flag : from_file, token, err);
+}
+
 static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **tls_out,
                  ek_error_t **err)
 {
@@ -261,9 +285,8 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
     if (ek_pki_load_or_create(&po, pki_out, err) < 0) {
         return ek_error_wrap(err, "cluster certificates");
     }
-    ek_autofree char *token_path = ek_xasprintf("%s/server/token", data_dir);
     ek_autofree char *token = NULL;
-    if (ek_pki_token_load_or_create(*pki_out, token_path, &token, err) < 0) {
+    if (server_token(*pki_out, &token, err) < 0) {
         return -1;
     }
     *tls_out = ek_tls_server_config_new(
@@ -283,6 +306,7 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
         .node_port_min = lo,
         .node_port_max = hi,
         .volatile_flush_ms = volatile_flush_ms,
+        .token = token,
         /* Whole seconds, rounded up: a toleration of 0 s would mean "evict at once". */
         .default_toleration_s = (pod_eviction_ms + 999) / 1000,
     };
@@ -298,6 +322,7 @@ static int start(struct server_state *st, ek_pki_t **pki_out, ek_tls_config_t **
         .pod_eviction_ms = pod_eviction_ms,
         .root_ca_pem = ek_pki_ca_cert_pem(*pki_out),
         .cluster_cidr = cluster_cidr,
+        .pki = *pki_out,
     };
     if (ek_controllers_start(client, &co, &st->ctrls, err) < 0) {
         return ek_error_wrap(err, "start the controllers");
@@ -347,11 +372,18 @@ static int run_server(int nargs, char **argv)
     int rc = 0;
     if (start(&st, &pki, &tls, &err) < 0) {
         rc = ek_cmd_fail(err);
+        /* What did start stops in the usual order: the controllers' in-process client must
+         * not outlive the API server. */
+        uv_signal_init(st.loop, &st.sigint);
+        uv_signal_init(st.loop, &st.sigterm);
+        st.stopping = 1;
         if (st.agent) {
-            ek_agent_stop(st.agent, NULL, NULL);
-        }
-        if (st.api) {
-            ek_apiserver_close(st.api, NULL, NULL);
+            ek_agent_stop(st.agent, on_agent_stopped, &st);
+        } else if (st.api) {
+            on_agent_stopped(&st);
+        } else {
+            uv_close((uv_handle_t *)&st.sigint, NULL);
+            uv_close((uv_handle_t *)&st.sigterm, NULL);
         }
         uv_run(st.loop, UV_RUN_DEFAULT);
     } else {

@@ -242,7 +242,7 @@ struct ek_agent {
     ek_api_client_t *client;
     /* options, copied */
     char *data_dir, *node_name, *node_ip, *hostname;
-    ek_strlist_t node_ips, node_labels;
+    ek_strlist_t node_ips, node_labels, node_taints, external_ips;
     bool control_plane;
     char *cluster_cidr, *cluster_dns, *cluster_domain;
     char *host_resolv, *host_hosts; /* contents */
@@ -258,7 +258,11 @@ struct ek_agent {
     char *pod_cidr;
     bool net_ready, net_busy;
     char *net_error;
-    ek_informer_t *pods, *cms, *secrets, *node, *services, *namespaces, *slices;
+    ek_informer_t *pods, *node, *services, *namespaces, *slices;
+    ek_api_client_t *svc_client; /* the node services' identity, or NULL (ek_agent_options_t) */
+    /* ConfigMaps and Secrets are watched one by one, as pods reference them ("c|ns|name" or
+     * "s|ns|name" → informer): a node's identity may read only what its pods use. */
+    ek_map_t watched;
     /* cluster DNS (kubelet_dnsserver.c) */
     char *resolv_path; /* the file its upstreams come from */
     ek_dns_t *dns;
@@ -274,7 +278,7 @@ struct ek_agent {
     bool registered, registering;
     json_t *node_sent;
     int64_t node_sent_at;
-    bool node_busy;
+    bool node_busy, node_again;         /* a status patch in flight; another wanted after it */
     int64_t cpu_milli, memory, storage; /* capacity */
     /* kubelet endpoint */
     ek_tls_config_t *tls;
@@ -311,6 +315,11 @@ void ek__kl_event(kl_pod_t *p, const char *type, const char *reason, const char 
 bool ek__kl_pod_is_host_network(const kl_pod_t *p);
 /* The sources (informer caches) for env and volumes of pod p. */
 void ek__kl_sources(kl_pod_t *p, ek__kl_sources_t *s);
+/* A Secret of ns, through its own watch (NULL until it arrives). Borrowed. */
+json_t *ek__kl_secret(ek_kubelet_t *kl, const char *ns, const char *name);
+/* The API's ConfigMap or Secret (plural "configmaps", "secrets") through its one-object watch,
+ * without the local cache's fallback; borrowed, NULL until it has arrived. */
+json_t *ek__kl_watched(ek_kubelet_t *kl, const char *plural, const char *ns, const char *name);
 
 /* Cluster DNS (kubelet_dnsserver.c), a node service: started and stopped with the agent, it
  * listens once the pod network is ready (on its gateway, port 53). */

@@ -101,16 +101,64 @@ bool ek__kl_pod_is_host_network(const kl_pod_t *p)
     return ek_json_bool(p->obj, false, "spec", "hostNetwork", NULL);
 }
 
+static void on_cm(json_t *obj, void *data);
+static void on_cm_update(json_t *old, json_t *obj, void *data);
+static void on_cm_delete(json_t *obj, void *data);
+static void on_secret(json_t *obj, void *data);
+static void on_secret_update(json_t *old, json_t *obj, void *data);
+static void on_secret_delete(json_t *obj, void *data);
+
+/*
+ * A ConfigMap or Secret through a watch of that one object (fieldSelector metadata.name), as
+ * the kubelet's watch-based manager does: the Node authorizer lets a node read only what its
+ * pods reference, never list all of them. The first lookup starts the watch and finds
+ * nothing yet; when the object arrives, on_source syncs the namespace's pods again.
+ */
+static json_t *watched_get(ek_kubelet_t *kl, const char *plural, const char *ns, const char *name)
+{
+    if (kl->stopping || !ns || !name || !*name) {
+        return NULL;
+    }
+    ek_autofree char *key = ek_xasprintf("%c|%s|%s", plural[0], ns, name);
+    ek_informer_t *inf = ek_map_get(&kl->watched, key);
+    if (!inf) {
+        ek_autofree char *sel = ek_xasprintf("metadata.name=%s", name);
+        inf = ek_informer_new(kl->client, ek__kl_res("", plural), ns, NULL, sel, 0);
+        /* Each also goes to the local cache when a pod here uses it (kubelet_cache.c). */
+        static const ek_informer_handlers_t ch = { .on_add = on_cm,
+                                                   .on_update = on_cm_update,
+                                                   .on_delete = on_cm_delete };
+        static const ek_informer_handlers_t sh = { .on_add = on_secret,
+                                                   .on_update = on_secret_update,
+                                                   .on_delete = on_secret_delete };
+        ek_informer_add_handlers(inf, plural[0] == 'c' ? &ch : &sh, kl);
+        ek_map_put(&kl->watched, key, inf);
+        ek_informer_start(inf);
+    }
+    return ek_informer_get(inf, ns, name);
+}
+
 static json_t *get_cm(const char *ns, const char *name, void *data)
 {
     ek_kubelet_t *kl = data;
-    return ek_informer_get(kl->cms, ns, name) ?: ek__kl_cache_get(kl, "configmaps", ns, name);
+    /* Without the API server (kubelet_cache.c): the copy on disk. */
+    return watched_get(kl, "configmaps", ns, name) ?: ek__kl_cache_get(kl, "configmaps", ns, name);
 }
 
 static json_t *get_secret(const char *ns, const char *name, void *data)
 {
     ek_kubelet_t *kl = data;
-    return ek_informer_get(kl->secrets, ns, name) ?: ek__kl_cache_get(kl, "secrets", ns, name);
+    return watched_get(kl, "secrets", ns, name) ?: ek__kl_cache_get(kl, "secrets", ns, name);
+}
+
+json_t *ek__kl_secret(ek_kubelet_t *kl, const char *ns, const char *name)
+{
+    return watched_get(kl, "secrets", ns, name) ?: ek__kl_cache_get(kl, "secrets", ns, name);
+}
+
+json_t *ek__kl_watched(ek_kubelet_t *kl, const char *plural, const char *ns, const char *name)
+{
+    return watched_get(kl, plural, ns, name);
 }
 
 struct svc_collect {
@@ -259,25 +307,19 @@ static void start_informers(ek_kubelet_t *kl)
     ek_autofree char *pod_sel = ek_xasprintf("spec.nodeName=%s", kl->node_name);
     ek_autofree char *node_sel = ek_xasprintf("metadata.name=%s", kl->node_name);
     kl->pods = ek_informer_new(kl->client, ek__kl_res("", "pods"), NULL, NULL, pod_sel, 0);
-    kl->cms = ek_informer_new(kl->client, ek__kl_res("", "configmaps"), NULL, NULL, NULL, 0);
-    kl->secrets = ek_informer_new(kl->client, ek__kl_res("", "secrets"), NULL, NULL, NULL, 0);
     kl->services = ek_informer_new(kl->client, ek__kl_res("", "services"), NULL, NULL, NULL, 0);
     kl->node = ek_informer_new(kl->client, ek__kl_res("", "nodes"), NULL, NULL, node_sel, 0);
-    kl->namespaces = ek_informer_new(kl->client, ek__kl_res("", "namespaces"), NULL, NULL, NULL, 0);
-    kl->slices = ek_informer_new(kl->client, ek__kl_res("discovery.k8s.io", "endpointslices"), NULL,
-                                 NULL, NULL, 0);
+    /* What the node services (DNS, service proxy) read cluster-wide goes through their own
+     * identity when the agent has one: a node's may not list these. */
+    ek_api_client_t *svc = kl->svc_client ? kl->svc_client : kl->client;
+    kl->namespaces = ek_informer_new(svc, ek__kl_res("", "namespaces"), NULL, NULL, NULL, 0);
+    kl->slices =
+        ek_informer_new(svc, ek__kl_res("discovery.k8s.io", "endpointslices"), NULL, NULL, NULL, 0);
     static const ek_informer_handlers_t ph = { on_pod_add, on_pod_update, on_pod_delete,
                                                on_pods_synced };
-    static const ek_informer_handlers_t ch = { on_cm, on_cm_update, on_cm_delete, NULL };
-    static const ek_informer_handlers_t sh = { on_secret, on_secret_update, on_secret_delete,
-                                               NULL };
     static const ek_informer_handlers_t nh = { on_node, on_node_update, NULL, NULL };
     ek_informer_add_handlers(kl->pods, &ph, kl);
-    ek_informer_add_handlers(kl->cms, &ch, kl);
-    ek_informer_add_handlers(kl->secrets, &sh, kl);
     ek_informer_add_handlers(kl->node, &nh, kl);
-    ek_informer_start(kl->cms);
-    ek_informer_start(kl->secrets);
     ek_informer_start(kl->services);
     ek_informer_start(kl->node);
     ek_informer_start(kl->namespaces);
@@ -384,6 +426,12 @@ static void copy_options(ek_kubelet_t *kl, const ek_agent_options_t *o)
     for (size_t i = 0; i < o->n_node_labels; i++) {
         ek_strlist_add(&kl->node_labels, o->node_labels[i]);
     }
+    for (size_t i = 0; i < o->n_node_taints; i++) {
+        ek_strlist_add(&kl->node_taints, o->node_taints[i]);
+    }
+    for (size_t i = 0; i < o->n_external_ips; i++) {
+        ek_strlist_add(&kl->external_ips, o->external_ips[i]);
+    }
     kl->control_plane = o->control_plane;
     kl->cluster_cidr = ek_xstrdup(o->cluster_cidr ? o->cluster_cidr : "10.42.0.0/16");
     kl->cluster_dns = ek_xstrdup(o->cluster_dns ? o->cluster_dns : "10.43.0.10");
@@ -404,6 +452,7 @@ int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *o, ek_agen
 {
     ek_kubelet_t *kl = ek_new(ek_kubelet_t);
     kl->client = client;
+    kl->svc_client = o->services_client;
     kl->loop = ek_api_client_loop(client);
     uv_mutex_init(&kl->net_mu);
     copy_options(kl, o);
@@ -446,10 +495,9 @@ ek_api_client_t *ek_agent_client(const ek_agent_t *a)
 
 ek_informer_t *ek_agent_informer(const ek_agent_t *a, const char *resource)
 {
-    static const char *const names[] = { "pods",  "services",   "configmaps",    "secrets",
-                                         "nodes", "namespaces", "endpointslices" };
-    ek_informer_t *const infs[] = { a->pods, a->services,   a->cms,   a->secrets,
-                                    a->node, a->namespaces, a->slices };
+    static const char *const names[] = { "pods", "services", "nodes", "namespaces",
+                                         "endpointslices" };
+    ek_informer_t *const infs[] = { a->pods, a->services, a->node, a->namespaces, a->slices };
     for (size_t i = 0; i < EK_ARRAY_SIZE(names); i++) {
         if (strcmp(resource, names[i]) == 0) {
             return infs[i];
@@ -493,6 +541,8 @@ static void free_kubelet(ek_kubelet_t *kl)
     free(kl->hostname);
     ek_strlist_free(&kl->node_ips);
     ek_strlist_free(&kl->node_labels);
+    ek_strlist_free(&kl->node_taints);
+    ek_strlist_free(&kl->external_ips);
     free(kl->cluster_cidr);
     free(kl->cluster_dns);
     free(kl->cluster_domain);
@@ -529,6 +579,13 @@ void ek__kl_maybe_finish_stop(ek_kubelet_t *kl)
     if (!kl->stopping || kl->jobs > 0 || kl->closing > 0 || kl->by_uid.n > 0 || !kl->client) {
         return;
     }
+    if (kl->svc_client) {
+        ek_api_client_t *sc = kl->svc_client;
+        kl->svc_client = NULL;
+        kl->closing++;
+        ek_api_client_free(sc, part_closed, kl);
+        return;
+    }
     ek_api_client_t *c = kl->client;
     kl->client = NULL;
     if (kl->rec) {
@@ -548,13 +605,19 @@ void ek_agent_stop(ek_agent_t *kl, void (*cb)(void *data), void *data)
     ek__kl_dns_stop(kl);
     ek__kl_proxy_stop(kl);
     ek_informer_free(kl->pods);
-    ek_informer_free(kl->cms);
-    ek_informer_free(kl->secrets);
+    size_t it = 0;
+    const char *k;
+    void *v;
+    while (ek_map_next(&kl->watched, &it, &k, &v)) {
+        ek_informer_free(v);
+    }
+    ek_map_free(&kl->watched);
+    it = 0;
     ek_informer_free(kl->services);
     ek_informer_free(kl->node);
     ek_informer_free(kl->namespaces);
     ek_informer_free(kl->slices);
-    kl->pods = kl->cms = kl->secrets = kl->services = kl->node = NULL;
+    kl->pods = kl->services = kl->node = NULL;
     kl->namespaces = kl->slices = NULL;
     ek__kl_node_stop(kl);
     ek__kl_logs_stop(kl);
@@ -566,9 +629,6 @@ void ek_agent_stop(ek_agent_t *kl, void (*cb)(void *data), void *data)
         kl->airgap = NULL;
     }
     /* Pods leave memory only: their shims and containers go on without us. */
-    size_t it = 0;
-    const char *k;
-    void *v;
     ek_strlist_t uids = { 0 };
     while (ek_map_next(&kl->by_uid, &it, &k, &v)) {
         ek_strlist_add(&uids, k);

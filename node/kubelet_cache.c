@@ -343,8 +343,7 @@ void ek__kl_cache_pod(ek_kubelet_t *kl, const json_t *pod, bool deleted)
         const char *s1 = strchr(key, '/'), *s2 = strchr(s1 + 1, '/');
         ek_autofree char *kind = ek_xstrndup(key, (size_t)(s1 - key));
         ek_autofree char *ns = ek_xstrndup(s1 + 1, (size_t)(s2 - s1 - 1));
-        ek_informer_t *inf = strcmp(kind, "secrets") == 0 ? kl->secrets : kl->cms;
-        json_t *obj = inf ? ek_informer_get(inf, ns, s2 + 1) : NULL;
+        json_t *obj = ek__kl_watched(kl, kind, ns, s2 + 1);
         if (obj) {
             put_source(c, kind, obj);
         }

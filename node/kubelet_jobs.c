@@ -778,7 +778,7 @@ static char *pull_auth(kl_pod_t *p)
     size_t i;
     json_t *ref;
     json_array_foreach (ek_json_path(p->obj, "spec", "imagePullSecrets", NULL), i, ref) {
-        json_t *s = ek_informer_get(p->kl->secrets, p->ns, ek_json_str(ref, "name", NULL) ?: "");
+        json_t *s = ek__kl_secret(p->kl, p->ns, ek_json_str(ref, "name", NULL) ?: "");
         const char *b64 = ek_json_str(s, "data", ".dockerconfigjson", NULL);
         size_t len;
         ek_autofree char *text = b64 ? ek_base64_decode(b64, &len) : NULL;

@@ -58,6 +58,59 @@ static json_t *node_labels(const ek_kubelet_t *kl)
     return l;
 }
 
+json_t *ek_agent_taint_parse(const char *s, ek_error_t **err)
+{
+    const char *colon = strrchr(s, ':');
+    static const char *const effects[] = { "NoSchedule", "PreferNoSchedule", "NoExecute" };
+    bool known = false;
+    for (size_t i = 0; colon && i < EK_ARRAY_SIZE(effects); i++) {
+        known = known || strcmp(colon + 1, effects[i]) == 0;
+    }
+    if (!colon || colon == s || !known) {
+        ek_error_make(err, 0,
+                      "invalid taint `%s`: want key[=value]:Effect with Effect NoSchedule, "
+                      "PreferNoSchedule or NoExecute",
+                      s);
+        return NULL;
+    }
+    const char *eq = memchr(s, '=', (size_t)(colon - s));
+    ek_autofree char *key = ek_xstrndup(s, (size_t)((eq ? eq : colon) - s));
+    json_t *t = json_pack("{s:s,s:s}", "key", key, "effect", colon + 1);
+    if (eq && eq + 1 < colon) {
+        ek_autofree char *value = ek_xstrndup(eq + 1, (size_t)(colon - eq - 1));
+        ek_json_set_str(t, "value", value);
+    }
+    return t;
+}
+
+/* spec at registration: the --node-taint taints (a node may not change them later). */
+static json_t *node_spec(const ek_kubelet_t *kl)
+{
+    json_t *spec = json_object();
+    if (kl->node_taints.n) {
+        json_t *taints = json_array();
+        for (size_t i = 0; i < kl->node_taints.n; i++) {
+            json_t *t = ek_agent_taint_parse(kl->node_taints.v[i], NULL);
+            if (t) {
+                json_array_append_new(taints, t);
+            }
+        }
+        json_object_set_new(spec, "taints", taints);
+    }
+    return spec;
+}
+
+static json_t *node_addresses(const ek_kubelet_t *kl)
+{
+    json_t *a = json_pack("[{s:s,s:s}]", "type", "InternalIP", "address", kl->node_ip);
+    for (size_t i = 0; i < kl->external_ips.n; i++) {
+        json_array_append_new(
+            a, json_pack("{s:s,s:s}", "type", "ExternalIP", "address", kl->external_ips.v[i]));
+    }
+    json_array_append_new(a, json_pack("{s:s,s:s}", "type", "Hostname", "address", kl->hostname));
+    return a;
+}
+
 static char *os_image(void)
 {
     ek_autofree char *osr = ek_file_read("/etc/os-release", 65536, NULL, NULL);
@@ -172,11 +225,10 @@ static json_t *node_status(ek_kubelet_t *kl)
         json_array_append_new(conds,
                               node_condition("Ready", false, "KubeletNotReady", msg, prev, now));
     }
-    return json_pack("{s:o,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:{s:i}},s:o,s:o}", "capacity",
-                     resources(kl, false), "allocatable", resources(kl, true), "conditions", conds,
-                     "addresses", "type", "InternalIP", "address", kl->node_ip, "type", "Hostname",
-                     "address", kl->hostname, "daemonEndpoints", "kubeletEndpoint", "Port",
-                     kl->port, "nodeInfo", node_info(), "images", images(kl));
+    return json_pack("{s:o,s:o,s:o,s:o,s:{s:{s:i}},s:o,s:o}", "capacity", resources(kl, false),
+                     "allocatable", resources(kl, true), "conditions", conds, "addresses",
+                     node_addresses(kl), "daemonEndpoints", "kubeletEndpoint", "Port", kl->port,
+                     "nodeInfo", node_info(), "images", images(kl));
 }
 
 /* Equal but for heartbeat times: no write needed before the report period ends. */
@@ -198,6 +250,8 @@ static bool only_heartbeat(const json_t *a, const json_t *b)
     return json_equal(x, y);
 }
 
+static void send_node_status(ek_kubelet_t *kl, bool force);
+
 static void status_done(int status, json_t *body, const ek_error_t *err, void *data)
 {
     ek_kubelet_t *kl = data;
@@ -209,12 +263,22 @@ static void status_done(int status, json_t *body, const ek_error_t *err, void *d
         json_decref(kl->node_sent);
         kl->node_sent = NULL;
     }
+    if (kl->node_again && !kl->stopping) {
+        /* What changed meanwhile (the pod network turning ready) goes out now, not at the
+         * next heartbeat. */
+        kl->node_again = false;
+        send_node_status(kl, false);
+    }
     ek__kl_call_end(kl);
 }
 
 static void send_node_status(ek_kubelet_t *kl, bool force)
 {
-    if (!kl->registered || kl->node_busy || kl->stopping) {
+    if (kl->node_busy) {
+        kl->node_again = true;
+        return;
+    }
+    if (!kl->registered || kl->stopping) {
         return;
     }
     json_t *st = node_status(kl);
@@ -306,11 +370,11 @@ static void created(int status, json_t *body, const ek_error_t *err, void *data)
 static void register_node(ek_kubelet_t *kl)
 {
     kl->registering = true;
-    json_t *node = json_pack("{s:s,s:s,s:{s:s,s:o,s:{s:s,s:s}},s:{},s:o}", "apiVersion", "v1",
+    json_t *node = json_pack("{s:s,s:s,s:{s:s,s:o,s:{s:s,s:s}},s:o,s:o}", "apiVersion", "v1",
                              "kind", "Node", "metadata", "name", kl->node_name, "labels",
                              node_labels(kl), "annotations", "node.alpha.kubernetes.io/ttl", "0",
                              "volumes.kubernetes.io/controller-managed-attach-detach", "true",
-                             "spec", "status", node_status(kl));
+                             "spec", node_spec(kl), "status", node_status(kl));
     ek__kl_call_begin(kl);
     ek_api_create(kl->client, ek__kl_res("", "nodes"), NULL, node, created, kl);
     json_decref(node);

@@ -403,6 +403,11 @@ typedef struct ek_agent_options {
     size_t n_node_ips;
     const char *const *node_labels; /* extra "key=value" labels (--node-label) */
     size_t n_node_labels;
+    const char *const *node_taints; /* "key[=value]:Effect", set at registration (--node-taint;
+                                       checked by ek_agent_taint_parse) */
+    size_t n_node_taints;
+    const char *const *external_ips; /* ExternalIP addresses (--node-external-ip) */
+    size_t n_external_ips;
     bool control_plane;         /* a server's local agent: node-role labels */
     const char *cluster_cidr;   /* default 10.42.0.0/16 */
     const char *cluster_dns;    /* pods' nameserver for dnsPolicy ClusterFirst; 10.43.0.10 */
@@ -432,8 +437,12 @@ typedef struct ek_agent_options {
     int64_t offline_after_ms; /* start the cached pods when the pods are not listed from the API
                                  within this long; default 5000 */
     /* the service proxy (net/proxy) */
-    bool disable_proxy;             /* --disable-kube-proxy */
-    const char *service_cidr;       /* default 10.43.0.0/16 */
+    bool disable_proxy;       /* --disable-kube-proxy */
+    const char *service_cidr; /* default 10.43.0.0/16 */
+    /* The node services' own client (an identity that may read cluster-wide what they route,
+     * which a node's may not); owned by the agent from ek_agent_start on (also on failure),
+     * freed after the main one's users. NULL: they use the main client. */
+    ek_api_client_t *services_client;
     const char *proxy_metrics_addr; /* IP:PORT of its /metrics; NULL: 127.0.0.1:10249; "": off */
 } ek_agent_options_t;
 
@@ -446,13 +455,18 @@ int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *opts, ek_a
 void ek_agent_stop(ek_agent_t *a, void (*cb)(void *data), void *data);
 /* This node's name. Borrowed. */
 const char *ek_agent_node_name(const ek_agent_t *a);
+/* A taint as --node-taint takes it, `key[=value]:Effect` (NoSchedule, PreferNoSchedule or
+ * NoExecute): the Taint object, or NULL with *err. Caller owns. */
+json_t *ek_agent_taint_parse(const char *s, ek_error_t **err);
 /* The kubelet endpoint's port (the one bound; 0 when it is off). */
 int ek_agent_kubelet_port(const ek_agent_t *a);
 /* What the agent shares with the node services started next to the kubelet (see
  * start_node_services in node/kubelet.c): its API client (its identity, its loop) and its
  * informers, already started, so a service adds handlers instead of watching again. resource
- * is "pods" (this node's), "services", "configmaps", "secrets", "nodes" (this node only),
- * "namespaces" or "endpointslices"; NULL for anything else. Borrowed; valid until ek_agent_stop. */
+ * is "pods" (this node's), "services", "nodes" (this node only), "namespaces" or
+ * "endpointslices" (the last two through the node services' client when the agent has one);
+ * NULL for anything else (ConfigMaps and Secrets are watched one by one, as pods reference
+ * them: a node may not list them). Borrowed; valid until ek_agent_stop. */
 ek_api_client_t *ek_agent_client(const ek_agent_t *a);
 ek_informer_t *ek_agent_informer(const ek_agent_t *a, const char *resource);
 
@@ -477,5 +491,116 @@ typedef struct ek_simnodes_options {
 int ek_simnodes_start(ek_api_client_t *client, const ek_simnodes_options_t *opts,
                       ek_simnodes_t **out, ek_error_t **err);
 void ek_simnodes_stop(ek_simnodes_t *s, void (*cb)(void *data), void *data);
+
+/* ---- host requirements (node/hostcheck.c) ---- */
+
+/*
+ * What a node needs from its kernel, read from what the running system says about itself
+ * (procfs, sysfs, /boot): the kernel version and configuration, cgroups (v1, v2 or hybrid,
+ * the controllers and why one is missing), overlayfs, FUSE. `edgek check-config` adds the
+ * live probes (namespaces, test mounts, netlink) and prints the report. Every path is read
+ * below `root` ("" for the real system), so tests feed crafted files. Not thread-safe.
+ */
+typedef enum { EK_HC_OK, EK_HC_MISSING, EK_HC_UNKNOWN } ek_hc_state_t;
+
+typedef struct ek_hc_item {
+    char section[16]; /* "kernel", "namespaces", "cgroups", "filesystems", "network", "devices" */
+    char name[40];
+    bool required;
+    ek_hc_state_t state;
+    char detail[256]; /* what was found, or why it is missing */
+    char fix[256];    /* what to do about a missing item ("" if nothing to say) */
+} ek_hc_item_t;
+
+typedef struct ek_hc_report {
+    ek_hc_item_t *items; /* owned; free with ek_hc_report_free */
+    size_t n, cap;
+    char cgroup_mode[8]; /* "v1", "v2", "hybrid" or "none", once ek_hc_cgroups ran */
+} ek_hc_report_t;
+
+/* Appends an item; detail is a printf format. Returns the item (borrowed, valid until the
+ * next add) so a caller may fill in `fix`. */
+ek_hc_item_t *ek_hc_add(ek_hc_report_t *r, const char *section, const char *name, bool required,
+                        ek_hc_state_t state, const char *fmt, ...) EK_PRINTF(6, 7);
+void ek_hc_report_free(ek_hc_report_t *r);
+/* Number of required items in the given state. */
+size_t ek_hc_count(const ek_hc_report_t *r, bool required, ek_hc_state_t state);
+
+/* The minimum kernel: openat2 (5.6) and setns on a pidfd (5.8) have no fallback. */
+#define EK_HC_MIN_KERNEL_MAJOR 5
+#define EK_HC_MIN_KERNEL_MINOR 8
+
+/* Kernel release (<root>/proc/sys/kernel/osrelease) against the minimum. */
+void ek_hc_kernel_version(ek_hc_report_t *r, const char *root);
+/* Kernel options from <root>/proc/config.gz or <root>/boot/config-<release>, when present. */
+void ek_hc_kernel_config(ek_hc_report_t *r, const char *root);
+/* cgroup layout (<root>/proc/self/mountinfo), controllers (<root>/proc/cgroups, v2's
+ * cgroup.controllers) and, for a disabled memory controller, the Raspberry Pi fix (reading
+ * <root>/proc/cmdline and <root>/boot/firmware/cmdline.txt or <root>/boot/cmdline.txt). */
+void ek_hc_cgroups(ek_hc_report_t *r, const char *root);
+/* overlayfs is in <root>/proc/filesystems (the live test mount is check-config's). */
+bool ek_hc_overlay_listed(const char *root);
+/* <root>/dev/fuse is a character device. */
+void ek_hc_fuse(ek_hc_report_t *r, const char *root);
+
+/* Parsers, public for tests. All take NUL-terminated text. */
+/* A /proc/cgroups row: 1 and its hierarchy id and enabled flag if `name` is listed, else 0. */
+int ek_hc_proc_cgroups(const char *text, const char *name, int *hierarchy, int *enabled);
+/* /proc/filesystems lists fs (with or without "nodev"). */
+bool ek_hc_filesystems_has(const char *text, const char *fs);
+/* The kernel command line enables (1) or disables (0) a cgroup controller, or says nothing
+ * (-1): the last of cgroup_disable=LIST, cgroup_enable=LIST and, for memory, Raspberry Pi's
+ * cgroup_memory=0|1 wins. */
+int ek_hc_cmdline_cgroup(const char *cmdline, const char *controller);
+/* A kernel config option: 'y', 'm', or 0 when unset or absent. */
+char ek_hc_config_value(const char *config, const char *option);
+/* "6.1.21-v8+" → 6, 1; -1 when unreadable. */
+int ek_hc_parse_release(const char *release, int *major, int *minor);
+/* The cgroup layout a /proc/self/mountinfo shows: "v1", "v2", "hybrid" or "none"; v2_mount
+ * receives the cgroup2 mount point ("" if none). */
+const char *ek_hc_mountinfo_mode(const char *mountinfo, char *v2_mount, size_t len);
+
+/* ---- joining a cluster (node/bootstrap.c) ---- */
+
+/*
+ * An agent's credentials, obtained with a join token as k3s's agents do: fetch the cluster CA
+ * from <server>/cacerts without trusting the connection, refuse it unless its SHA-256 is the
+ * hash the token names, then (TLS now verified against that CA) create a
+ * CertificateSigningRequest for CN=system:node:<node>, O=system:nodes (signer
+ * kubernetes.io/kube-apiserver-client-kubelet) with the token as bearer token and the node
+ * password in header Edgek-Node-Password, wait until the server approved and signed it, and
+ * store the result under dir (0600 where secret):
+ *   server-ca.crt, client-kubelet.crt, client-kubelet.key, node-password, kubelet.kubeconfig,
+ * and the agent's own identity for its node services (client-agent.crt/.key: CN
+ * system:edgek-agent:<node>, O system:edgek:agents, requested with the node's certificate).
+ * Credentials already there for the same node and CA are reused unless they are within a
+ * third of their lifetime of expiring; then they are renewed with themselves (a node renewing
+ * its own: selfnodeclient), falling back to the token. Blocking (minutes at most: timeout_s).
+ */
+typedef struct ek_join_options {
+    const char *server;    /* https://host:port */
+    const char *token;     /* K10<hash>::server:<secret>, K10<hash>::<id>.<secret>, bare... */
+    const char *node_name; /* lowercase DNS name */
+    const char *dir;       /* where the credentials live (<data-dir>/agent) */
+    int timeout_s;         /* waiting for the certificate; default 60 */
+    int64_t cert_seconds;  /* expirationSeconds asked for; 0 = the signer's default */
+} ek_join_options_t;
+
+typedef struct ek_join_creds {
+    char *ca_pem, *cert_pem, *key_pem;
+    char *agent_cert_pem, *agent_key_pem; /* the node services' identity */
+    char *kubeconfig_path;
+    int64_t not_before, not_after; /* of cert_pem, Unix seconds */
+    bool issued;                   /* a new certificate was obtained (not reused) */
+} ek_join_creds_t;
+
+int ek_join(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err);
+/* Renews now with the current credentials in o->dir (the token when they no longer work). */
+int ek_join_renew(const ek_join_options_t *o, ek_join_creds_t *out, ek_error_t **err);
+void ek_join_creds_clear(ek_join_creds_t *c);
+/* When credentials valid over [not_before, not_after] should be renewed (2/3 of the way). */
+int64_t ek_join_renew_at(int64_t not_before, int64_t not_after);
+/* Lowercase hex SHA-256 of text (a CA's PEM, as in K10 tokens); out holds 65 bytes. */
+void ek_join_ca_hash(const char *text, size_t len, char out[65]);
 
 #endif

@@ -98,20 +98,31 @@ typedef struct ek_pki_csr_policy {
     bool server;             /* serverAuth (needs sans) instead of clientAuth */
     const char *const *sans; /* DNS names and IPs mixed */
     size_t n_sans;
-    int days; /* 0 = the PKI's leaf validity */
+    int days;        /* 0 = the PKI's leaf validity */
+    int64_t seconds; /* when > 0: the validity in seconds instead (a CSR's expirationSeconds) */
 } ek_pki_csr_policy_t;
+
+/* What a CSR asks for, as an approver reads it (server/auth/csr.c). */
+typedef struct ek_pki_csr_info {
+    char *cn;               /* the first CN, or NULL */
+    int n_cn;               /* how many CN values the subject has */
+    ek_strlist_t orgs;      /* O values, in order */
+    size_t n_other_subject; /* subject attributes other than CN and O */
+    ek_strlist_t dns;       /* DNS SANs */
+    ek_strlist_t ips;       /* IP SANs, as text */
+    size_t n_other_sans;    /* email, URI and other SANs */
+    const char *key_type;   /* "ecdsa", "rsa" or "other"; static */
+} ek_pki_csr_info_t;
+/* Parses a PEM CSR (its self-signature is the signer's business). Errors have status 400.
+ * *out: clear with ek_pki_csr_info_clear. */
+int ek_pki_csr_inspect(const char *csr_pem, ek_pki_csr_info_t *out, ek_error_t **err);
+void ek_pki_csr_info_clear(ek_pki_csr_info_t *info);
 
 /* Signs a PKCS#10 CSR (PEM) under policy. *cert_pem (leaf, then the CA): caller frees. */
 int ek_pki_sign_csr(ek_pki_t *pki, const char *csr_pem, const ek_pki_csr_policy_t *policy,
                     char **cert_pem, ek_error_t **err);
 
-/*
- * A kubeconfig as k3s writes it: one cluster, context and user all called name (NULL =
- * "default"), certificates embedded base64 (…-data); server_url NULL =
- * https://127.0.0.1:6443. Caller frees.
- */
-char *ek_kubeconfig_render(const char *server_url, const char *name, const char *ca_pem,
-                           const char *cert_pem, const char *key_pem);
+/* Kubeconfigs are rendered by ek_kubeconfig_render (api/api.h). */
 /*
  * Writes the admin kubeconfig to path (--write-kubeconfig) with exactly mode
  * (--write-kubeconfig-mode), creating its directory (0755). An identical file is left alone
@@ -130,13 +141,29 @@ int ek_pki_write_kubeconfig(const ek_pki_t *pki, const char *path, mode_t mode,
  */
 int ek_pki_token_load_or_create(ek_pki_t *pki, const char *path, char **token, ek_error_t **err);
 /*
- * Splits a token the way k3s does: `K10<hash>::<user>:<secret>` (hash 64 hex or empty) or a
- * bare secret. Surrounding whitespace is ignored. Outputs (each may be NULL to skip): *ca_hash
+ * Sets the server token from a given one (--token / --token-file / EDGEK_TOKEN): the file is
+ * written in the secure form with its secret (user "server" unless it names one) when it
+ * holds something else. A given token naming another CA is an error. *token: caller frees.
+ */
+int ek_pki_token_set(ek_pki_t *pki, const char *path, const char *given, char **token,
+                     ek_error_t **err);
+/*
+ * Splits a token the way k3s does (ek_join_token_parse): `K10<hash>::<user>:<secret>` (hash 64
+ * hex or empty), `K10<hash>::<id>.<secret>` (a bootstrap token, returned whole as the secret)
+ * or a bare secret. Surrounding whitespace is ignored. Outputs (each may be NULL to skip): *ca_hash
  * lowercase or NULL when absent, *user NULL when empty, *secret never empty; caller frees.
  * Errors have status 400.
  */
 int ek_pki_token_parse(const char *str, char **ca_hash, char **user, char **secret,
                        ek_error_t **err);
+
+/*
+ * Node passwords (k3s's scheme: an agent proves it is the node that first joined under a name):
+ * stored as "sha256$<salt hex>$<SHA-256 of salt and password, hex>". The hash: caller frees.
+ * Checking takes constant time in the digest.
+ */
+char *ek_pki_password_hash(ek_pki_t *pki, const char *password, ek_error_t **err);
+bool ek_pki_password_check(const char *hash, const char *password);
 
 /* Service-account tokens (server/auth/jwt.c). */
 
@@ -178,8 +205,9 @@ typedef struct ek_controllers_options {
                                       each pod's own tolerations) */
     int64_t gc_interval_ms;        /* resync of the garbage collector; default 30000 */
     const char *cluster_cidr; /* node pod ranges (/24 each) come from it; default 10.42.0.0/16 */
-    const char *root_ca_pem;  /* published as kube-root-ca.crt in every namespace
-                                 (copied; NULL: nothing is published) */
+    ek_pki_t *pki; /* signs approved CSRs (borrowed, loop thread); NULL = no CSR signing */
+    const char *root_ca_pem; /* published as kube-root-ca.crt in every namespace
+                                (copied; NULL: nothing is published) */
 } ek_controllers_options_t;
 
 /* Starts every controller on client's loop (informers first, syncs once they have listed).
@@ -209,7 +237,9 @@ typedef struct ek_apiserver_options {
     /* tolerationSeconds of the not-ready/unreachable NoExecute tolerations that the
      * DefaultTolerationSeconds admission adds to new pods; default 300 */
     int64_t default_toleration_s;
-    bool kv_no_sync; /* benchmarks only */
+    bool kv_no_sync;   /* benchmarks only */
+    const char *token; /* the server token (join token), any form ek_join_token_parse reads;
+                          NULL = only bootstrap tokens join */
 } ek_apiserver_options_t;
 
 /* Opens the store, loads the cache, creates first-start objects and starts serving HTTPS

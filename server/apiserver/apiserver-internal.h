@@ -314,6 +314,8 @@ void watchers_close_all(store_t *s);
 
 /* Fills r->user from the client certificate or bearer token; false = 401 already sent. */
 bool authn_request(apireq_t *r, const ek_tls_peer_t *peer);
+/* A Secret's data[key], base64-decoded (caller frees), or NULL (absent, bad, holds NUL). */
+char *secret_data(const json_t *secret, const char *key);
 typedef struct authz_attrs {
     const char *verb; /* get, list, watch, create, update, patch, delete, ... */
     const char *group;
@@ -321,12 +323,49 @@ typedef struct authz_attrs {
     const char *subresource; /* "log" or NULL */
     const char *ns;
     const char *name;
-    const char *path; /* non-resource requests */
+    const char *path;           /* non-resource requests */
+    const char *field_selector; /* list/watch: the request's fieldSelector, or NULL */
 } authz_attrs_t;
+/* Node authorizer, then RBAC. *reason (caller frees, may stay NULL): why it was allowed, or
+ * why the Node authorizer refused (appended to the 403 message, as Kubernetes does). */
 bool authz_allowed(ek_apiserver_t *s, const user_t *u, const authz_attrs_t *a, char **reason);
 /* What u may do in namespace ns (cluster-wide grants included), as a SelfSubjectRulesReview
  * status: {resourceRules, nonResourceRules, incomplete}. Caller owns it. */
 json_t *authz_rules(ek_apiserver_t *s, const user_t *u, const char *ns);
+
+/* ---- node identity: the Node authorizer and NodeRestriction admission (nodeauthz.c) ---- */
+
+#define EK_NODES_GROUP              "system:nodes"
+#define EK_DEFAULT_NODE_TOKEN_GROUP "system:bootstrappers:edgek:default-node-token"
+/* Sent by a joining agent with its kubelet-client CSR; never stored in clear. */
+#define EK_NODE_PASSWORD_HEADER "Edgek-Node-Password"
+
+/* The node a user is (system:node:<name> in group system:nodes), or NULL. Borrowed from u. */
+const char *node_identity(const user_t *u);
+/* The Node authorizer for node: true = allowed; false = no opinion, with *reason (caller
+ * frees) when it has one. Reads the cache (pods bound to the node are its graph). */
+bool nodeauthz_allowed(ek_apiserver_t *s, const char *node, const authz_attrs_t *a, char **reason);
+/* What a pod's spec may reference (env, envFrom, volumes, imagePullSecrets, its account). */
+typedef enum { REF_SECRET, REF_CONFIGMAP, REF_PVC, REF_SA } ref_kind_t;
+/* Whether pod references an object of that kind called name (NULL: any). */
+bool pod_refs(const json_t *pod, ref_kind_t kind, const char *name);
+/* The rules every node holds without a graph check, as RBAC rules (the system:node role). */
+json_t *nodeauthz_rules_json(void);
+
+/*
+ * Admission: NodeRestriction for node users (except those also in system:masters: the server's
+ * own in-process agent) and the CertificateSigningRequest create strategy (requester identity,
+ * node passwords). Refusals answer the request (403 with Kubernetes' wording) and return -1.
+ * admission_create may finish later (a node password to record): it ends with
+ * create_admitted(r, obj) (write.c) or an answer; it takes a reference on obj.
+ */
+void admission_create(apireq_t *r, json_t *obj);
+void create_admitted(apireq_t *r, json_t *obj);
+int admission_update(apireq_t *r, const json_t *obj, const json_t *old);
+int admission_delete(apireq_t *r, const json_t *obj);
+int admission_token_request(apireq_t *r, const json_t *tr);
+/* Whether NodeRestriction forbids a node to set or change the Node label key. */
+bool node_label_forbidden(const char *key);
 
 /* ---- the server ---- */
 
@@ -346,6 +385,8 @@ struct ek_apiserver {
     metrics_t *metrics;
     bool ready;
     bool closing;
+    char *join_secret; /* the server token's secret and user ("server"), or NULL */
+    char *join_user;
     /* discovery and OpenAPI documents, rebuilt when the resource table changes */
     uint64_t docs_generation;
     ek_map_t docs; /* name → ek_buf_t* */

@@ -4,7 +4,9 @@
  * changes survive restarts): the namespaces default, kube-system, kube-public and
  * kube-node-lease; the `kubernetes` Service (first address of the service CIDR, port 443 → the
  * API port) with its Endpoints and EndpointSlice; `kube-dns` in kube-system at the cluster DNS
- * address (no selector: every agent serves DNS); the default RBAC roles and bindings; and the
+ * address (no selector: every agent serves DNS); the default RBAC roles and bindings, with
+ * those of joining nodes (bootstrappers may ask for node certificates, which are then
+ * approved; nodes renew theirs; agents' own components read what they route); and the
  * system priority classes. The server reports ready once these writes are durable.
  */
 #include <arpa/inet.h>
@@ -178,6 +180,49 @@ static const char *const cluster_roles[] = {
     "\"verbs\":[\"create\"]}]}",
 };
 
+/* Joining nodes (bootstrap tokens and the server token): ask for a node certificate, and have
+ * it approved; nodes renew theirs. The names are kubeadm's and Kubernetes'. */
+#define CSR_RULE(verbs, res) \
+    "{\"apiGroups\":[\"certificates.k8s.io\"],\"resources\":[" res "],\"verbs\":[" verbs "]}"
+static const char *const join_roles[] = {
+    "{\"metadata\":{\"name\":\"system:node-bootstrapper\"," RBAC_META "},\"rules\":[" CSR_RULE(
+        "\"create\",\"get\",\"list\",\"watch\"", "\"certificatesigningrequests\"") "]}",
+    "{\"metadata\":{\"name\":\"system:certificates.k8s.io:certificatesigningrequests:"
+    "nodeclient\"," RBAC_META
+    "},\"rules\":[" CSR_RULE("\"create\"", "\"certificatesigningrequests/nodeclient\"") "]}",
+    "{\"metadata\":{\"name\":\"system:certificates.k8s.io:certificatesigningrequests:"
+    "selfnodeclient\"," RBAC_META
+    "},\"rules\":[" CSR_RULE("\"create\"", "\"certificatesigningrequests/selfnodeclient\"") "]}",
+    /* What an agent's own components (service proxy, DNS, pod network routes, ingress) read;
+     * they use an identity of their own, so the kubelet's stays confined to its node. */
+    "{\"metadata\":{\"name\":\"system:edgek:agent\"," RBAC_META "},\"rules\":["
+    "{\"apiGroups\":[\"\"],\"resources\":[\"nodes\",\"namespaces\",\"pods\",\"services\","
+    "\"endpoints\"],\"verbs\":[\"get\",\"list\",\"watch\"]},"
+    "{\"apiGroups\":[\"discovery.k8s.io\"],\"resources\":[\"endpointslices\"],"
+    "\"verbs\":[\"get\",\"list\",\"watch\"]},"
+    "{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"ingresses\",\"ingressclasses\","
+    "\"networkpolicies\"],\"verbs\":[\"get\",\"list\",\"watch\"]},"
+    "{\"apiGroups\":[\"\",\"events.k8s.io\"],\"resources\":[\"events\"],"
+    "\"verbs\":[\"create\",\"update\",\"patch\"]}]}",
+};
+
+#define BINDING(name, role, kind, subject)                                                      \
+    "{\"metadata\":{\"name\":\"" name "\"," RBAC_META "},\"roleRef\":{\"apiGroup\":"            \
+    "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"" role "\"},"            \
+    "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"" kind "\",\"name\":" \
+    "\"" subject "\"}]}"
+static const char *const join_bindings[] = {
+    BINDING("edgek:kubelet-bootstrap", "system:node-bootstrapper", "Group",
+            "system:bootstrappers:edgek:default-node-token"),
+    BINDING("edgek:node-autoapprove-bootstrap",
+            "system:certificates.k8s.io:certificatesigningrequests:nodeclient", "Group",
+            "system:bootstrappers:edgek:default-node-token"),
+    BINDING("edgek:node-autoapprove-certificate-rotation",
+            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "Group",
+            "system:nodes"),
+    BINDING("system:edgek:agent", "system:edgek:agent", "Group", "system:edgek:agents"),
+};
+
 static const char *const cluster_role_bindings[] = {
     "{\"metadata\":{\"name\":\"cluster-admin\"," RBAC_META "},\"roleRef\":{\"apiGroup\":"
     "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"cluster-admin\"},"
@@ -196,6 +241,21 @@ static const char *const cluster_role_bindings[] = {
     "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Group\",\"name\":"
     "\"system:authenticated\"}]}",
 };
+
+static void ensure_join_rbac(struct boot *b)
+{
+    for (size_t i = 0; i < EK_ARRAY_SIZE(join_roles); i++) {
+        ensure(b, "rbac.authorization.k8s.io", "clusterroles", NULL, parse(join_roles[i]));
+    }
+    for (size_t i = 0; i < EK_ARRAY_SIZE(join_bindings); i++) {
+        ensure(b, "rbac.authorization.k8s.io", "clusterrolebindings", NULL,
+               parse(join_bindings[i]));
+    }
+    /* system:node, as Kubernetes creates it (bound to no one: the Node authorizer grants it). */
+    json_t *node_role = parse("{\"metadata\":{\"name\":\"system:node\"," RBAC_META "}}");
+    json_object_set_new(node_role, "rules", nodeauthz_rules_json());
+    ensure(b, "rbac.authorization.k8s.io", "clusterroles", NULL, node_role);
+}
 
 void bootstrap_run(ek_apiserver_t *s)
 {
@@ -258,6 +318,7 @@ void bootstrap_run(ek_apiserver_t *s)
         ensure(b, "rbac.authorization.k8s.io", "clusterrolebindings", NULL,
                parse(cluster_role_bindings[i]));
     }
+    ensure_join_rbac(b);
     ensure(b, "scheduling.k8s.io", "priorityclasses", NULL,
            json_pack("{s:{s:s},s:i,s:s,s:s}", "metadata", "name", "system-node-critical", "value",
                      2000001000, "description", "Used for pods the node cannot work without.",

@@ -244,6 +244,10 @@ void handle_delete(apireq_t *r)
         opts_clear(&opts);
         return;
     }
+    if (admission_delete(r, o->json) < 0) {
+        opts_clear(&opts);
+        return;
+    }
     const char *uid = ek_json_str(o->json, "metadata", "uid", NULL);
     if ((opts.pre_uid && (!uid || strcmp(opts.pre_uid, uid) != 0)) ||
         (opts.pre_rv && strtoll(opts.pre_rv, NULL, 10) != o->rev)) {

@@ -81,6 +81,43 @@ static const char *path_verb(const char *method)
     return "get";
 }
 
+/* 403 as kube-apiserver words it; the authorizer's reason (the Node authorizer's) ends it. */
+static void send_forbidden(apireq_t *r, const char *verb, const authz_attrs_t *a,
+                           const char *reason)
+{
+    char why[512] = "";
+    if (reason && *reason) {
+        snprintf(why, sizeof(why), ": %s", reason);
+    }
+    if (r->rt.kind != ROUTE_RESOURCE) {
+        send_status(r, 403, "Forbidden", NULL, NULL, "forbidden: User \"%s\" cannot %s path \"%s\"",
+                    r->user.name, strcasecmp(r->method, "GET") == 0 ? "get" : verb, r->path);
+        return;
+    }
+    char res[200];
+    snprintf(res, sizeof(res), "%s%s%s", r->rt.plural, a->subresource ? "/" : "",
+             a->subresource ? a->subresource : "");
+    char where[200] = "";
+    if (a->ns) {
+        snprintf(where, sizeof(where), " in the namespace \"%s\"", a->ns);
+    } else {
+        snprintf(where, sizeof(where), " at the cluster scope");
+    }
+    char q[160];
+    const char *qual = r->rt.res ? resource_qualified(r->rt.res, q) : r->rt.plural;
+    if (r->rt.name && !(r->rt.res && strcmp(r->rt.res->plural, "namespaces") == 0)) {
+        send_status(r, 403, "Forbidden", r->rt.name, r->rt.res,
+                    "%s \"%s\" is forbidden: User \"%s\" cannot %s resource \"%s\" in API group "
+                    "\"%s\"%s%s",
+                    qual, r->rt.name, r->user.name, verb, res, r->rt.group, where, why);
+    } else {
+        send_status(r, 403, "Forbidden", r->rt.name, r->rt.res,
+                    "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API group "
+                    "\"%s\"%s%s",
+                    qual, r->user.name, verb, res, r->rt.group, where, why);
+    }
+}
+
 static bool authorize(apireq_t *r, const char *verb)
 {
     authz_attrs_t a = { 0 };
@@ -97,39 +134,24 @@ static bool authorize(apireq_t *r, const char *verb)
         if (r->rt.res && strcmp(r->rt.res->plural, "namespaces") == 0 && r->rt.name) {
             a.ns = r->rt.name;
         }
+        a.field_selector = r->p.field_selector;
     } else {
         a.path = r->path;
+    }
+    /* A list or watch of one object by name is authorized as that name, as Kubernetes'
+     * RequestInfoFactory does (a kubelet watches its own Node and its pods' secrets so). */
+    ek_autofree char *sel_name = NULL;
+    if (!a.name && a.resource && (r->verb == EK_VERB_LIST || r->verb == EK_VERB_WATCH)) {
+        ek_auto(ek_fieldsel_t) fs = ek_fieldsel_parse(r->p.field_selector ?: "", NULL);
+        const char *n = fs ? ek_fieldsel_exact(fs, "metadata.name") : NULL;
+        sel_name = n ? ek_xstrdup(n) : NULL;
+        a.name = sel_name;
     }
     ek_autofree char *reason = NULL;
     if (authz_allowed(r->srv, &r->user, &a, &reason)) {
         return true;
     }
-    if (r->rt.kind != ROUTE_RESOURCE) {
-        send_status(r, 403, "Forbidden", NULL, NULL, "forbidden: User \"%s\" cannot %s path \"%s\"",
-                    r->user.name, strcasecmp(r->method, "GET") == 0 ? "get" : verb, r->path);
-        return false;
-    }
-    char res[200];
-    snprintf(res, sizeof(res), "%s%s%s", r->rt.plural, a.subresource ? "/" : "",
-             a.subresource ? a.subresource : "");
-    char where[200] = "";
-    if (a.ns) {
-        snprintf(where, sizeof(where), " in the namespace \"%s\"", a.ns);
-    } else {
-        snprintf(where, sizeof(where), " at the cluster scope");
-    }
-    char q[160];
-    const char *qual = r->rt.res ? resource_qualified(r->rt.res, q) : r->rt.plural;
-    if (r->rt.name && !(r->rt.res && strcmp(r->rt.res->plural, "namespaces") == 0)) {
-        send_status(r, 403, "Forbidden", r->rt.name, r->rt.res,
-                    "%s \"%s\" is forbidden: User \"%s\" cannot %s resource \"%s\" in API group "
-                    "\"%s\"%s",
-                    qual, r->rt.name, r->user.name, verb, res, r->rt.group, where);
-    } else {
-        send_status(r, 403, "Forbidden", r->rt.name, r->rt.res,
-                    "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API group \"%s\"%s",
-                    qual, r->user.name, verb, res, r->rt.group, where);
-    }
+    send_forbidden(r, verb, &a, reason);
     return false;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Authorization: RBAC evaluated from the cached Roles, ClusterRoles and their bindings, as
- * Kubernetes' RBAC authorizer does. Members of system:masters may do everything (the admin
- * kubeconfig's group). Rules are read per request; the cache makes that cheap. The same
+ * Authorization: the Node authorizer for kubelets (nodeauthz.c), then RBAC evaluated from the
+ * cached Roles, ClusterRoles and their bindings, as Kubernetes' RBAC authorizer does. Members
+ * of system:masters may do everything (the admin kubeconfig's group). Rules are read per
+ * request; the cache makes that cheap. The same
  * bindings answer SelfSubjectRulesReview (`kubectl auth can-i --list`).
  */
 #include <stdio.h>
@@ -184,11 +185,25 @@ bool authz_allowed(ek_apiserver_t *s, const user_t *u, const authz_attrs_t *a, c
     if (user_in_group(u, "system:masters")) {
         return true;
     }
+    /* kube-apiserver's --authorization-mode=Node,RBAC: the Node authorizer first. */
+    const char *node = node_identity(u);
+    ek_autofree char *node_reason = NULL;
+    if (node && !*node) {
+        node_reason = ek_xasprintf("unknown node for user \"%s\"", u->name);
+    } else if (node && nodeauthz_allowed(s, node, a, &node_reason)) {
+        if (reason) {
+            *reason = ek_xstrdup("allowed by the Node authorizer");
+        }
+        return true;
+    }
     if (bindings_allow(s, u, a, "clusterrolebindings", NULL, reason)) {
         return true;
     }
     if (a->ns && !a->path && bindings_allow(s, u, a, "rolebindings", a->ns, reason)) {
         return true;
+    }
+    if (reason && node_reason) {
+        *reason = ek_steal(&node_reason);
     }
     return false;
 }

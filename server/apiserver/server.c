@@ -154,9 +154,29 @@ static void on_http_close(ek_http_req_t *hr, void *data)
     }
 }
 
+/*
+ * GET /cacerts: the cluster CA, exactly server-ca.crt's bytes, to anyone (k3s's endpoint). A
+ * joining agent fetches it without trusting the connection and compares its SHA-256 with the
+ * hash in its join token before it sends any secret.
+ */
+static void serve_cacerts(ek_apiserver_t *s, ek_http_req_t *hr)
+{
+    if (strcmp(hr->method, "GET") != 0 && strcmp(hr->method, "HEAD") != 0) {
+        static const char msg[] = "method not allowed\n";
+        ek_http_respond(hr, 405, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
+        return;
+    }
+    const char *pem = ek_pki_ca_cert_pem(s->pki);
+    ek_http_respond(hr, 200, "text/plain; charset=utf-8", pem, strlen(pem));
+}
+
 static void on_http_request(ek_http_req_t *hr, void *data)
 {
     ek_apiserver_t *s = data;
+    if (strcmp(hr->path, "/cacerts") == 0 && !s->closing) {
+        serve_cacerts(s, hr);
+        return;
+    }
     apireq_t *r = ek_new(apireq_t);
     r->srv = s;
     r->start_ns = ek_now_ns();
@@ -214,6 +234,28 @@ static void set_defaults(ek_apiserver_options_t *o)
     }
 }
 
+/* The server token's secret (and user), which joining agents may present as a bearer token. */
+static int set_join_token(ek_apiserver_t *s, const char *token, ek_error_t **err)
+{
+    ek_join_token_t t;
+    if (ek_join_token_parse(token, &t, err) < 0) {
+        return ek_error_wrap(err, "server token");
+    }
+    s->join_secret = ek_steal(&t.secret);
+    s->join_user = ek_xstrdup(t.user ? t.user : "server");
+    ek_join_token_clear(&t);
+    return 0;
+}
+
+static void free_join_token(ek_apiserver_t *s)
+{
+    if (s->join_secret) {
+        explicit_bzero(s->join_secret, strlen(s->join_secret));
+    }
+    free(s->join_secret);
+    free(s->join_user);
+}
+
 int ek_apiserver_start(uv_loop_t *loop, const ek_apiserver_options_t *opts, ek_pki_t *pki,
                        ek_tls_config_t *tls, ek_apiserver_t **out, ek_error_t **err)
 {
@@ -226,6 +268,10 @@ int ek_apiserver_start(uv_loop_t *loop, const ek_apiserver_options_t *opts, ek_p
     set_defaults(&s->opts);
     s->pki = pki;
     s->tls = tls;
+    if (opts->token && set_join_token(s, opts->token, err) < 0) {
+        free(s);
+        return -1;
+    }
     s->metrics = metrics_new();
     ek_autofree char *db = ek_xasprintf("%s/server/db/state.db", s->opts.data_dir);
     ek_kv_options_t kvo = {
@@ -236,6 +282,7 @@ int ek_apiserver_start(uv_loop_t *loop, const ek_apiserver_options_t *opts, ek_p
     uint64_t t0 = ek_now_ns();
     if (ek_kv_open(loop, &kvo, &s->kv, err) < 0) {
         metrics_free(s->metrics);
+        free_join_token(s);
         free(s);
         return -1;
     }
@@ -266,6 +313,7 @@ fail:
     store_close(&s->store);
     ek_kv_close(s->kv, NULL, NULL);
     metrics_free(s->metrics);
+    free_join_token(s);
     free(s);
     return -1;
 }
@@ -289,6 +337,7 @@ static void on_kv_closed(void *data)
     void *cb_data = s->close_data;
     free_docs(s);
     metrics_free(s->metrics);
+    free_join_token(s);
     free(s);
     if (cb) {
         cb(cb_data);

@@ -411,11 +411,19 @@ void handle_create(apireq_t *r)
         ek_error_free(err);
         return;
     }
-    const char *name = obj_name(obj);
-    if (res->namespaced && check_namespace(r, name) < 0) {
+    if (res->namespaced && check_namespace(r, obj_name(obj)) < 0) {
         return;
     }
     track_fields(r, obj, NULL);
+    admission_create(r, obj);
+}
+
+/* The rest of a create, once admission (noderestriction.c) let it through. */
+void create_admitted(apireq_t *r, json_t *obj)
+{
+    const ek_resource_t *res = r->rt.res;
+    const char *name = obj_name(obj);
+    ek_error_t *err = NULL;
     if (strategy_prepare_create(r->srv, res, obj, &err) < 0) {
         send_error(r, res, name, err);
         ek_error_free(err);
@@ -592,7 +600,7 @@ static void write_update(apireq_t *r, json_t *obj, obj_t *old, write_ctx_t *c)
     }
     /* System writes (deletion marks, bindings) are not user updates: no update validation,
      * as kube-apiserver's delete and binding paths do not run it either. */
-    if (!system && admit(r, obj, old->json) < 0) {
+    if (!system && (admission_update(r, obj, old->json) < 0 || admit(r, obj, old->json) < 0)) {
         ctx_free(c);
         return;
     }
@@ -826,23 +834,7 @@ void apply_create(apireq_t *r)
     if ((res->namespaced && check_namespace(r, r->rt.name) < 0)) {
         return;
     }
-    if (strategy_prepare_create(r->srv, res, obj, &err) < 0) {
-        send_error(r, res, r->rt.name, err);
-        ek_error_free(err);
-        return;
-    }
-    if (admit(r, obj, NULL) < 0) {
-        return;
-    }
-    if (r->p.dry_run) {
-        respond_object(r, 201, obj);
-        return;
-    }
-    ek_autofree char *key = ek_resource_key(res, r->rt.ns, r->rt.name);
-    write_ctx_t *c = ctx_new(r, 201);
-    size_t len;
-    ek_autofree char *bytes = expect_write(c, key, obj, &len);
-    ek_kv_create(r->srv->kv, key, bytes, len, res->ttl_s, 0, on_written, c);
+    admission_create(r, obj);
 }
 
 /* Writes a server-built object over old with the answer path of an update: validated like

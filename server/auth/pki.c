@@ -23,7 +23,6 @@
 #include <time.h>
 
 #include <mbedtls/asn1write.h>
-#include <mbedtls/base64.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
@@ -491,6 +490,7 @@ struct cert_spec {
     size_t n_orgs;
     const struct san_list *sans; /* KIND_SERVER */
     int days;
+    int64_t seconds; /* validity in seconds instead of days, when > 0 */
 };
 
 static int build_names(const ek_pki_t *pki, const struct cert_spec *spec, struct name_list *subject,
@@ -552,7 +552,8 @@ static int set_validity(const ek_pki_t *pki, mbedtls_x509write_cert *crt,
          * already expired once the clock is right. */
         start = EK_MAX(now, x509_time_unix(&pki->ca.valid_from) + BACKDATE_S);
     }
-    time_t not_after = start + (time_t)spec->days * DAY_S;
+    time_t not_after =
+        start + (spec->seconds > 0 ? (time_t)spec->seconds : (time_t)spec->days * DAY_S);
     if (spec->kind != KIND_CA) {
         /* A certificate cannot be trusted past its CA; do not pretend otherwise. */
         not_after = EK_MIN(not_after, x509_time_unix(&pki->ca.valid_to));
@@ -1337,6 +1338,7 @@ int ek_pki_sign_csr(ek_pki_t *pki, const char *csr_pem, const ek_pki_csr_policy_
         .n_orgs = s.n_orgs,
         .sans = &sans,
         .days = pol->days > 0 ? pol->days : pki->leaf_days,
+        .seconds = pol->seconds,
     };
     ek_autofree char *leaf = issue(pki, &spec, &csr.pk, err);
     if (!leaf) {
@@ -1347,37 +1349,6 @@ int ek_pki_sign_csr(ek_pki_t *pki, const char *csr_pem, const ek_pki_csr_policy_
 }
 
 /* ---- kubeconfig ---- */
-
-static char *base64(const char *s)
-{
-    size_t n = strlen(s), olen = 0;
-    mbedtls_base64_encode(NULL, 0, &olen, (const unsigned char *)s, n);
-    char *out = ek_xmalloc(olen + 1);
-    int rc =
-        mbedtls_base64_encode((unsigned char *)out, olen + 1, &olen, (const unsigned char *)s, n);
-    ek_assert(rc == 0);
-    return out;
-}
-
-char *ek_kubeconfig_render(const char *server_url, const char *name, const char *ca_pem,
-                           const char *cert_pem, const char *key_pem)
-{
-    name = name ? name : "default";
-    server_url = server_url ? server_url : "https://127.0.0.1:6443";
-    ek_autofree char *ca = base64(ca_pem), *crt = base64(cert_pem);
-    char *key = base64(key_pem);
-    /* Key order as kubectl and k3s write it. */
-    ek_auto(json_t) cfg = json_pack(
-        "{s:s, s:[{s:{s:s, s:s}, s:s}], s:[{s:{s:s, s:s}, s:s}], s:s, s:s, s:{},"
-        " s:[{s:s, s:{s:s, s:s}}]}",
-        "apiVersion", "v1", "clusters", "cluster", "certificate-authority-data", ca, "server",
-        server_url, "name", name, "contexts", "context", "cluster", name, "user", name, "name",
-        name, "current-context", name, "kind", "Config", "preferences", "users", "name", name,
-        "user", "client-certificate-data", crt, "client-key-data", key);
-    free_secret(key);
-    ek_assert(cfg);
-    return ek_json_to_yaml(cfg);
-}
 
 int ek_pki_write_kubeconfig(const ek_pki_t *pki, const char *path, mode_t mode,
                             const char *server_url, const char *name, ek_error_t **err)

@@ -2,100 +2,36 @@
 /*
  * The join token, in k3s's secure form `K10<sha256 of the CA PEM>::<user>:<secret>`: a
  * joining node downloads /cacerts without trusting it, checks its hash against the token,
- * and only then sends the secret. Parsing follows k3s's rules (a bare secret is accepted;
- * after `::` credentials must be `user:secret`) so that tokens move between the two.
+ * and only then sends the secret. Parsing (ek_join_token_parse, api/kubeconfig.c) follows
+ * k3s's rules, so that tokens move between the two. This file keeps the server token's file.
  */
-#include <ctype.h>
 #include <errno.h>
+#include <mbedtls/sha256.h>
 #include <sys/stat.h>
 
 #include "server/auth/auth-internal.h"
 
 #define TOKEN_PREFIX   "K10"
-#define HASH_HEX_LEN   64
 #define SECRET_BYTES   16 /* 32 hex characters, as k3s generates */
 #define TOKEN_FILE_MAX 4096
-
-static bool all_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static char *lower_dup(const char *s, size_t n)
-{
-    char *r = ek_xstrndup(s, n);
-    for (size_t i = 0; i < n; i++) {
-        r[i] = (char)tolower((unsigned char)r[i]);
-    }
-    return r;
-}
-
-/* Copies [s, s+n) into *out when out is given; an empty span becomes NULL. */
-static void put(char **out, const char *s, size_t n, bool lower)
-{
-    if (out) {
-        *out = n == 0 ? NULL : lower ? lower_dup(s, n) : ek_xstrndup(s, n);
-    }
-}
-
-static const char *find_sep(const char *s, const char *end)
-{
-    for (const char *p = s; p + 1 < end; p++) {
-        if (p[0] == ':' && p[1] == ':') {
-            return p;
-        }
-    }
-    return NULL;
-}
 
 int ek_pki_token_parse(const char *str, char **ca_hash, char **user, char **secret,
                        ek_error_t **err)
 {
-    const char *s = str, *end = str + strlen(str);
-    while (s < end && isspace((unsigned char)*s)) {
-        s++;
+    ek_join_token_t t;
+    if (ek_join_token_parse(str, &t, err) < 0) {
+        return -1;
     }
-    while (end > s && isspace((unsigned char)end[-1])) {
-        end--;
+    if (ca_hash) {
+        *ca_hash = ek_steal(&t.ca_hash);
     }
-    if (s == end) {
-        return ek_error_status(err, 400, "token must not be empty");
+    if (user) {
+        *user = ek_steal(&t.user);
     }
-    for (const char *p = s; p < end; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-            return ek_error_status(err, 400, "token contains whitespace or control characters");
-        }
+    if (secret) {
+        *secret = ek_steal(&t.secret);
     }
-    if ((size_t)(end - s) < strlen(TOKEN_PREFIX) || !ek_has_prefix(s, TOKEN_PREFIX)) {
-        /* A bare secret: k3s reads it as `K10:::secret`, i.e. no hash and no user. */
-        put(ca_hash, NULL, 0, false);
-        put(user, NULL, 0, false);
-        put(secret, s, (size_t)(end - s), false);
-        return 0;
-    }
-    const char *p = s + strlen(TOKEN_PREFIX), *hash = p, *creds = p;
-    size_t hash_len = 0;
-    const char *sep = find_sep(p, end);
-    if (sep) {
-        hash_len = (size_t)(sep - p);
-        creds = sep + 2;
-    }
-    if (hash_len && (hash_len != HASH_HEX_LEN || !all_hex(hash, hash_len))) {
-        return ek_error_status(err, 400, "invalid token CA hash");
-    }
-    const char *colon = memchr(creds, ':', (size_t)(end - creds));
-    if (!colon || colon + 1 == end) {
-        return ek_error_status(err, 400,
-                               "invalid token format: expected K10<hash>::<user>:<secret>");
-    }
-    put(ca_hash, hash, hash_len, true);
-    put(user, creds, (size_t)(colon - creds), false);
-    put(secret, colon + 1, (size_t)(end - colon - 1), false);
+    ek_join_token_clear(&t);
     return 0;
 }
 
@@ -125,7 +61,7 @@ static char *canonical(ek_pki_t *pki, const char *content, const char *path, ek_
     }
     if (hash && strcmp(hash, pki->ca_hash) != 0) {
         ek_error_make(err, 0,
-                      "token file `%s` names another cluster CA (hash %.12s…, this CA is "
+                      "token `%s` names another cluster CA (hash %.12s…, this CA is "
                       "%.12s…): remove it to create a new token",
                       path, hash, pki->ca_hash);
         return NULL;
@@ -133,12 +69,13 @@ static char *canonical(ek_pki_t *pki, const char *content, const char *path, ek_
     return ek_xasprintf(TOKEN_PREFIX "%s::%s:%s", pki->ca_hash, user ? user : "server", secret);
 }
 
-int ek_pki_token_load_or_create(ek_pki_t *pki, const char *path, char **token, ek_error_t **err)
+/* The file's content, or NULL (with *err unset) when it does not exist. */
+static int read_token_file(const char *path, char **content, ek_error_t **err)
 {
     ek_error_t *e = NULL;
     size_t len = 0;
-    ek_autofree char *content = ek_file_read(path, TOKEN_FILE_MAX, &len, &e);
-    if (!content && e->errnum != ENOENT) {
+    *content = ek_file_read(path, TOKEN_FILE_MAX, &len, &e);
+    if (!*content && e->errnum != ENOENT) {
         ek_error_wrap(&e, "read token");
         if (err && !*err) {
             *err = e;
@@ -148,15 +85,19 @@ int ek_pki_token_load_or_create(ek_pki_t *pki, const char *path, char **token, e
         return -1;
     }
     ek_error_free(e);
-    if (content && strlen(content) != len) {
+    if (*content && strlen(*content) != len) {
+        free(*content);
+        *content = NULL;
         return ek_error_make(err, 0, "token file `%s` contains a NUL byte", path);
     }
-    char *t = canonical(pki, content, path, err);
-    if (!t) {
-        return -1;
-    }
-    /* Rewritten only when it changes: a plain restart writes nothing. A secret left readable
-     * by others is tightened in place. */
+    return 0;
+}
+
+/* Writes token t to path unless it already holds it (then only a loose mode is fixed), so a
+ * plain restart writes nothing. Takes t: *token on success, freed on failure. */
+static int store_token(const char *path, const char *content, char *t, char **token,
+                       ek_error_t **err)
+{
     ek_autofree char *want = ek_xasprintf("%s\n", t);
     struct stat st;
     if (content && strcmp(content, want) == 0 && stat(path, &st) == 0 &&
@@ -174,4 +115,94 @@ int ek_pki_token_load_or_create(ek_pki_t *pki, const char *path, char **token, e
     }
     *token = t;
     return 0;
+}
+
+int ek_pki_token_load_or_create(ek_pki_t *pki, const char *path, char **token, ek_error_t **err)
+{
+    ek_autofree char *content = NULL;
+    if (read_token_file(path, &content, err) < 0) {
+        return -1;
+    }
+    char *t = canonical(pki, content, path, err);
+    return t ? store_token(path, content, t, token, err) : -1;
+}
+
+int ek_pki_token_set(ek_pki_t *pki, const char *path, const char *given, char **token,
+                     ek_error_t **err)
+{
+    ek_autofree char *content = NULL;
+    if (read_token_file(path, &content, err) < 0) {
+        return -1;
+    }
+    char *t = canonical(pki, given, "--token", err);
+    if (!t) {
+        return -1;
+    }
+    if (content && strncmp(content, t, strlen(t)) != 0) {
+        EK_LOG(EK_WARN, "server", "the server token changes to the one given path=%s", path);
+    }
+    return store_token(path, content, t, token, err);
+}
+
+/* ---- node passwords ---- */
+
+#define PW_SALT_BYTES 16
+
+static void pw_digest(const unsigned char *salt, size_t n, const char *pw, char out[65])
+{
+    unsigned char d[32];
+    mbedtls_sha256_context c;
+    mbedtls_sha256_init(&c);
+    mbedtls_sha256_starts_ret(&c, 0);
+    mbedtls_sha256_update_ret(&c, salt, n);
+    mbedtls_sha256_update_ret(&c, (const unsigned char *)pw, strlen(pw));
+    mbedtls_sha256_finish_ret(&c, d);
+    mbedtls_sha256_free(&c);
+    ek__hex(d, sizeof(d), out);
+}
+
+char *ek_pki_password_hash(ek_pki_t *pki, const char *password, ek_error_t **err)
+{
+    unsigned char salt[PW_SALT_BYTES];
+    if (ek__pki_random(pki, salt, sizeof(salt), err) < 0) {
+        return NULL;
+    }
+    char salt_hex[2 * PW_SALT_BYTES + 1], digest[65];
+    ek__hex(salt, sizeof(salt), salt_hex);
+    pw_digest(salt, sizeof(salt), password, digest);
+    return ek_xasprintf("sha256$%s$%s", salt_hex, digest);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool ek_pki_password_check(const char *hash, const char *password)
+{
+    const char *p = hash;
+    if (!hash || !ek_has_prefix(p, "sha256$")) {
+        return false;
+    }
+    p += strlen("sha256$");
+    unsigned char salt[PW_SALT_BYTES];
+    for (size_t i = 0; i < sizeof(salt); i++) {
+        int hi = hexval(p[2 * i]), lo = hi < 0 ? -1 : hexval(p[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return false;
+        }
+        salt[i] = (unsigned char)(hi << 4 | lo);
+    }
+    p += 2 * sizeof(salt);
+    if (*p++ != '$' || strlen(p) != 64) {
+        return false;
+    }
+    char digest[65];
+    pw_digest(salt, sizeof(salt), password, digest);
+    /* Constant time: the comparison says nothing about how much matched. */
+    unsigned char diff = 0;
+    for (size_t i = 0; i < 64; i++) {
+        diff |= (unsigned char)(digest[i] ^ p[i]);
+    }
+    return diff == 0;
 }

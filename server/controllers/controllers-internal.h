@@ -222,10 +222,47 @@ int64_t eviction_delay_ms(const json_t *taints, const json_t *tolerations);
  * (> 2 not ready and at least 55 %), 3 fully disrupted (none ready). */
 int zone_state(int ready, int not_ready);
 
+/* ---- certificate signing requests (csrutil.c): pure checks, unit-tested ---- */
+
+#define SIGNER_KUBELET_CLIENT   "kubernetes.io/kube-apiserver-client-kubelet"
+#define SIGNER_KUBELET_SERVING  "kubernetes.io/kubelet-serving"
+#define SIGNER_APISERVER_CLIENT "kubernetes.io/kube-apiserver-client"
+#define CSR_NODE_PREFIX         "system:node:"
+/* An agent's own components (proxy, DNS, routes): CN system:edgek-agent:<node>. */
+#define CSR_AGENT_PREFIX "system:edgek-agent:"
+#define CSR_AGENT_GROUP  "system:edgek:agents"
+
+/* The condition of that type whose status is not False, or NULL. Borrowed. */
+const json_t *csr_condition(const json_t *csr, const char *type);
+/* Decodes spec.request and inspects it; *pem (may be NULL): the PEM, caller frees. -1 when
+ * malformed. info: clear with ek_pki_csr_info_clear. */
+int csr_read(const json_t *csr, ek_pki_csr_info_t *info, char **pem);
+/* NULL when the request has the shape the signer accepts, else why not (static text). */
+const char *csr_kubelet_client_problem(const ek_pki_csr_info_t *i, const json_t *usages);
+const char *csr_kubelet_serving_problem(const ek_pki_csr_info_t *i, const json_t *usages);
+const char *csr_agent_client_problem(const ek_pki_csr_info_t *i, const json_t *usages,
+                                     const char *username);
+/* Every SAN is the node's name or one of its status.addresses. */
+bool csr_sans_match_node(const ek_pki_csr_info_t *i, const json_t *node);
+/* spec.expirationSeconds when given (>= 600), else 0. */
+int64_t csr_duration_s(const json_t *csr);
+/* When the CSR cleaner deletes a request (Unix seconds; 0 = not its business), as
+ * kube-controller-manager's csrcleaner: denied or failed ones an hour after the decision,
+ * issued ones an hour after approval (or when their certificate expires, if sooner), pending
+ * ones a day after creation. */
+#define CSR_DECIDED_TTL_S 3600
+#define CSR_PENDING_TTL_S (24 * 3600)
+int64_t csr_cleanup_at(const json_t *csr);
+
 /* The controllers. */
 void replicaset_controller_start(ctrl_manager_t *m);
 void nodeipam_controller_start(ctrl_manager_t *m);
 void deployment_controller_start(ctrl_manager_t *m);
+void csrapproving_controller_start(ctrl_manager_t *m);
+void csrsigning_controller_start(ctrl_manager_t *m);
+void tokencleaner_controller_start(ctrl_manager_t *m);
+void csrcleaner_controller_start(ctrl_manager_t *m);
+void nodepassword_controller_start(ctrl_manager_t *m);
 void endpoints_controller_start(ctrl_manager_t *m);
 void endpointslice_controller_start(ctrl_manager_t *m);
 void gc_controller_start(ctrl_manager_t *m);

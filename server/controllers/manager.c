@@ -86,6 +86,11 @@ int ek_controllers_start(ek_api_client_t *client, const ek_controllers_options_t
     replicaset_controller_start(m);
     nodeipam_controller_start(m);
     deployment_controller_start(m);
+    csrapproving_controller_start(m);
+    csrsigning_controller_start(m);
+    tokencleaner_controller_start(m);
+    csrcleaner_controller_start(m);
+    nodepassword_controller_start(m);
     endpoints_controller_start(m);
     endpointslice_controller_start(m);
     gc_controller_start(m);

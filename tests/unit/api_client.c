@@ -1104,6 +1104,7 @@ TEST(api_client_informer_free_in_handler)
  */
 TEST_T(api_client_informer_relist_slow_inproc, 120)
 {
+    ek_test_native_only("timing-sensitive, and emulation is ~20x slower");
     sfx_t f;
     sfx_init(&f, 1);
     ek_api_client_t *c = admin_client(&f, false);

@@ -305,6 +305,7 @@ TEST(json_patch_kubernetes_behaviour)
 
 TEST(json_patch_limits)
 {
+    ek_test_native_only("timing-sensitive, and emulation is ~20x slower");
     ek_error_t *err = NULL;
     ek_auto(json_t) doc = J("{\"a\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}");
     ek_auto(json_t) many = json_array();

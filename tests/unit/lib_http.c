@@ -675,6 +675,7 @@ TEST(http_server_close_ends_streams_and_waits)
 
 TEST(http_client_timeout_cancel_and_refused)
 {
+    ek_test_native_only("timing-sensitive, and emulation is ~20x slower");
     fx_start(&F, NULL);
     ek_http_client_t *cl = ek_http_client_new(&F.loop, NULL);
     char url[128];
@@ -1104,6 +1105,7 @@ static void bench_next(struct bench *b)
 
 TEST_T(https_keepalive_throughput_sample, 120)
 {
+    ek_test_native_only("a throughput sample with deadlines; emulation is ~20x slower");
     struct pki p;
     make_pki(&p);
     fx_start(&F, server_tls(&p, EK_TLS_CLIENT_CERT_OPTIONAL));
@@ -1315,6 +1317,7 @@ static void slow_reader_case(ek_tls_config_t *stls, ek_tls_config_t *ctls)
 
 TEST(http_slow_reader_backpressure_plain_and_tls)
 {
+    ek_test_native_only("timing-sensitive, and emulation is ~20x slower");
     slow_reader_case(NULL, NULL);
     struct pki p;
     make_pki(&p);

@@ -50,6 +50,7 @@ static int new_netns(void)
     if (unshare(CLONE_NEWNET) < 0) {
         ek_test_skip("cannot create a network namespace: %s", strerror(errno));
     }
+    ek_test_need_nftables();
     int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     ASSERT_CMP(fd, >=, 0);
     return fd;

@@ -49,6 +49,7 @@ static void new_netns(void)
     if (unshare(CLONE_NEWNET) < 0) {
         ek_test_skip("cannot create a network namespace: %s", strerror(errno));
     }
+    ek_test_need_nftables();
     ASSERT_EQ(system("ip link set lo up"), 0);
 }
 

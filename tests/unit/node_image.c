@@ -485,6 +485,7 @@ TEST(image_unpack_whiteouts)
 
 TEST(image_unpack_escapes)
 {
+    ek_test_native_only("no openat2 in qemu-user 7.2, and the fallback names the symlink instead");
     ek_autobuf b = EK_BUF_INIT;
     ek_error_t *err = NULL;
     ek_autofree char *outside = ek_test_path("outside");
@@ -611,11 +612,22 @@ TEST_T(image_import_multi_and_platforms, 120)
     assert_image(s, "example.com/two:2", 2);
     ASSERT_EQ(count_dir("store/layers"), 3); /* base shared */
 
-    /* The index: the node's platform, or arm64 when asked, or all of them. */
-    ASSERT_OK(ek_image_import(s, idx, NULL, NULL, &err), &err);
-    ek_auto(ek_image_info_t) im = ek_image_resolve(s, "example.com/multi:1", &err);
-    ASSERT_OK(im ? 0 : -1, &err);
-    ASSERT_STREQ(im->platform, "linux/amd64");
+    /* The index (amd64, arm64/v8, unknown): the node's platform, or arm64 when asked, or all
+     * of them; a node of another platform (a cross build's armhf) finds nothing. */
+    const char *node = ek_image_node_platform();
+    const char *want = strcmp(node, "linux/amd64") == 0   ? "linux/amd64"
+                       : strcmp(node, "linux/arm64") == 0 ? "linux/arm64/v8"
+                                                          : NULL;
+    if (want) {
+        ASSERT_OK(ek_image_import(s, idx, NULL, NULL, &err), &err);
+        ek_auto(ek_image_info_t) im = ek_image_resolve(s, "example.com/multi:1", &err);
+        ASSERT_OK(im ? 0 : -1, &err);
+        ASSERT_STREQ(im->platform, want);
+    } else {
+        ASSERT_EQ(ek_image_import(s, idx, NULL, NULL, &err), -1);
+        ASSERT_CONTAINS(ek_error_msg(err), node);
+        ek_error_clear(&err);
+    }
     ek_image_store_close(s);
 
     ek_autofree char *store = ek_test_path("store");
@@ -1018,6 +1030,7 @@ static char *fake_pull(const char *mode, ek_image_info_t **out)
 
 TEST_T(image_pull_bearer_and_redirect, 120)
 {
+    ek_test_native_only("timing-sensitive, and emulation is ~20x slower");
     ek_image_info_t *im = NULL;
     ek_autofree char *e1 = fake_pull("bearer", &im);
     if (e1) {

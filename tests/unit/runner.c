@@ -11,9 +11,11 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <linux/netlink.h>
 
 #include "tests/unit/test.h"
 
@@ -62,6 +64,32 @@ void ek_test_skip(const char *fmt, ...)
     va_end(ap);
     fflush(stderr);
     _exit(77);
+}
+
+const char *ek_test_emulator(void)
+{
+    const char *e = getenv("EK_TEST_EMULATOR");
+    return e && *e ? e : NULL;
+}
+
+void ek_test_native_only(const char *why)
+{
+    if (ek_test_emulator()) {
+        ek_test_skip("under %s: %s (the native run covers it)", ek_test_emulator(), why);
+    }
+}
+
+void ek_test_need_nftables(void)
+{
+    if (!ek_test_emulator()) {
+        return;
+    }
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd < 0) {
+        ek_test_skip("under %s: no nftables netlink (%s); the native run covers it",
+                     ek_test_emulator(), strerror(errno));
+    }
+    close(fd);
 }
 
 const char *ek_test_tmpdir(void)

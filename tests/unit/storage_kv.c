@@ -576,6 +576,7 @@ static void churn(env_t *t, int n, int seed)
 
 TEST(kv_compaction_under_load)
 {
+    ek_test_native_only("timing-sensitive, and emulation is ~20x slower");
     env_t t = { 0 };
     ek_kv_options_t o = { .no_sync = true, .history_revisions = 300 };
     env_open_opts(&t, &o);

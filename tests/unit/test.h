@@ -18,6 +18,15 @@ typedef void (*ek_test_fn)(void);
 void ek__test_register(const char *name, ek_test_fn fn, int timeout_s, const char *file);
 EK_NORETURN void ek__test_fail(const char *file, int line, const char *fmt, ...) EK_PRINTF(3, 4);
 EK_NORETURN void ek_test_skip(const char *fmt, ...) EK_PRINTF(1, 2);
+/* The name of the emulator the tests run under (`make check-arm64` sets EK_TEST_EMULATOR to
+ * qemu-aarch64-static), or NULL when they run natively. */
+const char *ek_test_emulator(void);
+/* Skips the test when it runs under an emulator, saying why the emulator cannot run it
+ * (a syscall qemu-user lacks, timing that a ~20x slowdown breaks); native runs cover it. */
+void ek_test_native_only(const char *why);
+/* Skips the test when it runs under an emulator that does not translate nftables' netlink
+ * (qemu-user); natively a missing nftables stays the failure it is. */
+void ek_test_need_nftables(void);
 /* A directory private to this test, removed after it ends. Borrowed. */
 const char *ek_test_tmpdir(void);
 /* Path inside ek_test_tmpdir(); caller frees. */
