@@ -73,7 +73,8 @@ evicted() { [ "$(phase "$1")" = Failed ] && [ "$(podjp "$1" '{.status.reason}')"
 wait_for 30 evicted besteffort || e2e_fail "besteffort not evicted: $(k get pods 2>&1)"
 expect_eq "$(phase burstable) $(phase guaranteed)" "Running Running" "BestEffort goes first"
 expect_eq "$(podjp besteffort '{.status.message}')" "The node was low on resource: memory. " "eviction message"
-k get events --field-selector involvedObject.name=besteffort | grep -q "Evicted.*The node was low on resource: memory" ||
+evicted_event() { k get events --field-selector involvedObject.name=besteffort | grep -q "Evicted.*The node was low on resource: memory"; }
+wait_for 10 evicted_event || # (the event is written after the status, by another request)
 	e2e_fail "no Evicted event: $(k get events --field-selector involvedObject.name=besteffort)"
 wait_for 30 evicted burstable || e2e_fail "burstable not evicted: $(k get pods 2>&1)"
 expect_eq "$(phase guaranteed)" Running "Burstable before Guaranteed"
