@@ -18,6 +18,7 @@
 #include "server/server.h"
 
 struct ek_cmd_agent_flags ek_cmd_agent_flags;
+struct ek_cmd_health_flags ek_cmd_health_flags;
 
 static char *data_dir = "/var/lib/edgek";
 static char *server_url;
@@ -68,6 +69,7 @@ static const ek_flag_t agent_flags[] = {
     { "cluster-domain", 0, EK_FLAG_STRING, &cluster_domain, NULL, "DOMAIN",
       "cluster domain (default cluster.local)" },
     EK_CMD_AGENT_FLAGS,
+    EK_CMD_HEALTH_FLAGS,
     EK_CMD_PROXY_FLAGS,
     { NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
@@ -86,6 +88,13 @@ void ek_cmd_agent_options(struct ek_agent_options *o)
     o->pod_max_pids = f->pod_max_pids;
     o->max_pods = f->max_pods;
     o->pod_network_backend = f->pod_network_backend;
+    struct ek_cmd_health_flags *h = &ek_cmd_health_flags;
+    o->eviction_hard = h->eviction_hard;
+    o->image_gc_high = h->image_gc_high;
+    o->image_gc_low = h->image_gc_low;
+    o->image_gc_min_age_ms = h->image_min_age_ms;
+    o->housekeeping_ms = h->housekeeping_ms;
+    o->offline_after_ms = h->offline_after_ms;
     o->disable_proxy = f->disable_kube_proxy;
     o->proxy_metrics_addr = f->proxy_metrics_addr;
 }

@@ -118,6 +118,56 @@ extern struct ek_cmd_agent_flags ek_cmd_agent_flags;
         "max-pods", 0, EK_FLAG_INT, &ek_cmd_agent_flags.max_pods, NULL, "N",                   \
             "pods this node takes (default 110)"                                               \
     }
+/* Node pressure, image GC and autonomy flags (kubelet names), shared the same way. */
+struct ek_cmd_health_flags {
+    char *eviction_hard;
+    int image_gc_high, image_gc_low;
+    int64_t image_min_age_ms, housekeeping_ms, offline_after_ms;
+};
+extern struct ek_cmd_health_flags ek_cmd_health_flags;
+#define EK_CMD_HEALTH_FLAGS                                                                      \
+    { "eviction-hard",                                                                           \
+      0,                                                                                         \
+      EK_FLAG_STRING,                                                                            \
+      &ek_cmd_health_flags.eviction_hard,                                                        \
+      NULL,                                                                                      \
+      "LIST",                                                                                    \
+      "hard eviction thresholds (default memory.available<100Mi,nodefs.available<10%,"           \
+      "imagefs.available<15%)" },                                                                \
+        { "image-gc-high-threshold",                                                             \
+          0,                                                                                     \
+          EK_FLAG_INT,                                                                           \
+          &ek_cmd_health_flags.image_gc_high,                                                    \
+          NULL,                                                                                  \
+          "PERCENT",                                                                             \
+          "image disk use that starts image garbage collection (default 85)" },                  \
+        { "image-gc-low-threshold",                                                              \
+          0,                                                                                     \
+          EK_FLAG_INT,                                                                           \
+          &ek_cmd_health_flags.image_gc_low,                                                     \
+          NULL,                                                                                  \
+          "PERCENT",                                                                             \
+          "image disk use image garbage collection goes down to (default 80)" },                 \
+        { "minimum-image-ttl-duration",                                                          \
+          0,                                                                                     \
+          EK_FLAG_DURATION,                                                                      \
+          &ek_cmd_health_flags.image_min_age_ms,                                                 \
+          NULL,                                                                                  \
+          "DURATION",                                                                            \
+          "images seen for less than this are not collected (default 2m)" },                     \
+        { "housekeeping-interval",                                                               \
+          0,                                                                                     \
+          EK_FLAG_DURATION,                                                                      \
+          &ek_cmd_health_flags.housekeeping_ms,                                                  \
+          NULL,                                                                                  \
+          "DURATION",                                                                            \
+          "how often node pressure is checked (default 10s)" },                                  \
+    {                                                                                            \
+        "offline-start-after", 0, EK_FLAG_DURATION, &ek_cmd_health_flags.offline_after_ms, NULL, \
+            "DURATION",                                                                          \
+            "start the locally cached pods when the API server has not listed them by then "     \
+            "(default 5s)"                                                                       \
+    }
 /* The service proxy's flags, next to EK_CMD_AGENT_FLAGS in the same tables. */
 #define EK_CMD_PROXY_FLAGS                                                                        \
     { "disable-kube-proxy",                                                                       \

@@ -76,6 +76,7 @@ static const ek_flag_t server_flags[] = {
     { "volatile-flush", 0, EK_FLAG_DURATION, &volatile_flush_ms, NULL, "DURATION",
       "longest delay before heartbeat-only writes reach the disk (default 5m)" },
     EK_CMD_AGENT_FLAGS,
+    EK_CMD_HEALTH_FLAGS,
     EK_CMD_PROXY_FLAGS,
     { "node-monitor-grace-period", 0, EK_FLAG_DURATION, &node_monitor_grace_ms, NULL, "DURATION",
       "how long a node may go without a heartbeat before it is marked NotReady (default 40s)" },

@@ -135,6 +135,7 @@ typedef struct ek__kl_cview {
     ek__kl_term_t last;
     int restart_count;
     bool ready;
+    bool unstarted; /* running, but its startup probe has not succeeded yet */
     const char *image, *image_id, *container_id;
 } ek__kl_cview_t;
 
@@ -176,6 +177,7 @@ typedef struct kl_ctr {
     bool pulling;
     int64_t pull_backoff_ms, pull_retry_at, pull_updated;
     int64_t backoff_ms, backoff_updated; /* crash loop back-off (flowcontrol.Backoff) */
+    struct kl_cprobes *probes;           /* kubelet_probes.c; NULL without probes */
 } kl_ctr_t;
 
 struct kl_pod {
@@ -218,6 +220,12 @@ struct kl_pod {
     /* status */
     json_t *sent; /* last status written */
     bool status_busy, status_again;
+    /* health (kubelet_probes.c, kubelet_evict.c, kubelet_cache.c) */
+    int probing;   /* probe, hook and probe-kill jobs in flight: the record waits for them */
+    char *evicted; /* why the node evicted it ("The node was low on resource: memory. ") */
+    bool cached;   /* started from the local cache: the API has not confirmed it yet */
+    bool admitted; /* passed the node's pressure admission once (kubelet_evict.c) */
+    int64_t status_retry_at; /* the server could not be reached: next status write */
 };
 
 struct kl_job {
@@ -285,6 +293,9 @@ struct ek_agent {
     int port;
     kl_logreq_t *logs;         /* streams in progress */
     struct kl_stream *streams; /* exec, attach, port-forward sessions (kubelet_exec.c) */
+    /* health: pressure, eviction, image GC (kubelet_evict.c); the local cache (kubelet_cache.c) */
+    struct kl_health *health;
+    struct kl_cache *cache;
     /* the service proxy (kubelet_proxy.c) */
     ek_proxy_t *proxy;
     int proxy_lists; /* informers (services, slices) that have listed */
@@ -313,6 +324,9 @@ bool ek__kl_pod_is_host_network(const kl_pod_t *p);
 void ek__kl_sources(kl_pod_t *p, ek__kl_sources_t *s);
 /* A Secret of ns, through its own watch (NULL until it arrives). Borrowed. */
 json_t *ek__kl_secret(ek_kubelet_t *kl, const char *ns, const char *name);
+/* The API's ConfigMap or Secret (plural "configmaps", "secrets") through its one-object watch,
+ * without the local cache's fallback; borrowed, NULL until it has arrived. */
+json_t *ek__kl_watched(ek_kubelet_t *kl, const char *plural, const char *ns, const char *name);
 
 /* Cluster DNS (kubelet_dnsserver.c), a node service: started and stopped with the agent, it
  * listens once the pod network is ready (on its gateway, port 53). */
@@ -441,5 +455,123 @@ void ek__kl_logs_poke(ek_kubelet_t *kl, const char *uid);
 char *ek__kl_log_tail(const char *path, int max_lines, size_t max_bytes);
 int ek__kl_cri_parse(const char *line, size_t len, int64_t *ts_ns, const char **stream,
                      bool *partial, const char **text, size_t *text_len);
+
+/* ---- probes and lifecycle hooks (kubelet_probes.c) ---- */
+
+typedef enum {
+    EK__KL_LIVENESS = 0,
+    EK__KL_READINESS,
+    EK__KL_STARTUP,
+} ek__kl_probe_kind_t;
+
+/* One probe of one container instance: its settings and the prober worker's state. */
+typedef struct ek__kl_probe {
+    ek__kl_probe_kind_t kind;
+    int64_t delay_ms, period_ms, timeout_ms;
+    int failure_threshold, success_threshold;
+    int result;      /* 1 success, 0 failure, -1 unknown (startup, before its first verdict) */
+    int last, run;   /* the last outcome and how many times in a row it came */
+    int64_t next_at; /* wall ms of the next run */
+    bool running, on_hold;
+} ek__kl_probe_t;
+
+/* A probe from its spec (the API's defaults for missing fields) for a container started at
+ * started_ms: the first run is initialDelaySeconds after that, the result starts as
+ * Kubernetes' (readiness failure, liveness success, startup unknown). Pure. */
+void ek__kl_probe_init(ek__kl_probe_t *pr, ek__kl_probe_kind_t kind, const json_t *spec,
+                       int64_t started_ms);
+/* Records one run's outcome at now; the result changes only after failureThreshold failures
+ * or successThreshold successes in a row. A failed liveness or startup verdict puts the probe
+ * on hold (the container is restarted). Returns true when the result changed. Pure. */
+bool ek__kl_probe_record(ek__kl_probe_t *pr, bool ok, int64_t now);
+/* "Liveness", "Readiness", "Startup". */
+const char *ek__kl_probe_name(ek__kl_probe_kind_t kind);
+
+/* Starts the probes that are due for pod p's running containers and sets the pod's timer
+ * for the next ones. Loop thread. */
+void ek__kl_probes_sync(kl_pod_t *p, int64_t now);
+/* Whether c's startup probe (if any) succeeded, and whether c is ready (started, running and
+ * its readiness probe, if any, passing). */
+bool ek__kl_ctr_started(const kl_ctr_t *c);
+bool ek__kl_ctr_ready(const kl_ctr_t *c);
+void ek__kl_probes_free(kl_ctr_t *c);
+/* Pod deletion: runs the preStop hooks of the running containers within the grace period,
+ * then sends the stop signal. Returns false when no container has one (the caller signals). */
+bool ek__kl_prestop_start(kl_pod_t *p, int64_t deadline);
+/* postStart of a container just started (worker thread, in the start job): runs the hook and
+ * on failure kills the container and returns -1 with a message (caller frees) for the
+ * FailedPostStartHook event. host: the pod IP; hook: lifecycle.postStart. */
+int ek__kl_poststart_run(ek_kubelet_t *kl, ek_rt_pod_t *rt, const char *ctr, const char *host,
+                         const json_t *ctr_spec, int64_t grace_ms, char **msg);
+
+/* gRPC health checks (kubelet_grpc.c). The request bytes (preface, SETTINGS, HEADERS, DATA)
+ * for one grpc.health.v1.Health/Check on stream 1; caller frees. */
+char *ek__kl_grpc_request(const char *authority, const char *service, size_t *len);
+/* What the reader has learnt from the server's frames. */
+typedef struct ek__kl_grpc_reader {
+    int status; /* HealthCheckResponse.status once a whole message came; -1 before */
+    bool ended, reset, goaway;
+    int acks_due; /* SETTINGS frames to acknowledge */
+    bool ping_due;
+    uint8_t ping[8];
+    ek_buf_t data; /* stream 1's DATA so far */
+} ek__kl_grpc_reader_t;
+/* Consumes the whole frames at the start of buf; returns the bytes used, or -1 with err for
+ * a frame no server may send. Pure. */
+ssize_t ek__kl_grpc_feed(ek__kl_grpc_reader_t *r, const uint8_t *buf, size_t len, ek_error_t **err);
+/* The call (blocking, worker thread): true when the service is SERVING; else *msg says why
+ * (caller frees). */
+bool ek__kl_grpc_check(const char *host, int port, const char *service, int64_t timeout_ms,
+                       char **msg);
+
+/* ---- node pressure, eviction, image GC (kubelet_evict.c) ---- */
+
+/* Eviction thresholds ("memory.available<100Mi,nodefs.available<10%,..."): each signal's
+ * minimum as bytes or percent. Returns -1 with err for bad text. */
+typedef struct ek__kl_thresholds {
+    int64_t memory_bytes;                /* memory.available */
+    double nodefs_pct, imagefs_pct;      /* nodefs.available, imagefs.available */
+    int64_t nodefs_bytes, imagefs_bytes; /* when given as quantities */
+    int64_t pids;                        /* pid.available; 0 = none */
+} ek__kl_thresholds_t;
+int ek__kl_thresholds_parse(const char *text, ek__kl_thresholds_t *t, ek_error_t **err);
+
+/* One pod as the eviction ranking sees it. */
+typedef struct ek__kl_evict_cand {
+    const char *uid;
+    const char *qos;  /* BestEffort, Burstable, Guaranteed */
+    int64_t priority; /* spec.priority */
+    int64_t usage;    /* bytes of the starved resource in use (0 when unknown) */
+    int64_t requests; /* bytes of it requested */
+    bool critical;    /* static/mirror or system-node-critical: never evicted */
+} ek__kl_evict_cand_t;
+/* Sorts candidates most-evictable first: BestEffort, then Burstable (those over their
+ * requests first), then Guaranteed; within a class lower priority, then larger usage above
+ * requests. Critical pods go last. Pure. */
+void ek__kl_evict_rank(ek__kl_evict_cand_t *c, size_t n);
+
+/* Admission of a pod not started yet: false (the pod then ends Failed, reason Evicted) when
+ * the node's pressure refuses it, as the kubelet's eviction admission does. */
+bool ek__kl_admit(kl_pod_t *p);
+int ek__kl_health_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t **err);
+void ek__kl_health_stop(ek_kubelet_t *kl);
+/* The node's pressure conditions (index 0 MemoryPressure, 1 DiskPressure, 2 PIDPressure):
+ * true when under pressure, with the kubelet's reason and message. */
+bool ek__kl_pressure(const ek_kubelet_t *kl, int i, const char **reason, const char **msg);
+
+/* ---- the local cache of pods, ConfigMaps, Secrets and the Node (kubelet_cache.c) ---- */
+
+int ek__kl_cache_start(ek_kubelet_t *kl, const ek_agent_options_t *o, ek_error_t **err);
+void ek__kl_cache_stop(ek_kubelet_t *kl);
+/* Informer events: write what changed (only when it did), drop what went. */
+void ek__kl_cache_pod(ek_kubelet_t *kl, const json_t *pod, bool deleted);
+void ek__kl_cache_source(ek_kubelet_t *kl, const char *kind, const json_t *obj, bool deleted);
+void ek__kl_cache_node(ek_kubelet_t *kl, const json_t *node);
+/* The cached object while the informer has not synced (kind "configmaps", "secrets"), or
+ * the cached Node. Borrowed; NULL when absent. */
+json_t *ek__kl_cache_get(ek_kubelet_t *kl, const char *kind, const char *ns, const char *name);
+json_t *ek__kl_cache_node_get(ek_kubelet_t *kl);
+/* The pods informer synced: cached pods the API no longer has are deleted. */
+void ek__kl_cache_synced(ek_kubelet_t *kl);
 
 #endif

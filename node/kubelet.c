@@ -101,8 +101,12 @@ bool ek__kl_pod_is_host_network(const kl_pod_t *p)
     return ek_json_bool(p->obj, false, "spec", "hostNetwork", NULL);
 }
 
-static void on_source(json_t *obj, void *data);
-static void on_source_update(json_t *old, json_t *obj, void *data);
+static void on_cm(json_t *obj, void *data);
+static void on_cm_update(json_t *old, json_t *obj, void *data);
+static void on_cm_delete(json_t *obj, void *data);
+static void on_secret(json_t *obj, void *data);
+static void on_secret_update(json_t *old, json_t *obj, void *data);
+static void on_secret_delete(json_t *obj, void *data);
 
 /*
  * A ConfigMap or Secret through a watch of that one object (fieldSelector metadata.name), as
@@ -120,10 +124,14 @@ static json_t *watched_get(ek_kubelet_t *kl, const char *plural, const char *ns,
     if (!inf) {
         ek_autofree char *sel = ek_xasprintf("metadata.name=%s", name);
         inf = ek_informer_new(kl->client, ek__kl_res("", plural), ns, NULL, sel, 0);
-        static const ek_informer_handlers_t sh = { .on_add = on_source,
-                                                   .on_update = on_source_update,
-                                                   .on_delete = on_source };
-        ek_informer_add_handlers(inf, &sh, kl);
+        /* Each also goes to the local cache when a pod here uses it (kubelet_cache.c). */
+        static const ek_informer_handlers_t ch = { .on_add = on_cm,
+                                                   .on_update = on_cm_update,
+                                                   .on_delete = on_cm_delete };
+        static const ek_informer_handlers_t sh = { .on_add = on_secret,
+                                                   .on_update = on_secret_update,
+                                                   .on_delete = on_secret_delete };
+        ek_informer_add_handlers(inf, plural[0] == 'c' ? &ch : &sh, kl);
         ek_map_put(&kl->watched, key, inf);
         ek_informer_start(inf);
     }
@@ -132,17 +140,25 @@ static json_t *watched_get(ek_kubelet_t *kl, const char *plural, const char *ns,
 
 static json_t *get_cm(const char *ns, const char *name, void *data)
 {
-    return watched_get(data, "configmaps", ns, name);
+    ek_kubelet_t *kl = data;
+    /* Without the API server (kubelet_cache.c): the copy on disk. */
+    return watched_get(kl, "configmaps", ns, name) ?: ek__kl_cache_get(kl, "configmaps", ns, name);
 }
 
 static json_t *get_secret(const char *ns, const char *name, void *data)
 {
-    return watched_get(data, "secrets", ns, name);
+    ek_kubelet_t *kl = data;
+    return watched_get(kl, "secrets", ns, name) ?: ek__kl_cache_get(kl, "secrets", ns, name);
 }
 
 json_t *ek__kl_secret(ek_kubelet_t *kl, const char *ns, const char *name)
 {
-    return watched_get(kl, "secrets", ns, name);
+    return watched_get(kl, "secrets", ns, name) ?: ek__kl_cache_get(kl, "secrets", ns, name);
+}
+
+json_t *ek__kl_watched(ek_kubelet_t *kl, const char *plural, const char *ns, const char *name)
+{
+    return watched_get(kl, plural, ns, name);
 }
 
 struct svc_collect {
@@ -193,6 +209,7 @@ static void on_pod_add(json_t *obj, void *data)
 {
     ek_kubelet_t *kl = data;
     kl_pod_t *p = ek__kl_pod_get(kl, obj);
+    ek__kl_cache_pod(kl, obj, false);
     if (p) {
         ek__kl_pod_sync(p);
     }
@@ -208,6 +225,7 @@ static void on_pod_delete(json_t *obj, void *data)
 {
     ek_kubelet_t *kl = data;
     kl_pod_t *p = ek_map_get(&kl->by_uid, ek_json_str(obj, "metadata", "uid", NULL) ?: "");
+    ek__kl_cache_pod(kl, obj, true);
     if (p) {
         ek__kl_pod_deleted(p);
     }
@@ -215,6 +233,7 @@ static void on_pod_delete(json_t *obj, void *data)
 
 static void on_pods_synced(void *data)
 {
+    ek__kl_cache_synced(data);
     ek__kl_adopt(data);
 }
 
@@ -234,15 +253,46 @@ static void on_source(json_t *obj, void *data)
     }
 }
 
-static void on_source_update(json_t *old, json_t *obj, void *data)
+/* ConfigMaps and Secrets also go to the local cache when a pod here uses them. */
+static void on_cm(json_t *obj, void *data)
+{
+    ek__kl_cache_source(data, "configmaps", obj, false);
+    on_source(obj, data);
+}
+
+static void on_cm_update(json_t *old, json_t *obj, void *data)
 {
     EK_UNUSED(old);
+    on_cm(obj, data);
+}
+
+static void on_cm_delete(json_t *obj, void *data)
+{
+    ek__kl_cache_source(data, "configmaps", obj, true);
+    on_source(obj, data);
+}
+
+static void on_secret(json_t *obj, void *data)
+{
+    ek__kl_cache_source(data, "secrets", obj, false);
+    on_source(obj, data);
+}
+
+static void on_secret_update(json_t *old, json_t *obj, void *data)
+{
+    EK_UNUSED(old);
+    on_secret(obj, data);
+}
+
+static void on_secret_delete(json_t *obj, void *data)
+{
+    ek__kl_cache_source(data, "secrets", obj, true);
     on_source(obj, data);
 }
 
 static void on_node(json_t *obj, void *data)
 {
-    EK_UNUSED(obj);
+    ek__kl_cache_node(data, obj);
     ek__kl_node_changed(data);
 }
 
@@ -416,6 +466,10 @@ int ek_agent_start(ek_api_client_t *client, const ek_agent_options_t *o, ek_agen
         return -1;
     }
     kl->rec = ek_event_recorder_new(client, "kubelet", kl->node_name);
+    if (ek__kl_cache_start(kl, o, err) < 0 || ek__kl_health_start(kl, o, err) < 0) {
+        ek_agent_stop(kl, NULL, NULL);
+        return -1;
+    }
     start_informers(kl);
     ek__kl_routes_start(kl);
     if (ek__kl_node_start(kl, err) < 0) {
@@ -575,6 +629,8 @@ void ek_agent_stop(ek_agent_t *kl, void (*cb)(void *data), void *data)
     kl->namespaces = kl->slices = NULL;
     ek__kl_node_stop(kl);
     ek__kl_logs_stop(kl);
+    ek__kl_health_stop(kl);
+    ek__kl_cache_stop(kl);
     if (kl->airgap) {
         kl->closing++;
         ek_image_airgap_stop(kl->airgap, part_closed, kl);

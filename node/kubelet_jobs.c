@@ -306,6 +306,10 @@ struct start_item {
     char *remove_name, *remove_log, *remove_term;
     bool hold;
     bool created;
+    json_t *spec; /* the container's spec, for its postStart hook */
+    char *host;   /* the pod IP, for httpGet hooks */
+    int64_t grace_ms;
+    char *hook_err; /* postStart failed: the container was killed */
     ek_error_t *err, *start_err;
     ek_rt_status_t st;
 };
@@ -352,7 +356,10 @@ static void start_one(struct start_job *s, struct start_item *it)
         return;
     }
     it->created = true;
-    ek_rt_container_start(s->rt, cs->rt_name, &it->start_err);
+    if (ek_rt_container_start(s->rt, cs->rt_name, &it->start_err) == 0) {
+        ek__kl_poststart_run(kl, s->rt, cs->rt_name, it->host, it->spec, it->grace_ms,
+                             &it->hook_err);
+    }
     if (ek_rt_container_status(s->rt, cs->rt_name, &it->st, NULL) < 0) {
         it->st.name = ek_xstrdup(cs->rt_name);
         it->st.state = it->start_err ? EK_RT_EXITED : EK_RT_RUNNING;
@@ -396,6 +403,10 @@ static void start_result(kl_pod_t *p, struct start_item *it)
     } else {
         ek__kl_event(p, "Normal", "Started", "Started container %s", c->name);
     }
+    if (it->hook_err) {
+        ek__kl_event(p, "Warning", "FailedPostStartHook", "%s", it->hook_err);
+        ek__kl_event(p, "Normal", "Killing", "FailedPostStartHook");
+    }
     if (c->cur.state == EK_RT_EXITED) {
         free(c->cur_msg);
         c->cur_msg = ek__kl_termination_message(p, c);
@@ -416,6 +427,9 @@ static void start_done(kl_job_t *j)
         ek_error_free(it->err);
         ek_error_free(it->start_err);
         ek_rt_status_clear(&it->st);
+        json_decref(it->spec);
+        free(it->host);
+        free(it->hook_err);
     }
     free(s->it);
     free(s);
@@ -458,6 +472,11 @@ void ek__kl_job_start(kl_pod_t *p, kl_ctr_t **cs, size_t n)
         it->cs = spec;
         it->attempt = attempt;
         it->hold = c->attempt < 0;
+        it->spec = json_incref(ek__kl_ctr_spec(p, c));
+        const char *ip = ek__kl_pod_is_host_network(p) ? ek__kl_node_ip(kl) : p->ip;
+        it->host = ip ? ek_xstrdup(ip) : NULL;
+        long long g = ek_json_int(p->obj, 30, "spec", "terminationGracePeriodSeconds", NULL);
+        it->grace_ms = g > 0 ? g * 1000 : 0;
         if (c->have_prev) {
             it->remove_name = ek__kl_rt_name(c, c->prev_attempt);
             it->remove_log = ek__kl_log_path(kl, p->ns, p->name, p->uid, c->name, c->prev_attempt);
@@ -871,6 +890,7 @@ struct adopt_job {
     struct adopt_item *it;
     size_t n;
     ek_strlist_t known; /* uids of the pods the API binds to this node */
+    bool offline;       /* known comes from the local cache: leave unknown sandboxes alone */
 };
 
 static bool known_uid(const ek_strlist_t *l, const char *uid, size_t len)
@@ -927,6 +947,12 @@ static void adopt_run(kl_job_t *j)
         it->ev_fd = -1;
         it->alive = ek_rt_pod_alive(pods[i]);
         bool known = known_uid(&a->known, ek_rt_pod_uid(pods[i]), strlen(ek_rt_pod_uid(pods[i])));
+        if (!known && a->offline) {
+            /* Without the API, a sandbox the cache does not know may still be wanted. */
+            ek_rt_pod_close(it->rt);
+            it->rt = NULL;
+            continue;
+        }
         if (!known) {
             ek_rt_pod_t *gone = it->rt;
             it->rt = NULL;
@@ -941,8 +967,10 @@ static void adopt_run(kl_job_t *j)
         ek_rt_container_list(pods[i], &it->sts, &it->n, NULL);
     }
     free(pods);
-    sweep(kl->pods_dir, &a->known, false);
-    sweep(kl->log_dir, &a->known, true);
+    if (!a->offline) {
+        sweep(kl->pods_dir, &a->known, false);
+        sweep(kl->log_dir, &a->known, true);
+    }
 }
 
 /* Runtime instances → the container records: the newest is the current one, the one before
@@ -1059,6 +1087,7 @@ void ek__kl_adopt(ek_kubelet_t *kl)
     struct adopt_job *a = ek_new(struct adopt_job);
     a->j.run = adopt_run;
     a->j.done = adopt_done;
+    a->offline = !ek_informer_synced(kl->pods); /* started from the cache (kubelet_cache.c) */
     size_t it = 0;
     const char *k;
     void *v;

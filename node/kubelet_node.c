@@ -208,13 +208,12 @@ static json_t *node_status(ek_kubelet_t *kl)
     ek_time_rfc3339(time(NULL), now);
     const json_t *prev = kl->node_sent;
     json_t *conds = json_array();
-    json_array_append_new(conds,
-                          node_condition("MemoryPressure", false, "KubeletHasSufficientMemory",
-                                         "kubelet has sufficient memory available", prev, now));
-    json_array_append_new(conds, node_condition("DiskPressure", false, "KubeletHasNoDiskPressure",
-                                                "kubelet has no disk pressure", prev, now));
-    json_array_append_new(conds, node_condition("PIDPressure", false, "KubeletHasSufficientPID",
-                                                "kubelet has sufficient PID available", prev, now));
+    static const char *const pressure[] = { "MemoryPressure", "DiskPressure", "PIDPressure" };
+    for (int i = 0; i < 3; i++) {
+        const char *reason, *msg;
+        bool on = ek__kl_pressure(kl, i, &reason, &msg); /* kubelet_evict.c */
+        json_array_append_new(conds, node_condition(pressure[i], on, reason, msg, prev, now));
+    }
     if (kl->net_ready) {
         json_array_append_new(conds, node_condition("Ready", true, "KubeletReady",
                                                     "kubelet is posting ready status", prev, now));
@@ -513,6 +512,9 @@ void ek__kl_node_changed(ek_kubelet_t *kl)
 {
     publish_vtep(kl);
     json_t *node = ek_informer_get(kl->node, NULL, kl->node_name);
+    if (!node) {
+        node = ek__kl_cache_node_get(kl); /* started without the API server (kubelet_cache.c) */
+    }
     const char *cidr = ek_json_str(node, "spec", "podCIDR", NULL);
     if (!cidr || !kl->adopted || kl->net_busy || kl->stopping || ek_streq(cidr, kl->pod_cidr)) {
         return;

@@ -128,6 +128,7 @@ static void free_ctr(kl_ctr_t *c)
         ek_image_info_free(c->image);
     }
     free(c->image_ref);
+    ek__kl_probes_free(c);
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -156,6 +157,7 @@ static void handle_closed(uv_handle_t *h)
     free(p->vol_error);
     free(p->start_time);
     free(p->sandbox_error);
+    free(p->evicted);
     free(p);
     ek__kl_maybe_finish_stop(kl);
 }
@@ -174,7 +176,7 @@ void ek__kl_pod_stop_events(kl_pod_t *p)
  * or pull in flight. The shim is left alone. */
 static void maybe_free(kl_pod_t *p)
 {
-    if (p->busy || p->status_busy || p->calls > 0 || p->pulls > 0 || p->closing) {
+    if (p->busy || p->status_busy || p->calls > 0 || p->pulls > 0 || p->probing > 0 || p->closing) {
         return;
     }
     p->closing = true;
@@ -482,7 +484,10 @@ static bool kill_running(kl_pod_t *p, int64_t now, int64_t grace)
             }
         }
         p->sigkilled = grace == 0;
-        ek__kl_job_kill(p, grace == 0 ? SIGKILL : SIGTERM);
+        /* preStop hooks first (kubelet_probes.c), which send the stop signal after them. */
+        if (grace == 0 || !ek__kl_prestop_start(p, p->kill_deadline)) {
+            ek__kl_job_kill(p, grace == 0 ? SIGKILL : SIGTERM);
+        }
         ek__kl_pod_wake(p, p->kill_deadline);
         return true;
     }
@@ -623,6 +628,10 @@ static bool sandbox_ready(kl_pod_t *p, int64_t now)
 
 static void run(kl_pod_t *p, int64_t now)
 {
+    if (!ek__kl_admit(p)) { /* refused under node pressure (kubelet_evict.c) */
+        ek__kl_pod_send_status(p);
+        return;
+    }
     if (!volumes_ready(p, now) || p->busy || !sandbox_ready(p, now) || p->busy) {
         return;
     }
@@ -649,6 +658,9 @@ void ek__kl_pod_sync(kl_pod_t *p)
     }
     if (p->busy) {
         p->dirty = true;
+        if (kl->adopted) {
+            ek__kl_probes_sync(p, ek_wall_ms()); /* probes do not wait for jobs */
+        }
         return;
     }
     if (!kl->adopted) {
@@ -661,6 +673,7 @@ void ek__kl_pod_sync(kl_pod_t *p)
         finish(p, now);
     } else {
         run(p, now);
+        ek__kl_probes_sync(p, now);
     }
     if (!p->freeing) {
         ek__kl_pod_send_status(p);

@@ -305,10 +305,11 @@ static json_t *container_status(const ek__kl_cview_t *c)
     if (c->has_last) {
         json_object_set_new(last, "terminated", terminated(&c->last));
     }
-    json_t *o = json_pack("{s:s,s:o,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", state,
-                          "lastState", last, "ready", c->ready, "restartCount", c->restart_count,
-                          "image", c->image ? c->image : "", "imageID",
-                          c->image_id ? c->image_id : "", "started", c->state == EK__KL_RUNNING);
+    json_t *o =
+        json_pack("{s:s,s:o,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", state, "lastState",
+                  last, "ready", c->ready, "restartCount", c->restart_count, "image",
+                  c->image ? c->image : "", "imageID", c->image_id ? c->image_id : "", "started",
+                  c->state == EK__KL_RUNNING && !c->unstarted);
     if (c->container_id) {
         ek_json_set_str(o, "containerID", c->container_id);
     }
@@ -477,7 +478,8 @@ static void view_ctr(kl_pod_t *p, kl_ctr_t *c, ek__kl_cview_t *v, struct view_me
     if (c->cur.state == EK_RT_RUNNING) {
         v->state = EK__KL_RUNNING;
         v->started_ns = c->cur.started_ns;
-        v->ready = !deleting(p) && !p->terminal;
+        v->ready = !deleting(p) && !p->terminal && !p->evicted && ek__kl_ctr_ready(c);
+        v->unstarted = !ek__kl_ctr_started(c);
         return;
     }
     v->state = EK__KL_TERMINATED;
@@ -512,6 +514,12 @@ json_t *ek__kl_pod_status_now(kl_pod_t *p)
         .prev = p->sent,
     };
     json_t *st = ek__kl_pod_status(&v);
+    if (p->evicted) {
+        /* Evicted by the node (kubelet_evict.c): Failed, whatever the containers did. */
+        ek_json_set_str(st, "phase", "Failed");
+        ek_json_set_str(st, "reason", "Evicted");
+        ek_json_set_str(st, "message", p->evicted);
+    }
     free(cv);
     ek_strlist_free(&m.strs);
     return st;
@@ -533,11 +541,16 @@ static void status_done(int status, json_t *body, const ek_error_t *err, void *d
     EK_UNUSED(body);
     ek_kubelet_t *kl = p->kl;
     p->status_busy = false;
-    if (err && status != 404 && status != 0) {
+    if (err && status != 404 && !kl->stopping) {
+        /* Also when the server cannot be reached (status 0): written again once it can. */
         EK_LOG(EK_WARN, "kubelet", "pod status not written pod=%s/%s status=%d err=\"%s\"", p->ns,
                p->name, status, ek_error_msg(err));
         json_decref(p->sent);
         p->sent = NULL; /* written again at the next sync */
+        if (status == 0) {
+            p->status_retry_at = ek_wall_ms() + 5000; /* not in a tight loop meanwhile */
+            ek__kl_pod_wake(p, p->status_retry_at);
+        }
     }
     if (p->status_again && !kl->stopping) {
         p->status_again = false;
@@ -557,6 +570,10 @@ void ek__kl_pod_send_status(kl_pod_t *p)
     }
     if (p->status_busy) {
         p->status_again = true;
+        return;
+    }
+    if (p->status_retry_at > ek_wall_ms()) {
+        ek__kl_pod_wake(p, p->status_retry_at);
         return;
     }
     json_t *st = ek__kl_pod_status_now(p);

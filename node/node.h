@@ -432,6 +432,15 @@ typedef struct ek_agent_options {
     int64_t pod_max_pids;      /* pids limit of each pod's cgroup; 0 = none */
     int max_pods;              /* capacity "pods"; default 110 */
     int64_t lease_ms;          /* Lease renewal period; default 10000 */
+    /* node pressure and autonomy */
+    const char *eviction_hard;       /* kubelet's --eviction-hard: "memory.available<100Mi,
+                                        nodefs.available<10%,imagefs.available<15%" by default */
+    int image_gc_high, image_gc_low; /* image disk use (percent) that starts GC, and its goal;
+                                        0: the defaults, 85 and 80 */
+    int64_t image_gc_min_age_ms;     /* images first seen more recently stay; 0: 2 min, < 0: none */
+    int64_t housekeeping_ms;         /* pressure checks; default 10000 */
+    int64_t offline_after_ms; /* start the cached pods when the pods are not listed from the API
+                                 within this long; default 5000 */
     /* the service proxy (net/proxy) */
     bool disable_proxy;       /* --disable-kube-proxy */
     const char *service_cidr; /* default 10.43.0.0/16 */

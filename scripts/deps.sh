@@ -22,7 +22,7 @@ libuv1-dev libsqlite3-dev libmbedtls-dev libyaml-dev libnftnl-dev libmnl-dev
 libjansson-dev libhttp-parser-dev libzstd-dev zlib1g-dev
 clang libclang-rt-14-dev clang-format clang-tidy cppcheck
 busybox-static iproute2 nftables util-linux procps curl ca-certificates openssl sqlite3 psmisc
-iperf3 attr zstd docker-registry skopeo containerd apache2-utils jq
+iperf3 attr zstd docker-registry skopeo containerd apache2-utils jq python3-grpcio
 dnsmasq-base dnsperf bind9-dnsutils"
 
 # The libraries a cross build links with, as :ARCH packages (all Multi-Arch: same).
