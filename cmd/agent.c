@@ -35,8 +35,12 @@ static char *cluster_cidr = "10.42.0.0/16";
 static char *cluster_dns = "10.43.0.10";
 static char *cluster_domain = "cluster.local";
 static char *service_cidr = "10.43.0.0/16";
+static bool cleanup;
 
 static const ek_flag_t agent_flags[] = {
+    { "cleanup", 0, EK_FLAG_BOOL, &cleanup, NULL, NULL,
+      "remove what the agent put into the host's network (bridge ek0, ek.vxlan, pod veths, "
+      "edgek's routes, tables ip edgek and ip edgek-proxy), then exit; stop pods first" },
     { "server", 's', EK_FLAG_STRING, &server_url, "EDGEK_URL", "URL",
       "the API server, https://HOST:6443 (default: the kubeconfig's)" },
     { "kubeconfig", 0, EK_FLAG_STRING, &kubeconfig, "EDGEK_AGENT_KUBECONFIG", "FILE",
@@ -470,6 +474,16 @@ static int run_agent(int nargs, char **argv)
     ek_error_t *ferr = NULL;
     if (ek_cmd_agent_flags_check(&ferr) < 0) {
         return ek_cmd_fail(ferr);
+    }
+    if (cleanup) {
+        /* What uninstall/killall scripts call: touches only edgek's own links, routes
+         * (protocol EK_RTPROT_EDGEK) and tables; every step is idempotent. */
+        ek_podnet_config_t cfg = { .data_dir = data_dir, .netns_fd = -1 };
+        if (ek_podnet_cleanup(&cfg, &ferr) < 0 || ek_proxy_cleanup(-1, EK_PROXY_TABLE, &ferr) < 0) {
+            return ek_cmd_fail(ferr);
+        }
+        printf("edgek agent: pod network and service proxy rules removed\n");
+        return 0;
     }
     ek_cmd_worker_threads();
     struct agent_state st = { .loop = uv_default_loop() };
