@@ -108,6 +108,10 @@ void pending_call_done(int status, json_t *body, const ek_error_t *err, void *da
 void pending_add(pending_t *p);
 /* Call once after issuing every call: ends the sync when nothing is outstanding. */
 void pending_arm(pending_t *p);
+/* Deletes obj (of res, in ns; NULL for cluster scope) only if it is still the object seen (a
+ * uid precondition), and ends the sync of key when the call returns (retry on failure). */
+void delete_seen_object(ctrl_t *c, const char *key, const ek_resource_t *res, const char *ns,
+                        const json_t *obj);
 
 /* ---- Deployments (deployment_util.c, podhash.c): pure helpers, unit-tested ---- */
 

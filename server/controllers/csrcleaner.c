@@ -29,15 +29,8 @@ static void sync_csr(ctrl_t *c, const char *key, void *data)
         return;
     }
     EK_LOG(EK_INFO, "controllers", "deleting an old certificate signing request name=%s", key);
-    ek_auto(json_t) opts =
-        json_pack("{s:s,s:s,s:{s:s}}", "kind", "DeleteOptions", "apiVersion", "v1", "preconditions",
-                  "uid", ek_json_str(csr, "metadata", "uid", NULL) ?: "");
-    pending_t *p = pending_new(c, key);
-    pending_add(p);
-    ek_api_delete(ctrl_manager(c)->client,
-                  res_of("certificates.k8s.io", "v1", "certificatesigningrequests"), NULL, key,
-                  opts, pending_call_done, p);
-    pending_arm(p);
+    delete_seen_object(c, key, res_of("certificates.k8s.io", "v1", "certificatesigningrequests"),
+                       NULL, csr);
 }
 
 static void on_csr(json_t *csr, void *data)

@@ -46,14 +46,7 @@ static void sync_token(ctrl_t *c, const char *key, void *data)
         return;
     }
     EK_LOG(EK_INFO, "controllers", "deleting expired bootstrap token secret=%s", name);
-    ek_auto(json_t) opts =
-        json_pack("{s:s,s:s,s:{s:s}}", "kind", "DeleteOptions", "apiVersion", "v1", "preconditions",
-                  "uid", ek_json_str(secret, "metadata", "uid", NULL) ?: "");
-    pending_t *p = pending_new(c, key);
-    pending_add(p);
-    ek_api_delete(ctrl_manager(c)->client, res_of("", "v1", "secrets"), ns, name, opts,
-                  pending_call_done, p);
-    pending_arm(p);
+    delete_seen_object(c, key, res_of("", "v1", "secrets"), ns, secret);
 }
 
 static void on_secret(json_t *secret, void *data)

@@ -149,6 +149,19 @@ void pending_call_done(int status, json_t *body, const ek_error_t *err, void *da
     pending_release(p);
 }
 
+void delete_seen_object(ctrl_t *c, const char *key, const ek_resource_t *res, const char *ns,
+                        const json_t *obj)
+{
+    ek_auto(json_t) opts =
+        json_pack("{s:s,s:s,s:{s:s}}", "kind", "DeleteOptions", "apiVersion", "v1", "preconditions",
+                  "uid", ek_json_str(obj, "metadata", "uid", NULL) ?: "");
+    pending_t *p = pending_new(c, key);
+    pending_add(p);
+    ek_api_delete(ctrl_manager(c)->client, res, ns, ek_json_str(obj, "metadata", "name", NULL),
+                  opts, pending_call_done, p);
+    pending_arm(p);
+}
+
 bool ns_is_active(const json_t *ns)
 {
     return ns && !ek_json_str(ns, "metadata", "deletionTimestamp", NULL) &&

@@ -79,6 +79,11 @@ exp=$("$EDGEK" token create --kubeconfig "$E2E_KUBECONFIG" --ttl 1s)
 sleep 2
 out=$(expect_fail join --token "$exp" --node-name n3 --data-dir "$E2E_DIR/n3")
 expect_contains "$out" "refused the join token" "expired token"
+# ...and the token cleaner deletes its Secret.
+exp_id=${exp##*::}
+exp_id=${exp_id%%.*}
+gone() { ! k -n kube-system get secret "bootstrap-token-$exp_id" >/dev/null 2>&1; }
+wait_for 15 gone || e2e_fail "expired token's Secret bootstrap-token-$exp_id not deleted"
 
 # Node identity. The node registers its own Node; the other one's is off limits.
 as() { KUBECONFIG= "$KUBECTL_DIR/$KUBECTL" --kubeconfig "$1" "${@:2}"; }

@@ -40,17 +40,7 @@ cg=edgek-bench-footprint-$$
 bin=$root/edgek-release
 server_pid=
 
-remove_cgroups() {
-	find /sys/fs/cgroup -maxdepth 6 -type d -name "$1" 2>/dev/null | while read -r c; do
-		find "$c" -depth -type d | while read -r d; do
-			for _ in $(seq 30); do
-				for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-				rmdir "$d" 2>/dev/null && break
-				sleep 0.1
-			done
-		done
-	done
-}
+. "$root/tests/bench/lib.sh"
 
 stop_server() {
 	[ -n "$server_pid" ] || return 0
